@@ -1,0 +1,4 @@
+"""Hand-written Optax transformations and the registry of named optimizers."""
+from optimizers.spec import OptimizerSpec
+
+OPTIMIZERS: dict[str, OptimizerSpec] = {}
