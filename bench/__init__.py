@@ -2,7 +2,17 @@
 
 Importing `bench` splits a CPU host into one XLA device per core (so the runner can shard its
 runs axis over the cores), unless the user already set XLA_FLAGS or JAX is already running.
+The Python API: `bench.run(suite="default", out=None, **overrides) -> results dict`.
 """
 from bench._host import split_host_devices
 
 split_host_devices()
+
+
+def __getattr__(name):
+    # Lazy, so that `python -m bench --help` does not wait for JAX to import.
+    if name == "run":
+        from bench.experiment import run
+
+        return run
+    raise AttributeError(f"module 'bench' has no attribute {name!r}")
