@@ -69,7 +69,7 @@ class PairedDifference:
     ci95: tuple[float, float] | None
     p_value: float | None
     n_pairs: int
-    n_dropped: int             # seeds where either run diverged (or ran on one side only)
+    n_dropped: int             # seeds both sides ran where either run diverged
 
     @property
     def significant(self) -> bool:
@@ -79,8 +79,11 @@ class PairedDifference:
 
 def paired_difference(a_by_seed: dict, b_by_seed: dict, *, task: str = "", held_fixed: str = "",
                       a: str = "a", b: str = "b") -> PairedDifference:
-    """Paired mean difference a - b over the seeds both sides ran and neither diverged."""
-    seeds = sorted(set(a_by_seed) | set(b_by_seed))
+    """Paired mean difference a - b over the seeds both sides ran and neither diverged.
+
+    `a_by_seed` and `b_by_seed` map seed -> value (None: diverged).
+    """
+    seeds = sorted(set(a_by_seed) & set(b_by_seed))  # a seed run on one side only is no pair
     pairs = [(finite_or_none(a_by_seed.get(seed)), finite_or_none(b_by_seed.get(seed))) for seed in seeds]
     kept = [(x, y) for x, y in pairs if x is not None and y is not None]
     differences = np.array([x - y for x, y in kept], dtype=float)
@@ -148,3 +151,21 @@ def _against_leader(candidates: dict, task: str, held_fixed: str) -> list[Paired
     return [paired_difference(by_seed, candidates[leader][1], task=task, held_fixed=held_fixed,
                               a=name, b=leader)
             for name, (_, by_seed) in candidates.items() if name != leader]
+
+
+def column_means_ci95(matrix, confidence: float = CONFIDENCE):
+    """Per column of a (runs x steps) array with NaN for missing values: (mean, low, high).
+
+    A column with no finite value has a NaN mean; with fewer than two, NaN bounds (no band).
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    counts = np.isfinite(matrix).sum(axis=0)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN and single-value columns, masked below
+        mean = np.nanmean(matrix, axis=0)
+        standard_error = np.nanstd(matrix, axis=0, ddof=1) / np.sqrt(counts)
+        low, high = scipy_stats.t.interval(confidence, np.maximum(counts - 1, 1), loc=mean, scale=standard_error)
+    no_band = (counts < 2) | ~np.isfinite(standard_error)
+    low = np.where(no_band, np.nan, np.where(standard_error == 0, mean, low))
+    high = np.where(no_band, np.nan, np.where(standard_error == 0, mean, high))
+    return mean, low, high
