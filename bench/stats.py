@@ -47,14 +47,22 @@ def mean_ci95(values, confidence: float = CONFIDENCE) -> tuple[float, float] | N
     return (float(low), float(high))
 
 
-def welch_p_value(a, b) -> float | None:
-    """Two-sided Welch t-test p-value of mean(a) == mean(b); None when untestable (n < 2 a side)."""
+def two_sample_p_value(a, b) -> float | None:
+    """Two-sided p-value of mean(a) == mean(b) for independent samples (NaN never comes out).
+
+    Both sides with two or more values: Welch's t-test (`ttest_ind(equal_var=False)`), which
+    allows different spreads and seed counts. One side with a single value: Student's pooled
+    test (`ttest_ind(equal_var=True)`), which then takes its spread from the other side alone:
+    it asks whether the single value is a plausible draw from the other side's distribution.
+    Both sides single (or empty): None, untestable. Zero spread: see the module docstring.
+    """
     a, b = finite_values(a), finite_values(b)
-    if a.size < 2 or b.size < 2:
+    if a.size < 1 or b.size < 1 or (a.size < 2 and b.size < 2):
         return None
     if a.var() == 0.0 and b.var() == 0.0:
         return 1.0 if a.mean() == b.mean() else 0.0
-    return float(scipy_stats.ttest_ind(a, b, equal_var=False).pvalue)
+    welch = a.size >= 2 and b.size >= 2
+    return float(scipy_stats.ttest_ind(a, b, equal_var=not welch).pvalue)
 
 
 @dataclass(frozen=True)
