@@ -120,22 +120,29 @@ def _runs_at(results: dict, row: dict) -> list[dict]:
     return runs_by_cell(results).get(cell, [])
 
 
+def _lr_and_divergences(row: dict) -> str:
+    """Legend text: the lr, and how many seeds diverged there (their curves stop where they blew up)."""
+    text = f"lr {format_lr(row['lr'])}"
+    if row["n_diverged"]:
+        text += f", {row['n_diverged']}/{row['n_seeds']} diverged"
+    return text
+
+
 def convergence_by_optimizer(results: dict, task: str):
     """One line per optimizer, at its best init and best learning rate."""
     lines = []
     for optimizer in optimizers_of(results, task):
         row = _best_init_row(results, task, optimizer)
         if row is not None:
-            lines.append((f"{optimizer} ({row['init']}, lr {format_lr(row['lr'])})", _runs_at(results, row)))
+            lines.append((f"{optimizer} ({row['init']}, {_lr_and_divergences(row)})", _runs_at(results, row)))
     return _curve_figure(results, task, lines, "Convergence: each optimizer at its best init and lr")
 
 
 def convergence_by_init(results: dict, task: str, optimizer: str):
     """One line per init the optimizer ran, each at that init's best learning rate."""
     rows = best_lr_rows(results, task)
-    lines = [(f"{init} (lr {format_lr(rows[(task, optimizer, init)]['lr'])})",
-              _runs_at(results, rows[(task, optimizer, init)]))
-             for init in inits_of(results, task) if (task, optimizer, init) in rows]
+    chosen = [rows[(task, optimizer, init)] for init in inits_of(results, task) if (task, optimizer, init) in rows]
+    lines = [(f"{row['init']} ({_lr_and_divergences(row)})", _runs_at(results, row)) for row in chosen]
     return _curve_figure(results, task, lines, f"Convergence of {optimizer}: each init at its best lr")
 
 
@@ -152,8 +159,7 @@ def accuracy_heatmap(results: dict, task: str):
             if row is not None and finite_or_none(row["test_accuracy_mean"]) is not None:
                 means[i, j] = row["test_accuracy_mean"]
     figure, axes = plt.subplots(figsize=(1.6 * len(optimizers) + 3, 0.7 * len(inits) + 2.2))
-    colormap = plt.get_cmap("viridis").copy()
-    colormap.set_bad("lightgrey")
+    colormap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")  # NaN: not run, or diverged
     image = axes.imshow(np.ma.masked_invalid(means), cmap=colormap, aspect="auto")
     _annotate_heatmap(axes, means, rows, task, inits, optimizers)
     axes.set_xticks(range(len(optimizers)), optimizers)
