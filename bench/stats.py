@@ -9,6 +9,7 @@ Conventions, relied on by the report and the runner:
 - `mean_ci95(values)` is the two-sided 95% Student-t interval of the mean. With fewer than two
   values there is no spread to estimate, so it returns None (JSON null), never [mean, mean],
   which would claim a certainty one seed cannot give. Identical values give [mean, mean].
+  The runner's `test_accuracy_ci95` is `list(mean_ci95(accuracies) or []) or None`.
 - A paired difference drops every seed where either run diverged (its accuracy is None) and
   counts the dropped pairs; one remaining pair gives a mean but no interval and no p-value.
 - Zero variance never yields NaN: identical samples give p = 1; samples that are each constant
