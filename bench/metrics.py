@@ -10,16 +10,12 @@ from collections import defaultdict
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from scipy import stats
 
+from bench.results_reader import finite_or_none
 from bench.runner import Run, RunOutput
+from bench.stats import mean_ci95
 
 CELL_KEYS = ("task", "optimizer", "init", "lr")
-
-
-def _finite_or_none(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def steps_to_target(steps: np.ndarray, val_accuracy: np.ndarray, target: float) -> int | None:
@@ -37,30 +33,18 @@ def run_records(task: str, optimizer: str, runs: Sequence[Run], output: RunOutpu
             "task": task, "optimizer": optimizer, "init": run.init, "lr": run.lr, "seed": run.seed,
             "final_test_accuracy": None if diverged else float(output.test_accuracy[i]),
             "final_val_accuracy": None if diverged else float(output.val_accuracy[i, -1]),
-            "final_train_loss": None if diverged else _finite_or_none(output.train_loss[i, -1]),
+            "final_train_loss": None if diverged else finite_or_none(output.train_loss[i, -1]),
             "steps_to_target": None if diverged else steps_to_target(
                 output.steps, output.val_accuracy[i], target),
             "diverged": diverged,
             "curve": {
                 "step": [int(s) for s in output.steps],
-                "train_loss": [_finite_or_none(v) for v in output.train_loss[i]],
+                "train_loss": [finite_or_none(v) for v in output.train_loss[i]],
                 "val_accuracy": [float(v) if finite else None
                                  for v, finite in zip(output.val_accuracy[i], output.finite[i])],
             },
         })
     return records
-
-
-def mean_ci95(values: Sequence[float]) -> tuple[float | None, list[float] | None]:
-    """Mean and Student-t 95% interval over seeds; (mean, [mean, mean]) for a single value."""
-    values = np.asarray(values, dtype=float)
-    if values.size == 0:
-        return None, None
-    mean = float(values.mean())
-    if values.size == 1 or np.all(values == values[0]):
-        return mean, [mean, mean]
-    low, high = stats.t.interval(0.95, values.size - 1, loc=mean, scale=stats.sem(values))
-    return mean, [float(low), float(high)]
 
 
 def summarize(records: Iterable[dict[str, Any]],
@@ -72,16 +56,17 @@ def summarize(records: Iterable[dict[str, Any]],
     summary = []
     for cell, members in cells.items():
         alive = [r for r in members if not r["diverged"]]
-        test_mean, test_ci = mean_ci95([r["final_test_accuracy"] for r in alive])
-        val_mean, _ = mean_ci95([r["final_val_accuracy"] for r in alive])
+        test = [r["final_test_accuracy"] for r in alive]
+        val = [r["final_val_accuracy"] for r in alive]
+        test_ci = mean_ci95(test)
         reached = [r["steps_to_target"] for r in alive if r["steps_to_target"] is not None]
         summary.append({
             **dict(zip(CELL_KEYS, cell)),
             "n_seeds": len(members),
             "n_diverged": len(members) - len(alive),
-            "test_accuracy_mean": test_mean,
-            "test_accuracy_ci95": test_ci,
-            "val_accuracy_mean": val_mean,
+            "test_accuracy_mean": float(np.mean(test)) if test else None,
+            "test_accuracy_ci95": list(test_ci) if test_ci else None,
+            "val_accuracy_mean": float(np.mean(val)) if val else None,
             "steps_to_target_median": float(np.median(reached)) if reached else None,
             "reached_fraction": len(reached) / len(members),
             "diverged_fraction": (len(members) - len(alive)) / len(members),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bench.results import atomic_write
 from bench.results_reader import (best_lr_rows, finite_or_none, format_lr, inits_of, load_results,
                                   optimizers_of, tasks)
 from bench.stats import PairedDifference, init_differences, optimizer_differences
@@ -41,9 +42,7 @@ def write_report(results_path, plots: bool = True, results: dict | None = None) 
         plot_paths = make_plots(results, results_path.parent, stem=results_path.stem)
     links = [Path(os.path.relpath(path, report_path.parent)).as_posix() for path in plot_paths]
     text = render_report(results, plot_links=links, plots_skipped=not plots, title=results_path.name)
-    temporary = report_path.with_suffix(".md.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(report_path)  # a reader never sees half a report
+    atomic_write(str(report_path), text)  # a reader never sees half a report
     return report_path
 
 

@@ -93,7 +93,8 @@ def new_meta(suite: str, config: dict[str, Any], argv: Sequence[str] | None,
     }
 
 
-def _atomic_write(path: str, text: str) -> None:
+def atomic_write(path: str, text: str) -> None:
+    """Write `text` to `path` via a temporary file in the same folder: whole or not at all."""
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
     try:
@@ -126,8 +127,8 @@ def csv_path(json_path: str) -> str:
 
 def write(path: str, results: dict[str, Any]) -> None:
     """The JSON, then the CSV beside it; each appears whole or not at all."""
-    _atomic_write(path, json.dumps(results, indent=1, allow_nan=False) + "\n")
-    _atomic_write(csv_path(path), summary_csv(results["summary"]))
+    atomic_write(path, json.dumps(results, indent=1, allow_nan=False) + "\n")
+    atomic_write(csv_path(path), summary_csv(results["summary"]))
 
 
 def reusable_programs(path: str, program_configs: dict[tuple[str, str], dict[str, Any]]

@@ -96,8 +96,10 @@ def _fmt_accuracy(row: dict[str, Any] | None) -> str:
         return ""
     if row["test_accuracy_mean"] is None:
         return "[red]diverged[/red]"
-    low, high = row["test_accuracy_ci95"]
-    text = f"{100 * row['test_accuracy_mean']:.1f} ± {100 * (high - low) / 2:.1f}"
+    text = f"{100 * row['test_accuracy_mean']:.1f}"
+    if row["test_accuracy_ci95"]:
+        low, high = row["test_accuracy_ci95"]
+        text += f" ± {100 * (high - low) / 2:.1f}"
     return text + (f" [red]({row['n_diverged']} div)[/red]" if row["n_diverged"] else "")
 
 
@@ -135,9 +137,11 @@ def print_tables(document: dict[str, Any], console: Console) -> None:
     programs = document["meta"]["programs"]
     compile_s = sum(p["compile_seconds"] for p in programs if not p.get("reused"))
     run_s = sum(p["run_seconds"] for p in programs if not p.get("reused"))
+    reused = sum(1 for p in programs if p.get("reused"))
     console.print(f"{len(runs)} runs in {len(programs)} programs on {document['meta']['device_count']} "
                   f"{document['meta']['backend']} device(s): compile {compile_s:.1f} s, train {run_s:.1f} s, "
-                  f"wall {document['meta']['wall_seconds']:.1f} s")
+                  f"wall {document['meta']['wall_seconds']:.1f} s"
+                  + (f"; {reused} program(s) reused from the earlier file" if reused else ""))
 
 
 def print_listing() -> None:

@@ -1,0 +1,143 @@
+"""The runner: pairing, vmapped == alone, determinism, chunking, divergence, sharding."""
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from bench import metrics, runner
+from bench.tasks import TASKS
+from inits.strategy import Strategy
+from optimizers.spec import OptimizerSpec
+
+I = jax.nn.initializers
+STRATEGIES = {"he_normal": Strategy(I.he_normal(), I.zeros, "", ""),
+              "lecun_normal": Strategy(I.lecun_normal(), I.zeros, "", "")}
+ADAM = OptimizerSpec(optax.adam, optax.adam, {}, (1e-3,), "", "")
+SGD = OptimizerSpec(optax.sgd, optax.sgd, {}, (0.1,), "", "")
+GD = OptimizerSpec(optax.sgd, optax.sgd, {}, (0.5,), "", "", full_batch=True)
+TASK = TASKS["digits-mlp"]
+STEPS, EVAL_EVERY, BATCH = 40, 10, 64
+
+
+def train(spec, inits, seeds, lrs, **options):
+    mesh = runner.runs_mesh()
+    dataset = TASK.load()
+    params = runner.init_params(TASK, dataset, {n: STRATEGIES[n] for n in inits}, seeds, BATCH, mesh)
+    runs = runner.grid(inits, seeds, lrs)
+    output, _ = runner.train_runs(TASK, dataset, spec, {}, runs, params, inits, seeds, steps=STEPS,
+                                  batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh, **options)
+    return runs, output
+
+
+@pytest.fixture(scope="module")
+def batch_of_runs():
+    return train(ADAM, ["he_normal", "lecun_normal"], [0, 1, 2, 3], [1e-3, 3e-3])
+
+
+def test_grid_is_init_major_then_seed_then_lr():
+    runs = runner.grid(["a", "b"], [0, 1], [0.1, 0.2])
+    assert runs[:3] == [runner.Run("a", 0, 0.1), runner.Run("a", 0, 0.2), runner.Run("a", 1, 0.1)]
+    assert len(runs) == 8
+
+
+def test_seed_inside_the_batch_equals_the_seed_alone(batch_of_runs):
+    runs, output = batch_of_runs
+    for seed in (0, 3):
+        alone_runs, alone = train(ADAM, ["lecun_normal"], [seed], [3e-3])
+        i = runs.index(alone_runs[0])
+        np.testing.assert_allclose(alone.train_loss[0], output.train_loss[i], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(alone.val_accuracy[0], output.val_accuracy[i], atol=1e-6)
+
+
+def test_same_program_twice_gives_identical_numbers(batch_of_runs):
+    _, output = batch_of_runs
+    _, again = train(ADAM, ["he_normal", "lecun_normal"], [0, 1, 2, 3], [1e-3, 3e-3])
+    np.testing.assert_array_equal(output.train_loss, again.train_loss)
+    np.testing.assert_array_equal(output.test_accuracy, again.test_accuracy)
+
+
+def test_chunked_runs_axis_gives_the_same_numbers(batch_of_runs):
+    _, output = batch_of_runs
+    _, chunked = train(ADAM, ["he_normal", "lecun_normal"], [0, 1, 2, 3], [1e-3, 3e-3],
+                       max_runs_per_call=6)  # 16 runs in 3 padded calls of 6
+    np.testing.assert_allclose(chunked.train_loss, output.train_loss, rtol=1e-5, atol=1e-6)
+
+
+def test_init_depends_on_seed_and_strategy_only():
+    mesh = runner.runs_mesh()
+    dataset = TASK.load()
+    params = runner.init_params(TASK, dataset, STRATEGIES, [0, 1], BATCH, mesh)
+    kernel = np.asarray(params["Dense_0"]["kernel"])  # [strategy, seed, in, out]
+    assert not np.allclose(kernel[0, 0], kernel[0, 1])  # seeds differ
+    # he_normal and lecun_normal share the key: same draws, scaled by sqrt(2)
+    np.testing.assert_allclose(kernel[0, 0], np.sqrt(2) * kernel[1, 0], rtol=1e-5)
+
+
+def test_learning_rate_and_optimizer_do_not_change_the_data_order():
+    # With lr = 0 nothing moves, so the per-period loss is a pure function of the batches seen.
+    _, sgd = train(SGD, ["he_normal"], [0, 1], [0.0])
+    _, adam = train(ADAM, ["he_normal"], [0, 1], [0.0])
+    np.testing.assert_allclose(sgd.train_loss, adam.train_loss, rtol=1e-6)
+    assert not np.allclose(sgd.train_loss[0], sgd.train_loss[1])  # another seed, other batches
+
+
+def test_full_batch_gd_and_learning_progress():
+    runs, output = train(GD, ["he_normal"], [0, 1], [0.5])
+    assert (output.train_loss[:, -1] < output.train_loss[:, 0]).all()
+    assert (output.val_accuracy[:, -1] > 0.5).all()
+
+
+def test_a_diverging_run_is_recorded_not_raised():
+    runs, output = train(SGD, ["he_normal"], [0, 1], [0.1, 1e6])
+    records = metrics.run_records("digits-mlp", "sgd", runs, output, target=0.5)
+    diverged = [r for r in records if r["diverged"]]
+    assert {r["lr"] for r in diverged} == {1e6}
+    assert all(r["final_test_accuracy"] is None for r in diverged)
+    summary = metrics.summarize(records, {})
+    bad = [row for row in summary if row["lr"] == 1e6][0]
+    good = [row for row in summary if row["lr"] == 0.1][0]
+    assert bad["diverged_fraction"] == 1.0 and bad["test_accuracy_mean"] is None
+    assert bad["reached_fraction"] == 0.0
+    assert good["best_lr"] and not bad["best_lr"]
+    json.dumps(records, allow_nan=False)  # no NaN leaks into the results file
+
+
+def test_runs_per_call_splits_evenly_over_devices():
+    assert runner.runs_per_call(10, 2, per_run_bytes=1, budget_bytes=10**9) == 10
+    assert runner.runs_per_call(10, 4, per_run_bytes=1, budget_bytes=10**9) == 12
+    size = runner.runs_per_call(10_000, 2, per_run_bytes=10**6, budget_bytes=10**9)
+    assert size % 2 == 0 and size <= 1000
+    assert runner.runs_per_call(100, 2, 1, 10**9, max_runs=7) == 6
+
+
+SHARDING_SCRIPT = """
+import json, sys
+import bench
+from tests.bench.test_runner import train, ADAM
+import jax
+runs, output = train(ADAM, ["he_normal"], [0, 1, 2], [1e-3, 3e-3])
+print(json.dumps({"devices": jax.device_count(), "loss": output.train_loss.tolist(),
+                  "test": output.test_accuracy.tolist()}))
+"""
+
+
+def _run_with_devices(count):
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={count}",
+           "JAX_PLATFORMS": "cpu"}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, "-c", SHARDING_SCRIPT], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_four_devices_give_the_same_numbers_as_one():
+    one, four = _run_with_devices(1), _run_with_devices(4)
+    assert (one["devices"], four["devices"]) == (1, 4)
+    np.testing.assert_allclose(four["loss"], one["loss"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(four["test"], one["test"], atol=1e-6)
