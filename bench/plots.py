@@ -74,6 +74,11 @@ def curve_matrix(runs: list[dict], metric: str) -> tuple[np.ndarray, np.ndarray]
     return steps, matrix
 
 
+def line_colors(count: int) -> tuple:
+    """Distinct colours: tab10 up to ten lines, tab20 beyond (twelve inits must not share one)."""
+    return plt.cm.tab10.colors if count <= 10 else plt.cm.tab20.colors
+
+
 def _plot_band(axes, runs: list[dict], metric: str, label: str, color) -> None:
     if not runs:
         return
@@ -85,7 +90,7 @@ def _plot_band(axes, runs: list[dict], metric: str, label: str, color) -> None:
 
 def _curve_figure(results: dict, task: str, lines: list[tuple[str, list[dict]]], what: str):
     figure, axes_pair = plt.subplots(1, 2, figsize=(12, 4.4))
-    colors = plt.cm.tab10.colors
+    colors = line_colors(len(lines))
     for axes, (metric, label) in zip(axes_pair, METRICS):
         for index, (line_label, runs) in enumerate(lines):
             _plot_band(axes, runs, metric, line_label, colors[index % len(colors)])
@@ -239,7 +244,7 @@ def lr_sensitivity(results: dict, task: str):
     figure, axes_grid = plt.subplots(panels, columns, figsize=(4.6 * columns, 3.6 * panels + 0.8),
                                      squeeze=False, sharey=True)
     cells = runs_by_cell(results)
-    colors = plt.cm.tab10.colors
+    colors = line_colors(len(optimizers))
     for index, init in enumerate(inits):
         axes = axes_grid[index // columns][index % columns]
         for color_index, optimizer in enumerate(optimizers):
