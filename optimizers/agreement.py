@@ -25,7 +25,8 @@ Bars (after 100 steps): float64 within 1e-10, float32 within 1e-5.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+import functools
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -75,6 +76,13 @@ def random_gradient_stream(key: jax.Array, params, steps: int = STEPS):
         scale = (step_scale * leaf_scale).reshape((steps,) + (1,) * leaf.ndim)
         gradients.append((noise * scale).astype(leaf.dtype))
     return jax.tree.unflatten(treedef, gradients)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def random_problem(seed: int, dtype, steps: int = STEPS):
+    """(params, gradient stream) for `seed`, generated in one compiled program."""
+    params = random_params(jax.random.fold_in(jax.random.key(0), seed), dtype)
+    return params, random_gradient_stream(jax.random.fold_in(jax.random.key(1), seed), params, steps)
 
 
 def relative_difference(ours, reference) -> np.ndarray:
@@ -148,8 +156,7 @@ def compare_many(cases: list[Case], dtype: str = "float32", steps: int = STEPS, 
     """Run every case for `steps` steps in `dtype` ("float32" or "float64"; x64 is enabled only
     inside this call), all in one compiled program, and measure each one's agreement."""
     with jax.enable_x64(dtype == "float64"):
-        params = random_params(jax.random.key(seed), jnp.dtype(dtype))
-        gradients = random_gradient_stream(jax.random.key(seed + 1), params, steps)
+        params, gradients = random_problem(seed, jnp.dtype(dtype), steps)
         pairs = [(case.ours(), case.reference(), case.reference_sign) for case in cases]
         first = jax.tree.map(lambda g: g[0], gradients)
 
