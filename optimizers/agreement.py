@@ -25,7 +25,6 @@ Bars (after 100 steps): float64 within 1e-10, float32 within 1e-5.
 """
 from __future__ import annotations
 
-import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -55,34 +54,33 @@ def kernel_mask(params):
 PREFIX_MASK = {"conv": False, "dense": True, "scale": False}
 
 
-def random_params(key: jax.Array, dtype=jnp.float32):
-    leaves, treedef = jax.tree.flatten(PARAM_SHAPES, is_leaf=lambda x: isinstance(x, tuple))
-    keys = jax.random.split(key, len(leaves))
-    return jax.tree.unflatten(treedef, [jax.random.normal(k, s, dtype) for k, s in zip(keys, leaves)])
+def random_params(rng: np.random.Generator, dtype=jnp.float32):
+    """A tree shaped like PARAM_SHAPES with N(0, 1) leaves (NumPy's generator: nothing to compile)."""
+    return jax.tree.map(
+        lambda shape: jnp.asarray(rng.standard_normal(shape), dtype),
+        PARAM_SHAPES,
+        is_leaf=lambda x: isinstance(x, tuple),
+    )
 
 
-def random_gradient_stream(key: jax.Array, params, steps: int = STEPS):
+def random_gradient_stream(rng: np.random.Generator, params, steps: int = STEPS):
     """A tree like `params` with a leading axis of `steps`: N(0, 1) times a per-leaf scale in
     [1e-2, 10] times a per-step scale in [0.1, 10], zero at every step in ZERO_STEPS."""
-    leaves, treedef = jax.tree.flatten(params)
-    step_key, *leaf_keys = jax.random.split(key, len(leaves) + 1)
-    step_scale = 10.0 ** jax.random.uniform(step_key, (steps,), minval=-1.0, maxval=1.0)
-    step_scale = step_scale.at[jnp.array([s for s in ZERO_STEPS if s < steps], dtype=jnp.int32)].set(0.0)
-    gradients = []
-    for leaf, leaf_key in zip(leaves, leaf_keys):
-        scale_key, noise_key = jax.random.split(leaf_key)
-        leaf_scale = 10.0 ** jax.random.uniform(scale_key, (), minval=-2.0, maxval=1.0)
-        noise = jax.random.normal(noise_key, (steps, *leaf.shape))
-        scale = (step_scale * leaf_scale).reshape((steps,) + (1,) * leaf.ndim)
-        gradients.append((noise * scale).astype(leaf.dtype))
-    return jax.tree.unflatten(treedef, gradients)
+    step_scale = 10.0 ** rng.uniform(-1.0, 1.0, steps)
+    step_scale[[s for s in ZERO_STEPS if s < steps]] = 0.0
+
+    def leaf(param):
+        scale = step_scale.reshape((steps,) + (1,) * param.ndim) * 10.0 ** rng.uniform(-2.0, 1.0)
+        return jnp.asarray(rng.standard_normal((steps, *param.shape)) * scale, param.dtype)
+
+    return jax.tree.map(leaf, params)
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2))
 def random_problem(seed: int, dtype, steps: int = STEPS):
-    """(params, gradient stream) for `seed`, generated in one compiled program."""
-    params = random_params(jax.random.fold_in(jax.random.key(0), seed), dtype)
-    return params, random_gradient_stream(jax.random.fold_in(jax.random.key(1), seed), params, steps)
+    """(params, gradient stream) for `seed`; call with x64 enabled for float64."""
+    rng = np.random.default_rng(seed)
+    params = random_params(rng, dtype)
+    return params, random_gradient_stream(rng, params, steps)
 
 
 def relative_difference(ours, reference) -> np.ndarray:
@@ -192,12 +190,15 @@ def compare(case: Case, dtype: str = "float32", steps: int = STEPS, seed: int = 
 # --- the cases: every optimizer at its defaults and at non-default settings -----------------
 
 
-def _case(optimizer, ours_fn, ref_fn, learning_rate, lr_label=None, *, sign=1.0, note="", **kwargs) -> Case:
+def _case(optimizer, ours_fn, ref_fn, learning_rate, lr_label=None, *, sign=1.0, note="", random=False,
+          **kwargs) -> Case:
     shown = [f"lr={lr_label or learning_rate}"] + [f"{k}={_label(v)}" for k, v in kwargs.items()]
+    if random:
+        shown.insert(0, "random:")
     return Case(
         optimizer=optimizer,
         reference_name=f"optax.{optimizer}",
-        hyperparams=", ".join(shown),
+        hyperparams=", ".join(shown).replace(":,", ":"),
         ours=lambda: ours_fn(learning_rate, **kwargs),
         reference=lambda: ref_fn(learning_rate, **kwargs),
         reference_sign=sign,
@@ -241,7 +242,45 @@ def _adadelta_default() -> Case:
     )
 
 
+def random_cases(seed: int = 0) -> list[Case]:
+    """One setting per optimizer with every hyperparameter drawn at random (3 significant
+    digits), flags included."""
+    rng = np.random.default_rng(seed)
+    uniform = lambda low, high: float(f"{rng.uniform(low, high):.3g}")
+    log_uniform = lambda low, high: float(f"{10.0 ** rng.uniform(low, high):.3g}")
+    flag = lambda: bool(rng.integers(2))
+    lr = lambda: log_uniform(-4, -1)
+    one_minus_log_uniform = lambda low, high: float(f"{1 - log_uniform(low, high):.6g}")
+    moments = lambda: {"b1": uniform(0.5, 0.99), "b2": one_minus_log_uniform(-4, -1)}
+    a = alias
+    draws = [
+        ("sgd", a.sgd, optax.sgd, {"momentum": uniform(0.0, 0.99), "nesterov": flag()}),
+        ("adagrad", a.adagrad, optax.adagrad, {"initial_accumulator_value": uniform(0.0, 1.0), "eps": log_uniform(-10, -6)}),
+        ("adadelta", a.adadelta, optax.adadelta,
+         {"rho": uniform(0.5, 0.99), "eps": log_uniform(-8, -4), "weight_decay": log_uniform(-4, -1)}),
+        ("rmsprop", a.rmsprop, optax.rmsprop,
+         {"decay": one_minus_log_uniform(-3, -0.3), "eps": log_uniform(-9, -5), "initial_scale": uniform(0.0, 1.0),
+          "eps_in_sqrt": flag(), "centered": flag(), "momentum": uniform(0.0, 0.95), "nesterov": flag(),
+          "bias_correction": flag()}),
+        ("adam", a.adam, optax.adam, {**moments(), "eps": log_uniform(-9, -5), "eps_root": log_uniform(-10, -6),
+                                      "nesterov": flag()}),
+        ("adamw", a.adamw, optax.adamw, {**moments(), "eps": log_uniform(-9, -5), "weight_decay": log_uniform(-4, -1),
+                                         "mask": kernel_mask, "nesterov": flag()}),
+        ("nadam", a.nadam, optax.nadam, {**moments(), "eps": log_uniform(-9, -5)}),
+        ("amsgrad", a.amsgrad, optax.amsgrad, {**moments(), "eps": log_uniform(-9, -5), "eps_root": log_uniform(-10, -6),
+                                               "bias_correction_mu": flag(), "bias_correction_nu": flag()}),
+        ("adamax", a.adamax, optax.adamax, {**moments(), "eps": log_uniform(-9, -5)}),
+        ("lion", a.lion, optax.lion, {**moments(), "weight_decay": log_uniform(-4, -1)}),
+    ]
+    return [_case(name, ours, reference, lr(), random=True, **kwargs) for name, ours, reference, kwargs in draws]
+
+
 def build_cases() -> list[Case]:
+    """Every optimizer at its defaults, at chosen non-default settings, then at random ones."""
+    return _chosen_cases() + random_cases()
+
+
+def _chosen_cases() -> list[Case]:
     a = alias
     return [
         _case("sgd", a.sgd, optax.sgd, 0.1),

@@ -1,9 +1,10 @@
 """Our optimizers against optax, step by step, in float64 and float32 (see optimizers.agreement).
 
-All settings run in one compiled program per dtype (a module-scoped fixture); each setting is
-still its own test. The second half shows the checker can fail: deliberately wrong optimizers
+All settings, and the deliberately wrong ones, run in one compiled program per dtype (a
+module-scoped fixture); each setting is still its own test. The second half shows the checker can fail: deliberately wrong optimizers
 and the metric's edge cases.
 """
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -13,18 +14,6 @@ from optimizers import OPTIMIZERS, agreement, alias
 
 CASES = agreement.build_cases()
 DTYPES = ("float64", "float32")
-
-
-@pytest.fixture(scope="module")
-def agreements():
-    cache = {}
-
-    def get(dtype):
-        if dtype not in cache:
-            cache[dtype] = agreement.compare_many(CASES, dtype)
-        return cache[dtype]
-
-    return get
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -72,9 +61,22 @@ BROKEN = [
 ]
 
 
+@pytest.fixture(scope="module")
+def agreements():
+    """dtype -> agreement rows of CASES + BROKEN, computed once."""
+    cache = {}
+
+    def get(dtype):
+        if dtype not in cache:
+            cache[dtype] = agreement.compare_many(CASES + BROKEN, dtype)
+        return cache[dtype]
+
+    return get
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_checker_fails_deliberately_wrong_optimizers(dtype):
-    rows = agreement.compare_many(BROKEN, dtype)
+def test_checker_fails_deliberately_wrong_optimizers(agreements, dtype):
+    rows = agreements(dtype)[len(CASES):]
     passed = [row.case.hyperparams for row in rows if row.passed]
     assert not passed, f"the checker passed wrong optimizers: {passed}"
     vacuous = rows[-1]
@@ -105,11 +107,10 @@ def test_relative_difference_edge_cases():
 
 
 def test_gradient_stream_has_zero_steps_and_spread_scales():
-    params = agreement.random_params(__import__("jax").random.key(0))
-    stream = agreement.random_gradient_stream(__import__("jax").random.key(1), params, 60)
-    shapes = {leaf.ndim - 1 for leaf in __import__("jax").tree.leaves(stream)}
+    _, stream = agreement.random_problem(0, jnp.float32, agreement.STEPS)
+    shapes = {leaf.ndim - 1 for leaf in jax.tree.leaves(stream)}
     assert shapes == {0, 1, 2, 4}  # scalar, vector, matrix, conv kernel
-    norms = np.stack([np.abs(np.asarray(g)).reshape(60, -1).max(1) for g in __import__("jax").tree.leaves(stream)])
+    norms = np.stack([np.abs(np.asarray(g)).reshape(agreement.STEPS, -1).max(1) for g in jax.tree.leaves(stream)])
     for step in agreement.ZERO_STEPS:
         assert np.all(norms[:, step] == 0)
     nonzero = np.delete(norms, list(agreement.ZERO_STEPS), axis=1)
