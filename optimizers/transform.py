@@ -225,7 +225,7 @@ def scale_by_rms(
 
         v_t = decay * v_{t-1} + (1 - decay) * g_t^2,      v_0 = initial_scale
         u_t = g_t / sqrt(v_t + eps)          (eps_in_sqrt=True: optax's default)
-        u_t = g_t / (sqrt(v_t) + eps)        (eps_in_sqrt=False: PyTorch's and Keras' form)
+        u_t = g_t / (sqrt(v_t) + eps)        (eps_in_sqrt=False: PyTorch's form)
 
     With bias_correction, v_t is divided by (1 - decay^t) first. Defaults differ between
     libraries: optax decay=0.9, eps=1e-8 inside the root, v_0=0; PyTorch alpha=0.99, eps=1e-8
