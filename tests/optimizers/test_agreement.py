@@ -28,12 +28,12 @@ def test_agrees_with_optax(agreements, index, dtype):
     )
 
 
-def test_cases_cover_every_optimizer_with_non_default_settings():
-    optax_names = {spec.optax_reference.__name__ if hasattr(spec.optax_reference, "__name__") else "nadam"
-                   for spec in OPTIMIZERS.values()}
-    counts = {name: sum(c.optimizer == name for c in CASES) for name in optax_names}
-    assert all(count >= 2 for count in counts.values()), counts
-    assert any("adadelta" == c.optimizer and c.reference_sign == -1 for c in CASES)
+def test_cases_cover_every_alias_at_several_settings():
+    aliases = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "nadam", "amsgrad", "adamax", "lion")
+    counts = {name: sum(case.optimizer == name for case in CASES) for name in aliases}
+    assert all(count >= 3 for count in counts.values()), counts
+    assert {spec.factory for spec in OPTIMIZERS.values()} <= {getattr(alias, name) for name in aliases}
+    assert any(case.optimizer == "adadelta" and case.reference_sign == -1 for case in CASES)
 
 
 def _broken(label, ours, reference, sign=1.0):
