@@ -1,0 +1,552 @@
+"""Gradient transformations, written by hand in the style of optax's `_src/transform.py`.
+
+Each building block is one function returning `optax.GradientTransformation(init_fn, update_fn)`
+with a NamedTuple state. From optax only the base types (`GradientTransformation`, `EmptyState`)
+and the `masked` combinator are used; every formula below is written here, in the same order
+of floating-point operations as optax 0.2.8, so that the two agree to rounding (see
+`optimizers.agreement`).
+
+Hyperparameters may be Python numbers or JAX arrays (also traced ones, e.g. a vmapped learning
+rate). Only plain numbers are range-checked, at construction, with a `ValueError`; arrays pass
+through unchecked, so nothing is ever concretized.
+
+Notation: g is the incoming update (the gradient, or what earlier transformations made of
+it), t the step count starting at 1, u the outgoing update.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable, NamedTuple, Optional, Union
+
+import jax
+import jax.numpy as jnp
+import optax
+
+Schedule = Callable[[jax.Array], jax.Array]
+ScalarOrSchedule = Union[float, jax.Array, Schedule]
+MaskOrFn = Optional[Union[Any, Callable[[Any], Any]]]
+
+
+# --- validation: plain numbers only -------------------------------------------------------
+
+
+def _is_number(value) -> bool:
+    """A Python or NumPy real number; JAX arrays and tracers are not checked."""
+    return isinstance(value, numbers.Real)
+
+
+def check_nonnegative(name: str, value) -> None:
+    """Raise ValueError if `value` is a plain number that is negative or NaN."""
+    if _is_number(value) and (math.isnan(value) or value < 0):
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+
+def check_decay_rate(name: str, value) -> None:
+    """Raise ValueError if `value` is a plain number outside [0, 1)."""
+    if _is_number(value) and not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+
+
+# --- small tree helpers (the formulas of optax.tree, written out) ---------------------------
+
+
+def _canonical_dtype(dtype):
+    return None if dtype is None else jax.dtypes.canonicalize_dtype(dtype)
+
+
+def _zeros_like(tree, dtype=None):
+    return jax.tree.map(lambda x: jnp.zeros_like(x, dtype=dtype), tree)
+
+
+def _full_like(tree, fill_value):
+    return jax.tree.map(lambda x: jnp.full_like(x, fill_value), tree)
+
+
+def _cast(tree, dtype):
+    return tree if dtype is None else jax.tree.map(lambda x: x.astype(dtype), tree)
+
+
+def _moving_average(updates, moments, decay, order):
+    """(1 - decay) * g**order + decay * moment, leaf by leaf."""
+    return jax.tree.map(lambda g, m: (1 - decay) * (g**order) + decay * m, updates, moments)
+
+
+def _bias_correction(moments, decay, count):
+    """moment / (1 - decay**t); the power is taken before casting so float16 cannot hit 1."""
+    correction = 1 - decay**count
+    return jax.tree.map(lambda m: m / correction.astype(m.dtype), moments)
+
+
+def _increment(count):
+    """count + 1, saturating at the dtype's maximum instead of wrapping around."""
+    maximum = jnp.array(jnp.iinfo(count.dtype).max, count.dtype)
+    return jnp.where(count < maximum, count + jnp.array(1, count.dtype), maximum)
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+
+def identity() -> optax.GradientTransformation:
+    """u = g; the stand-in for an absent component (no momentum, no learning rate)."""
+
+    def init_fn(params):
+        del params
+        return optax.EmptyState()
+
+    def update_fn(updates, state, params=None):
+        del params
+        return updates, state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class TraceState(NamedTuple):
+    """The momentum buffer m."""
+
+    trace: Any
+
+
+def trace(decay: float, nesterov: bool = False, accumulator_dtype: Optional[Any] = None) -> optax.GradientTransformation:
+    """Heavy-ball or Nesterov momentum (Polyak 1964; Sutskever et al. 2013).
+
+        m_t = g_t + decay * m_{t-1}
+        u_t = m_t                      (heavy ball)
+        u_t = g_t + decay * m_t        (Nesterov, in the form PyTorch and optax use)
+
+    No dampening: the sum, not the average, of past updates (PyTorch's default too).
+    """
+    check_nonnegative("momentum (trace decay)", decay)
+    accumulator_dtype = _canonical_dtype(accumulator_dtype)
+
+    def init_fn(params):
+        return TraceState(trace=_zeros_like(params, dtype=accumulator_dtype))
+
+    def update_fn(updates, state, params=None):
+        del params
+        accumulate = lambda g, m: g + decay * m
+        new_trace = jax.tree.map(accumulate, updates, state.trace)
+        updates = jax.tree.map(accumulate, updates, new_trace) if nesterov else new_trace
+        return updates, TraceState(trace=_cast(new_trace, accumulator_dtype))
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByRssState(NamedTuple):
+    """The running sum of squared updates."""
+
+    sum_of_squares: Any
+
+
+def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> optax.GradientTransformation:
+    """Adagrad's scaling (Duchi, Hazan and Singer 2011, JMLR 12).
+
+        s_t = s_0 + sum_{k<=t} g_k^2,      s_0 = initial_accumulator_value
+        u_t = g_t / sqrt(s_t + eps)        (and u_t = 0 where s_t == 0)
+
+    Conventions differ: optax (and this) start the accumulator at 0.1 and put eps = 1e-7
+    *inside* the square root; PyTorch's `torch.optim.Adagrad` starts at 0 and adds
+    eps = 1e-10 *outside* it, g / (sqrt(s) + eps). The `s_t == 0` guard is optax's: it only
+    matters with s_0 = 0 and gradients whose square underflows to zero.
+    """
+    check_nonnegative("initial_accumulator_value", initial_accumulator_value)
+    check_nonnegative("eps", eps)
+
+    def init_fn(params):
+        return ScaleByRssState(sum_of_squares=_full_like(params, initial_accumulator_value))
+
+    def update_fn(updates, state, params=None):
+        del params
+        sum_of_squares = jax.tree.map(lambda g, s: g * g + s, updates, state.sum_of_squares)
+        inverse_root = jax.tree.map(lambda s: jnp.where(s > 0, jax.lax.rsqrt(s + eps), 0.0), sum_of_squares)
+        updates = jax.tree.map(lambda r, g: r * g, inverse_root, updates)
+        return updates, ScaleByRssState(sum_of_squares=sum_of_squares)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByAdaDeltaState(NamedTuple):
+    """Running averages of squared gradients and of squared updates."""
+
+    e_g: Any
+    e_x: Any
+
+
+def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> optax.GradientTransformation:
+    """Adadelta's scaling (Zeiler 2012, arXiv:1212.5701, Algorithm 1).
+
+        E[g^2]_t = rho * E[g^2]_{t-1} + (1 - rho) * g_t^2
+        u_t      = sqrt(E[dx^2]_{t-1} + eps) / sqrt(E[g^2]_t + eps) * g_t
+        E[dx^2]_t = rho * E[dx^2]_{t-1} + (1 - rho) * u_t^2
+
+    The sign is +: the step -u_t comes from `scale_by_learning_rate`. E[dx^2] tracks u before
+    the learning rate (optax's and PyTorch's convention), so with a learning rate of 1 it is
+    exactly the paper's E[dx^2].
+    """
+    check_decay_rate("rho", rho)
+    check_nonnegative("eps", eps)
+
+    def init_fn(params):
+        return ScaleByAdaDeltaState(e_g=_zeros_like(params), e_x=_zeros_like(params))
+
+    def update_fn(updates, state, params=None):
+        del params
+        e_g = _moving_average(updates, state.e_g, rho, 2)
+        updates = jax.tree.map(
+            lambda g, eg, ex: (jnp.sqrt(ex + eps) / jnp.sqrt(eg + eps)) * g, updates, e_g, state.e_x
+        )
+        e_x = _moving_average(updates, state.e_x, rho, 2)
+        return updates, ScaleByAdaDeltaState(e_g=e_g, e_x=e_x)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByRmsState(NamedTuple):
+    """Step count (for the optional bias correction) and the running average of g^2."""
+
+    count: jax.Array
+    nu: Any
+
+
+def _rms_denominator_inverse(second_moment, eps, eps_in_sqrt):
+    if eps_in_sqrt:
+        return jax.lax.rsqrt(second_moment + eps)
+    return 1 / (jnp.sqrt(second_moment) + eps)
+
+
+def scale_by_rms(
+    decay: float = 0.9,
+    eps: float = 1e-8,
+    initial_scale: float = 0.0,
+    eps_in_sqrt: bool = True,
+    bias_correction: bool = False,
+) -> optax.GradientTransformation:
+    """RMSprop's scaling (Hinton, Srivastava and Swersky 2012, Coursera lecture 6e).
+
+        v_t = decay * v_{t-1} + (1 - decay) * g_t^2,      v_0 = initial_scale
+        u_t = g_t / sqrt(v_t + eps)          (eps_in_sqrt=True: optax's default)
+        u_t = g_t / (sqrt(v_t) + eps)        (eps_in_sqrt=False: PyTorch's form)
+
+    With bias_correction, v_t is divided by (1 - decay^t) first. Defaults differ between
+    libraries: optax decay=0.9, eps=1e-8 inside the root, v_0=0; PyTorch alpha=0.99, eps=1e-8
+    outside the root, v_0=0; TF1 started v_0 at 1.
+    """
+    check_decay_rate("decay", decay)
+    check_nonnegative("eps", eps)
+    check_nonnegative("initial_scale", initial_scale)
+
+    def init_fn(params):
+        return ScaleByRmsState(count=jnp.zeros([], jnp.int32), nu=_full_like(params, initial_scale))
+
+    def update_fn(updates, state, params=None):
+        del params
+        nu = _moving_average(updates, state.nu, decay, 2)
+        count = _increment(state.count) if bias_correction else state.count
+        nu_hat = _bias_correction(nu, decay, count) if bias_correction else nu
+        updates = jax.tree.map(lambda n, g: _rms_denominator_inverse(n, eps, eps_in_sqrt) * g, nu_hat, updates)
+        return updates, ScaleByRmsState(count=count, nu=nu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByStddevState(NamedTuple):
+    """Step count and the running averages of g and g^2."""
+
+    count: jax.Array
+    mu: Any
+    nu: Any
+
+
+def scale_by_stddev(
+    decay: float = 0.9,
+    eps: float = 1e-8,
+    initial_scale: float = 0.0,
+    eps_in_sqrt: bool = True,
+    bias_correction: bool = False,
+) -> optax.GradientTransformation:
+    """Centered RMSprop's scaling (Graves 2013, arXiv:1308.0850, eqs. 38-41).
+
+        m_t = decay * m_{t-1} + (1 - decay) * g_t
+        v_t = decay * v_{t-1} + (1 - decay) * g_t^2,      v_0 = initial_scale
+        u_t = g_t / sqrt(v_t - m_t^2 + eps)      (or g_t / (sqrt(v_t - m_t^2) + eps))
+
+    With bias_correction both m_t and v_t are divided by (1 - decay^t) first. Graves put eps
+    inside the root (1e-4); PyTorch's centered RMSprop puts it outside.
+    """
+    check_decay_rate("decay", decay)
+    check_nonnegative("eps", eps)
+    check_nonnegative("initial_scale", initial_scale)
+
+    def init_fn(params):
+        return ScaleByStddevState(
+            count=jnp.zeros([], jnp.int32), mu=_zeros_like(params), nu=_full_like(params, initial_scale)
+        )
+
+    def update_fn(updates, state, params=None):
+        del params
+        mu = _moving_average(updates, state.mu, decay, 1)
+        nu = _moving_average(updates, state.nu, decay, 2)
+        count = _increment(state.count) if bias_correction else state.count
+        mu_hat = _bias_correction(mu, decay, count) if bias_correction else mu
+        nu_hat = _bias_correction(nu, decay, count) if bias_correction else nu
+        updates = jax.tree.map(
+            lambda m, n, g: _rms_denominator_inverse(n - m * m, eps, eps_in_sqrt) * g, mu_hat, nu_hat, updates
+        )
+        return updates, ScaleByStddevState(count=count, mu=mu, nu=nu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByAdamState(NamedTuple):
+    """Step count and the first and second moment estimates (also Adamax's state)."""
+
+    count: jax.Array
+    mu: Any
+    nu: Any
+
+
+def scale_by_adam(
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    eps_root: float = 0.0,
+    mu_dtype: Optional[Any] = None,
+    *,
+    nesterov: bool = False,
+) -> optax.GradientTransformation:
+    """Adam's scaling (Kingma and Ba 2015, arXiv:1412.6980, Algorithm 1).
+
+        m_t = b1 * m_{t-1} + (1 - b1) * g_t
+        v_t = b2 * v_{t-1} + (1 - b2) * g_t^2
+        m^_t = m_t / (1 - b1^t),   v^_t = v_t / (1 - b2^t)
+        u_t = m^_t / (sqrt(v^_t + eps_root) + eps)
+
+    eps is outside the root as in the paper and PyTorch; eps_root (default 0) inside it keeps
+    the root differentiable at 0 for meta-gradients. With nesterov (NAdam, Dozat 2016),
+        m^_t = b1 * m_t / (1 - b1^(t+1)) + (1 - b1) * g_t / (1 - b1^t),
+    without Dozat's extra b2 factor on v^ and without PyTorch NAdam's momentum-decay schedule
+    (psi = 0.004), so `nadam` here and in optax is not PyTorch's `NAdam`.
+    """
+    check_decay_rate("b1", b1)
+    check_decay_rate("b2", b2)
+    check_nonnegative("eps", eps)
+    check_nonnegative("eps_root", eps_root)
+    mu_dtype = _canonical_dtype(mu_dtype)
+
+    def init_fn(params):
+        return ScaleByAdamState(
+            count=jnp.zeros([], jnp.int32), mu=_zeros_like(params, dtype=mu_dtype), nu=_zeros_like(params)
+        )
+
+    def update_fn(updates, state, params=None):
+        del params
+        mu = _moving_average(updates, state.mu, b1, 1)
+        nu = _moving_average(updates, state.nu, b2, 2)
+        count = _increment(state.count)
+        if nesterov:
+            mu_hat = jax.tree.map(
+                lambda m, g: b1 * m + (1 - b1) * g,
+                _bias_correction(mu, b1, _increment(count)),
+                _bias_correction(updates, b1, count),
+            )
+        else:
+            mu_hat = _bias_correction(mu, b1, count)
+        nu_hat = _bias_correction(nu, b2, count)
+        updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
+        nu = jax.tree.map(lambda new, old: new.astype(old.dtype), nu, state.nu)
+        return updates, ScaleByAdamState(count=count, mu=_cast(mu, mu_dtype), nu=nu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByAmsgradState(NamedTuple):
+    """Adam's state plus the running maximum of the second moment."""
+
+    count: jax.Array
+    mu: Any
+    nu: Any
+    nu_max: Any
+
+
+def scale_by_amsgrad(
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    eps_root: float = 0.0,
+    mu_dtype: Optional[Any] = None,
+    bias_correction_mu: bool = True,
+    bias_correction_nu: bool = True,
+) -> optax.GradientTransformation:
+    """AMSGrad's scaling (Reddi, Kale and Kumar 2018, ICLR, Algorithm 2).
+
+        m_t, v_t as in Adam;  m^_t = m_t / (1 - b1^t),  v^_t = v_t / (1 - b2^t)
+        vmax_t = max(vmax_{t-1}, v^_t)
+        u_t = m^_t / (sqrt(vmax_t + eps_root) + eps)
+
+    optax's default takes the maximum of the *bias-corrected* v^_t; the paper uses no bias
+    correction (bias_correction_mu=bias_correction_nu=False); PyTorch's `Adam(amsgrad=True)`
+    takes the maximum of the uncorrected v_t and divides it by the current (1 - b2^t)
+    afterwards, a third variant.
+    """
+    check_decay_rate("b1", b1)
+    check_decay_rate("b2", b2)
+    check_nonnegative("eps", eps)
+    check_nonnegative("eps_root", eps_root)
+    mu_dtype = _canonical_dtype(mu_dtype)
+
+    def init_fn(params):
+        return ScaleByAmsgradState(
+            count=jnp.zeros([], jnp.int32),
+            mu=_zeros_like(params, dtype=mu_dtype),
+            nu=_zeros_like(params),
+            nu_max=_zeros_like(params),
+        )
+
+    def update_fn(updates, state, params=None):
+        del params
+        mu = _moving_average(updates, state.mu, b1, 1)
+        nu = _moving_average(updates, state.nu, b2, 2)
+        count = _increment(state.count)
+        mu_hat = _bias_correction(mu, b1, count) if bias_correction_mu else mu
+        nu_effective = _bias_correction(nu, b2, count) if bias_correction_nu else nu
+        nu_max = jax.tree.map(jnp.maximum, state.nu_max, nu_effective)
+        updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_max)
+        return updates, ScaleByAmsgradState(count=count, mu=_cast(mu, mu_dtype), nu=nu, nu_max=nu_max)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
+    """Adamax's scaling (Kingma and Ba 2015, arXiv:1412.6980, Algorithm 2, section 7.1).
+
+        m_t = b1 * m_{t-1} + (1 - b1) * g_t
+        v_t = max(b2 * v_{t-1}, |g_t| + eps)       (the infinity-norm moment)
+        u_t = m_t / (1 - b1^t) / v_t
+
+    The paper has no eps; optax and PyTorch add it to |g_t| inside the max, as here.
+    """
+    check_decay_rate("b1", b1)
+    check_decay_rate("b2", b2)
+    check_nonnegative("eps", eps)
+
+    def init_fn(params):
+        return ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=_zeros_like(params), nu=_zeros_like(params))
+
+    def update_fn(updates, state, params=None):
+        del params
+        count = _increment(state.count)
+        mu = _moving_average(updates, state.mu, b1, 1)
+        nu = jax.tree.map(lambda g, v: jnp.maximum(jnp.abs(g) + eps, b2 * v), updates, state.nu)
+        mu_hat = _bias_correction(mu, b1, count)
+        updates = jax.tree.map(lambda m, v: m / v, mu_hat, nu)
+        return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByLionState(NamedTuple):
+    """Step count and the momentum."""
+
+    count: jax.Array
+    mu: Any
+
+
+def scale_by_lion(b1: float = 0.9, b2: float = 0.99, mu_dtype: Optional[Any] = None) -> optax.GradientTransformation:
+    """Lion's scaling (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms",
+    arXiv:2302.06675, Program 1).
+
+        u_t = sign(b1 * m_{t-1} + (1 - b1) * g_t)
+        m_t = b2 * m_{t-1} + (1 - b2) * g_t
+
+    Only the hard sign (optax's default mode); optax's "smooth" and "refined" modes are not
+    written here.
+    """
+    check_decay_rate("b1", b1)
+    check_decay_rate("b2", b2)
+    mu_dtype = _canonical_dtype(mu_dtype)
+
+    def init_fn(params):
+        return ScaleByLionState(count=jnp.zeros([], jnp.int32), mu=_zeros_like(params, dtype=mu_dtype))
+
+    def update_fn(updates, state, params=None):
+        del params
+        signs = jax.tree.map(lambda g, m: jnp.sign((1.0 - b1) * g + b1 * m), updates, state.mu)
+        mu = _cast(_moving_average(updates, state.mu, b2, 1), mu_dtype)
+        return signs, ScaleByLionState(count=_increment(state.count), mu=mu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class ScheduleCountState(NamedTuple):
+    """The step count fed to a schedule (learning rate or weight decay)."""
+
+    count: jax.Array
+
+
+def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0, mask: MaskOrFn = None) -> optax.GradientTransformation:
+    """Decoupled weight decay (Loshchilov and Hutter 2019, "Decoupled Weight Decay
+    Regularization", ICLR): u_t = g_t + weight_decay * theta_t.
+
+    Placed before `scale_by_learning_rate`, the decay is multiplied by the learning rate, as in
+    optax and PyTorch's AdamW (the paper multiplies it by the schedule factor only).
+    `weight_decay` may be a schedule of the step count. `mask` (a tree of booleans, or a
+    function of the params returning one) selects the leaves that decay; the rest pass
+    through, through `optax.masked`.
+    """
+    check_nonnegative("weight_decay", weight_decay)
+    scheduled = callable(weight_decay)
+
+    def init_fn(params):
+        del params
+        return ScheduleCountState(count=jnp.zeros([], jnp.int32)) if scheduled else optax.EmptyState()
+
+    def update_fn(updates, state, params):
+        if params is None:
+            raise ValueError("add_decayed_weights needs the params: call update(updates, state, params)")
+        if not scheduled and _is_number(weight_decay) and weight_decay == 0:
+            return updates, state
+        rate = weight_decay(state.count) if scheduled else weight_decay
+        updates = jax.tree.map(lambda g, p: g + rate * p, updates, params)
+        return updates, ScheduleCountState(count=_increment(state.count)) if scheduled else state
+
+    transformation = optax.GradientTransformation(init_fn, update_fn)
+    return transformation if mask is None else optax.masked(transformation, mask)
+
+
+def scale_by_learning_rate(learning_rate: Optional[ScalarOrSchedule], *, flip_sign: bool = True) -> optax.GradientTransformation:
+    """u_t = -learning_rate * g_t (or +, with flip_sign=False).
+
+    `learning_rate` is a number, a JAX array (traced too: the runner vmaps over it) or a
+    schedule `count -> rate` evaluated at the step count 0, 1, 2, ...; None means no scaling
+    at all (identity, no sign flip), as in optax.
+    """
+    if learning_rate is None:
+        return identity()
+    check_nonnegative("learning_rate", learning_rate)
+    sign = -1 if flip_sign else 1
+
+    if callable(learning_rate):
+
+        def init_fn(params):
+            del params
+            return ScheduleCountState(count=jnp.zeros([], jnp.int32))
+
+        def update_fn(updates, state, params=None):
+            del params
+            step_size = sign * learning_rate(state.count)
+            updates = jax.tree.map(lambda g: jnp.array(step_size, dtype=g.dtype) * g, updates)
+            return updates, ScheduleCountState(count=_increment(state.count))
+
+        return optax.GradientTransformation(init_fn, update_fn)
+
+    step_size = sign * learning_rate
+
+    def init_fn(params):
+        del params
+        return optax.EmptyState()
+
+    def update_fn(updates, state, params=None):
+        del params
+        return jax.tree.map(lambda g: step_size * g, updates), state
+
+    return optax.GradientTransformation(init_fn, update_fn)

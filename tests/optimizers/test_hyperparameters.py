@@ -1,0 +1,158 @@
+"""Hyperparameter handling: ValueErrors for bad plain numbers, traced values passed through,
+Adadelta's default learning rate, schedules, masks, and optax's signatures."""
+import inspect
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import optimizers
+from optimizers import alias
+
+PARAMS = {"w": jnp.array([1.0, -2.0, 3.0]), "b": jnp.array(0.5)}
+GRADS = {"w": jnp.array([0.1, 0.2, -0.3]), "b": jnp.array(1.0)}
+
+INVALID = [
+    (alias.sgd, {"learning_rate": -0.1}, "learning_rate"),
+    (alias.sgd, {"learning_rate": float("nan")}, "learning_rate"),
+    (alias.sgd, {"learning_rate": np.float32(-1e-3)}, "learning_rate"),
+    (alias.sgd, {"learning_rate": 0.1, "momentum": -0.5}, "momentum"),
+    (alias.rmsprop, {"learning_rate": 0.1, "momentum": -0.9}, "momentum"),
+    (alias.adagrad, {"learning_rate": 0.1, "eps": -1e-7}, "eps"),
+    (alias.adagrad, {"learning_rate": 0.1, "initial_accumulator_value": -0.1}, "initial_accumulator_value"),
+    (alias.adadelta, {"rho": 1.0}, "rho"),
+    (alias.adadelta, {"rho": -0.1}, "rho"),
+    (alias.adadelta, {"eps": -1e-6}, "eps"),
+    (alias.adadelta, {"learning_rate": None}, "learning_rate"),
+    (alias.rmsprop, {"learning_rate": 0.1, "decay": 1.0}, "decay"),
+    (alias.rmsprop, {"learning_rate": 0.1, "decay": 0.9, "centered": True, "eps": -1.0}, "eps"),
+    (alias.adam, {"learning_rate": -1e-3}, "learning_rate"),
+    (alias.adam, {"learning_rate": 1e-3, "b1": 1.0}, "b1"),
+    (alias.adam, {"learning_rate": 1e-3, "b1": -0.1}, "b1"),
+    (alias.adam, {"learning_rate": 1e-3, "b2": 1.5}, "b2"),
+    (alias.adam, {"learning_rate": 1e-3, "eps": -1e-8}, "eps"),
+    (alias.adam, {"learning_rate": 1e-3, "eps_root": -1e-8}, "eps_root"),
+    (alias.adamw, {"learning_rate": 1e-3, "weight_decay": -1e-4}, "weight_decay"),
+    (alias.nadam, {"learning_rate": 1e-3, "b2": 1.0}, "b2"),
+    (alias.amsgrad, {"learning_rate": 1e-3, "b1": 2.0}, "b1"),
+    (alias.adamax, {"learning_rate": 1e-3, "b2": 1.0}, "b2"),
+    (alias.lion, {"learning_rate": 1e-4, "b1": 1.0}, "b1"),
+    (alias.lion, {"learning_rate": 1e-4, "b2": -0.5}, "b2"),
+]
+
+
+@pytest.mark.parametrize("factory, kwargs, name", INVALID, ids=[f"{f.__name__}-{n}-{k[n]}" for f, k, n in INVALID])
+def test_invalid_plain_numbers_raise_value_error(factory, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        factory(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "factory, kwargs",
+    [
+        (alias.sgd, {"learning_rate": 0.0, "momentum": 0.0}),
+        (alias.adam, {"learning_rate": 0.0, "b1": 0.0, "b2": 0.0, "eps": 0.0}),
+        (alias.rmsprop, {"learning_rate": 1.0, "decay": 0.0, "momentum": 1.5}),
+        (alias.adadelta, {"rho": 0.0, "eps": 0.0}),
+    ],
+)
+def test_boundary_values_are_accepted(factory, kwargs):
+    factory(**kwargs)
+
+
+TRACED = {
+    "sgd": (alias.sgd, ("learning_rate", "momentum")),
+    "adagrad": (alias.adagrad, ("learning_rate", "initial_accumulator_value", "eps")),
+    "adadelta": (alias.adadelta, ("learning_rate", "rho", "eps", "weight_decay")),
+    "rmsprop": (alias.rmsprop, ("learning_rate", "decay", "eps", "initial_scale", "momentum")),
+    "adam": (alias.adam, ("learning_rate", "b1", "b2", "eps", "eps_root")),
+    "adamw": (alias.adamw, ("learning_rate", "b1", "b2", "eps", "weight_decay")),
+    "nadam": (alias.nadam, ("learning_rate", "b1", "b2", "eps")),
+    "amsgrad": (alias.amsgrad, ("learning_rate", "b1", "b2", "eps", "eps_root")),
+    "adamax": (alias.adamax, ("learning_rate", "b1", "b2", "eps")),
+    "lion": (alias.lion, ("learning_rate", "b1", "b2", "weight_decay")),
+}
+
+
+@pytest.mark.parametrize("name", TRACED)
+def test_traced_hyperparameters_pass_through_unchecked(name):
+    """Out-of-range values as tracers: no ValueError, no concretization error; validation only
+    looks at plain numbers."""
+    factory, names = TRACED[name]
+
+    @jax.jit
+    def one_step(values):
+        transformation = factory(**dict(zip(names, values)))
+        return transformation.update(GRADS, transformation.init(PARAMS), PARAMS)[0]
+
+    updates = one_step(tuple(jnp.float32(-0.5) for _ in names))  # all out of range
+    assert jax.tree.structure(updates) == jax.tree.structure(PARAMS)
+
+
+def test_adadelta_descends_by_default_and_optax_default_climbs():
+    gradient = {"x": jnp.ones(3)}
+    params = {"x": jnp.zeros(3)}
+    ours, theirs = alias.adadelta(), optax.adadelta()
+    ours_update = ours.update(gradient, ours.init(params), params)[0]["x"]
+    optax_update = theirs.update(gradient, theirs.init(params), params)[0]["x"]
+    expected = np.sqrt(1e-6) / np.sqrt(0.1 + 1e-6)  # 0.00316
+    np.testing.assert_allclose(ours_update, -expected, rtol=1e-6)
+    np.testing.assert_allclose(optax_update, +expected, rtol=1e-6)
+
+    loss = lambda p: jnp.sum((p["x"] - 3.0) ** 2)
+    state, start = ours.init(params), loss(params)
+    for _ in range(20):
+        updates, state = ours.update(jax.grad(loss)(params), state, params)
+        params = optax.apply_updates(params, updates)
+    assert loss(params) < start
+
+
+def test_adadelta_equals_optax_for_explicit_learning_rates():
+    for learning_rate in (1.0, 0.3):
+        ours, theirs = alias.adadelta(learning_rate), optax.adadelta(learning_rate)
+        a = ours.update(GRADS, ours.init(PARAMS), PARAMS)[0]
+        b = theirs.update(GRADS, theirs.init(PARAMS), PARAMS)[0]
+        jax.tree.map(np.testing.assert_array_equal, a, b)
+
+
+def test_schedule_is_read_at_counts_zero_one_two():
+    transformation = optimizers.scale_by_learning_rate(lambda count: count + 1.0)
+    state = transformation.init(PARAMS)
+    for expected in (-1.0, -2.0, -3.0):
+        updates, state = transformation.update(GRADS, state, PARAMS)
+        np.testing.assert_allclose(updates["b"], expected * GRADS["b"])
+
+
+def test_weight_decay_mask_leaves_unmasked_leaves_alone():
+    transformation = optimizers.add_decayed_weights(0.5, mask={"w": True, "b": False})
+    updates, _ = transformation.update(GRADS, transformation.init(PARAMS), PARAMS)
+    np.testing.assert_allclose(updates["w"], GRADS["w"] + 0.5 * PARAMS["w"])
+    np.testing.assert_array_equal(updates["b"], GRADS["b"])
+    with pytest.raises(ValueError, match="params"):
+        optimizers.add_decayed_weights(0.5).update(GRADS, optax.EmptyState(), None)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "nadam",
+                                  "amsgrad", "adamax", "lion"])
+def test_signature_and_defaults_match_optax(name):
+    ours = inspect.signature(getattr(alias, name)).parameters
+    theirs = dict(inspect.signature(getattr(optax, name)).parameters)
+    if name == "nadam":  # optax.nadam is functools.partial(adam, nesterov=True)
+        theirs.pop("nesterov")
+    assert list(ours) == list(theirs)
+    for parameter in ours:
+        if (name, parameter) == ("adadelta", "learning_rate"):
+            assert (ours[parameter].default, theirs[parameter].default) == (1.0, None)  # the deliberate difference
+            continue
+        assert ours[parameter].default == theirs[parameter].default, parameter
+        assert ours[parameter].kind == theirs[parameter].kind, parameter
+
+
+def test_states_are_named_tuples():
+    for transformation in (optimizers.trace(0.9), optimizers.scale_by_adam(), optimizers.scale_by_rss(),
+                           optimizers.scale_by_adadelta(), optimizers.scale_by_rms(), optimizers.scale_by_stddev(),
+                           optimizers.scale_by_amsgrad(), optimizers.scale_by_adamax(), optimizers.scale_by_lion()):
+        state = transformation.init(PARAMS)
+        assert isinstance(state, tuple) and hasattr(state, "_fields")
