@@ -162,7 +162,8 @@ def raises_alike(name: str, case: Case) -> bool:
 
 # ---- strategies with no twin: their defining properties ------------------------------------------
 
-SAMPLE_SHAPE = (256, 256)  # 65,536 draws: the KS test sees a 1% change of scale
+SAMPLE_SHAPE = (256, 256)  # 65,536 draws: stddev known to 0.3%, KS sees a 5% change of scale
+STDDEV_RELATIVE_TOLERANCE = 0.015
 KS_MIN_P_VALUE = 1e-3
 PROPERTY_SEEDS = (0, 1, 2)
 
@@ -180,7 +181,7 @@ def check_distribution(init, reference: stats.rv_continuous, label: str, symmetr
         standard_error = reference.std() / np.sqrt(draws.size)
         if abs(draws.mean() - reference.mean()) > 5 * standard_error:
             failures.append(f"{label} seed {seed}: mean {draws.mean():.3g}, expected {reference.mean():.3g}")
-        if abs(draws.std() / reference.std() - 1) > 0.02:
+        if abs(draws.std() / reference.std() - 1) > STDDEV_RELATIVE_TOLERANCE:
             failures.append(f"{label} seed {seed}: stddev {draws.std():.4g}, expected {reference.std():.4g}")
         p_value = stats.kstest(draws, reference.cdf).pvalue
         if p_value < KS_MIN_P_VALUE:
@@ -191,18 +192,18 @@ def check_distribution(init, reference: stats.rv_continuous, label: str, symmetr
 
 
 def property_checks() -> dict[str, list[tuple[str, Callable[[], list[str]]]]]:
-    """name -> [(what is checked, check)], for the initializers judged by property."""
+    """name -> [(what is checked, check)]: mean, stddev and KS test on 65,536 draws per seed; LSUV's variances."""
     return {
-        "small_random": [("N(0, 0.01^2): moments + KS", lambda: check_distribution(
+        "small_random": [("N(0, 0.01^2) x3 seeds", lambda: check_distribution(
             inits.small_random(), stats.norm(0, 0.01), "small_random"))],
-        "random_normal": [(f"N(0, {s}^2): moments + KS", lambda s=s: check_distribution(
+        "random_normal": [(f"N(0, {s}^2) x3 seeds", lambda s=s: check_distribution(
             inits.random_normal(s), stats.norm(0, s), f"random_normal({s})")) for s in (1.0, 0.3)],
-        "random_uniform": [(f"U[-{b}, {b}): moments + KS + bounds", lambda b=b: check_distribution(
+        "random_uniform": [(f"U[-{b}, {b}) x3 seeds", lambda b=b: check_distribution(
             inits.random_uniform(b), stats.uniform(-b, 2 * b), f"random_uniform({b})", symmetric_bound=b))
             for b in (1.0, 2.5)],
-        "orthogonal (property)": [("Q^T Q = I", check_orthonormal)],
-        "lsuv": [("unit output variance, Dense+Conv", check_lsuv_unit_variance),
-                 ("same under jit(vmap)", check_lsuv_under_jit_vmap)],
+        "orthogonal": [("Q^T Q = I", check_orthonormal)],
+        "lsuv": [("Var = 1 +- 0.1, 2 Conv + 2 Dense", check_lsuv_unit_variance),
+                 ("same under jit(vmap), 3 runs", check_lsuv_under_jit_vmap)],
     }
 
 
@@ -273,16 +274,16 @@ def check_lsuv_under_jit_vmap(tol: float = 0.1, runs: int = 3) -> list[str]:
     return failures
 
 
-REFERENCES = {
-    **{name: fan_scaling.GLOROT for name in FAN_SCALED_NAMES if name.startswith(("glorot", "xavier"))},
-    **{name: fan_scaling.HE for name in FAN_SCALED_NAMES if name.startswith(("he", "kaiming"))},
-    **{name: fan_scaling.LECUN for name in FAN_SCALED_NAMES if name.startswith("lecun")},
-    "variance_scaling": fan_scaling.HE,
-    "orthogonal": orthogonal_kernels.SAXE,
-    "orthogonal (property)": orthogonal_kernels.SAXE,
-    "delta_orthogonal": orthogonal_kernels.XIAO,
-    "zeros": "-", "ones": "-", "constant": "-", "normal": "-", "uniform": "- (U[0, scale), not symmetric)",
-    "truncated_normal": "-",
-    "small_random": "Glorot & Bengio 2010", "random_normal": "-", "random_uniform": "-",
-    "lsuv": data_dependent.MISHKIN,
+SHORT_REFERENCES = {
+    "glorot": "Glorot & Bengio 2010", "xavier": "Glorot & Bengio 2010", "he": "He et al. 2015",
+    "kaiming": "He et al. 2015", "lecun": "LeCun et al. 1998", "variance_scaling": "He et al. 2015 (general form)",
+    "orthogonal": "Saxe et al. 2014", "delta_orthogonal": "Xiao et al. 2018", "small_random": "Glorot & Bengio 2010",
+    "uniform": "- (U[0, scale): not symmetric)", "lsuv": "Mishkin & Matas 2016",
 }
+
+
+def short_reference(name: str) -> str:
+    """The paper behind `name` in a table cell; "-" for plain distributions."""
+    if name in SHORT_REFERENCES:
+        return SHORT_REFERENCES[name]
+    return SHORT_REFERENCES.get(name.split("_")[0], "-")
