@@ -25,7 +25,7 @@ def test_twin_is_bit_identical_full_sweep(name):
     assert not failures, failures[:3]
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(scale=st.sampled_from([0.5, 1.0, 2.0, 3.3]), mode=st.sampled_from(MODES),
        distribution=st.sampled_from(DISTRIBUTIONS), shape=st.sampled_from([(5, 7), (3, 3, 4, 8)]),
        seed=st.integers(0, 2**31 - 1), typed_key=st.booleans())
