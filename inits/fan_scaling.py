@@ -37,7 +37,7 @@ def compute_fans(shape, in_axis: Axes = -2, out_axis: Axes = -1, batch_axis: Axe
     if isinstance(in_axis, int) and in_axis == -2 and len(shape) <= 1:
         raise ValueError(
             f"fan-based initializers need a kernel of rank >= 2 to find its fans, got shape {shape} "
-            "(rank {}); pass in_axis explicitly for other layouts".format(len(shape))
+            f"(rank {len(shape)}); pass in_axis explicitly for other layouts"
         )
     in_size, out_size, batch_size = _size(shape, in_axis), _size(shape, out_axis), _size(shape, batch_axis)
     receptive_field = math.prod(shape) / in_size / out_size / batch_size
