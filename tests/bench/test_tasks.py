@@ -65,3 +65,19 @@ def test_deep_task_has_twenty_hidden_layers_and_cnn_has_convolutions():
 def test_accuracy_counts_argmax_hits():
     logits = jnp.array([[0.0, 1.0], [2.0, 1.0], [0.0, 3.0]])
     assert float(accuracy(logits, jnp.array([1, 0, 0]))) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+def test_patch_conv_equals_flax_conv_with_the_same_params(padding):
+    from flax import linen as nn
+
+    from bench.tasks import PatchConv
+
+    x = jax.random.normal(jax.random.key(1), (5, 8, 8, 3))
+    reference = nn.Conv(7, (3, 3), padding=padding)
+    variables = reference.init(jax.random.key(0), x)
+    patch = PatchConv(7, (3, 3), padding=padding)
+    same_init = patch.init(jax.random.key(0), x)
+    jax.tree_util.tree_map(np.testing.assert_array_equal, variables, same_init)
+    np.testing.assert_allclose(patch.apply(variables, x), reference.apply(variables, x),
+                               rtol=1e-5, atol=1e-5)
