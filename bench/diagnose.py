@@ -144,8 +144,8 @@ def signal_propagation(task: Task | str, strategies: dict[str, Strategy], seeds:
         index = runner.epoch_order(data_key, 0, n_train)[:batch_size]
         return _trace(model, paths, run_params, x_train[index], y_train[index])
 
-    # One flat runs axis (strategy-major, as the runner's), not vmap over vmap: XLA's CPU
-    # convolution has no batching rule for a doubly batched kernel gradient.
+    # One flat runs axis (strategy-major, as the runner's), not vmap over vmap: the Conv kernel
+    # gradient under two vmaps raised NotImplementedError (jax 0.10.2, CPU).
     n_strategies, n_seeds = len(strategies), len(seeds)
     flat_params = jax.tree_util.tree_map(
         lambda leaf: leaf.reshape((n_strategies * n_seeds, *leaf.shape[2:])), params)
