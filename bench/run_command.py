@@ -74,7 +74,8 @@ def run_from_args(args, argv: Sequence[str] | None = None) -> int:
     if args.quiet:
         print(path)
         return 0
-    out = Console()
+    # Piped output would be cut to 80 columns; a results table is worth its width.
+    out = Console(width=None if sys.stdout.isatty() else 160)
     print_tables(document, out)
     out.print(f"results: {path}  (summary: {os.path.splitext(path)[0]}.csv)")
     if report:
