@@ -32,9 +32,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.tasks import Task, cross_entropy
+from inits.data_dependent import RESCALED_LAYERS as LAYER_TYPES
+from inits.data_dependent import find_layers as find_model_layers
+from inits.data_dependent import is_layer_call
 from inits.strategy import Strategy
-
-LAYER_TYPES = (nn.Dense, nn.Conv)
 VANISH_BELOW = 1e-2
 EXPLODE_ABOVE = 1e2
 QUANTITIES = ("preactivation_std", "postactivation_std", "grad_norm")
@@ -44,25 +45,13 @@ QUANTITIES = ("preactivation_std", "postactivation_std", "grad_norm")
 # Measuring
 
 
-def _is_layer_call(context) -> bool:
-    return context.method_name == "__call__" and isinstance(context.module, LAYER_TYPES)
-
-
 def find_layers(model: nn.Module, params, x) -> list[tuple[tuple[str, ...], str]]:
-    """(path in params, "Dense" or "Conv") of every layer, in order of first call. Shapes only."""
-    found: dict[tuple[str, ...], str] = {}
+    """(path in params, "Dense" or "Conv") of every layer, in order of first call. Shapes only.
 
-    def record(next_fun, args, kwargs, context):
-        if _is_layer_call(context):
-            found.setdefault(tuple(context.module.scope.path), type(context.module).__name__)
-        return next_fun(*args, **kwargs)
-
-    def apply(params, x):
-        with nn.intercept_methods(record):
-            return model.apply({"params": params}, x)
-
-    jax.eval_shape(apply, params, x)
-    return list(found.items())
+    The same walk LSUV makes (`inits.data_dependent.find_layers`), so both see the same layers.
+    """
+    kind = lambda layer: next(t.__name__ for t in LAYER_TYPES if isinstance(layer, t))
+    return [(path, kind(layer)) for path, layer in find_model_layers(model, {"params": params}, x)]
 
 
 def _scaled_std(values: jax.Array) -> jax.Array:
@@ -94,7 +83,7 @@ def _trace(model: nn.Module, paths: Sequence[tuple[str, ...]], params, x, y):
 
         def capture(next_fun, args, kwargs, context):
             output = next_fun(*args, **kwargs)
-            if _is_layer_call(context):
+            if is_layer_call(context):
                 seen.setdefault(tuple(context.module.scope.path), (args[0], output))
             return output
 

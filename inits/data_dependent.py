@@ -26,16 +26,17 @@ MISHKIN = "Mishkin & Matas 2016, All you need is a good init (ICLR)"
 RESCALED_LAYERS = (nn.Dense, nn.Conv)
 
 
-def _is_rescaled_layer_call(context) -> bool:
+def is_layer_call(context) -> bool:
+    """True for the `__call__` of a Dense or Conv (subclasses included), in `nn.intercept_methods`."""
     return context.method_name == "__call__" and isinstance(context.module, RESCALED_LAYERS)
 
 
-def _find_layers(model: nn.Module, variables, x) -> list[tuple[tuple[str, ...], nn.Module]]:
+def find_layers(model: nn.Module, variables, x) -> list[tuple[tuple[str, ...], nn.Module]]:
     """(path, unbound copy) of each Dense/Conv, in order of first call. Shapes only: no compute."""
     found: dict[tuple[str, ...], nn.Module] = {}
 
     def record(next_fun, args, kwargs, context):
-        if _is_rescaled_layer_call(context):
+        if is_layer_call(context):
             found.setdefault(tuple(context.module.scope.path), context.module.clone(parent=None))
         return next_fun(*args, **kwargs)
 
@@ -52,7 +53,7 @@ def _layer_input(model: nn.Module, variables, x, path: tuple[str, ...]) -> jax.A
     captured: list[jax.Array] = []
 
     def capture(next_fun, args, kwargs, context):
-        if _is_rescaled_layer_call(context) and tuple(context.module.scope.path) == path and not captured:
+        if is_layer_call(context) and tuple(context.module.scope.path) == path and not captured:
             captured.append(args[0])
         return next_fun(*args, **kwargs)
 
@@ -95,7 +96,7 @@ def lsuv(model: nn.Module, params, x: jax.Array, *, tol: float = 0.1, max_iters:
     """
     wrapped = "params" in params
     variables = dict(params) if wrapped else {"params": params}
-    for path, layer in _find_layers(model, variables, x):
+    for path, layer in find_layers(model, variables, x):
         layer_input = _layer_input(model, variables, x, path)
         layer_params = _get(variables["params"], path)
         kernel = _unit_variance_kernel(layer, layer_params, layer_input, tol, max_iters)
