@@ -70,7 +70,9 @@ def run_from_args(args, argv: Sequence[str] | None = None) -> int:
 
     report = None
     if not args.no_plots:
-        report = _write_report(path)
+        from bench.report import write_report
+
+        report = write_report(path, results=document)
     if args.quiet:
         print(path)
         return 0
@@ -80,16 +82,8 @@ def run_from_args(args, argv: Sequence[str] | None = None) -> int:
     out.print(f"results: {path}  (summary: {os.path.splitext(path)[0]}.csv)")
     if report:
         out.print(f"report:  {report}")
+        out.print(f"plots:   {os.path.splitext(path)[0]}-*.png")
     return 0
-
-
-def _write_report(path: str) -> str | None:
-    """The Markdown report and plots beside the results (issue 6's `bench.report`)."""
-    try:
-        from bench.report import write_report
-    except ImportError:
-        return None
-    return str(write_report(path))
 
 
 def _fmt_accuracy(row: dict[str, Any] | None) -> str:
