@@ -444,7 +444,7 @@ def _print_table(table, caption: str, title: str) -> None:
                     f"{row['vs_per_seed_loop']:.2f}", f"{row['compile_seconds']:.2f}",
                     f"{row['run_seconds']:.2f}", f"{row['gflops']:.1f}",
                     f"{100 * row['matmul_fraction']:.0f}%", str(row["compiles"]))
-    Console().print(out)
+    Console(width=max(Console().width, 120)).print(out)
 
 
 def _meta(args, setup: Setup, matmul: float) -> dict[str, Any]:
