@@ -90,7 +90,8 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
                     wall_seconds=round(time.perf_counter() - began, 3))
         document = {"schema_version": results.SCHEMA_VERSION, "meta": meta, "runs": records,
                     "summary": metrics.summarize(records, seconds)}
-        results.write(path, document)
+        if jax.process_index() == 0:  # multi-host: every process computes, one writes
+            results.write(path, document)
         return document
 
     try:

@@ -68,6 +68,10 @@ def run_from_args(args, argv: Sequence[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
 
+    import jax
+
+    if jax.process_index() != 0:  # multi-host: process 0 writes and prints
+        return 0
     report = None
     if not args.no_plots:
         from bench.report import write_report

@@ -83,10 +83,25 @@ def _replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 
 
+def global_array(host: np.ndarray, sharding: NamedSharding) -> jax.Array:
+    """A global array from a host array every process holds whole (one process or many)."""
+    host = np.asarray(host)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def to_host(tree):
+    """Host numpy copies of (possibly sharded) outputs; across processes, gathered first."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.device_get(tree)
+
+
 def _as_device_data(dataset: Dataset, mesh: Mesh) -> dict[str, jax.Array]:
     arrays = {name: getattr(dataset, name) for name in
               ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
-    return jax.device_put(arrays, _replicated(mesh))
+    return {name: global_array(array, _replicated(mesh)) for name, array in arrays.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,7 +136,8 @@ def init_params(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
                 seeds: Sequence[int], batch_size: int, mesh: Mesh):
     """Params for every (strategy, seed), leaves shaped [n_strategies, n_seeds, ...]."""
     program = make_init_program(task, strategies, batch_size)
-    return program(jnp.asarray(seeds, jnp.uint32), _as_device_data(dataset, mesh))
+    seeds = global_array(np.asarray(seeds, np.uint32), _replicated(mesh))
+    return program(seeds, _as_device_data(dataset, mesh))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,14 +150,16 @@ class TrainState(NamedTuple):
     order: jax.Array  # [runs, n_train]: the current epoch's permutation of the training set
 
 
-def make_train_program(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any],
-                       batch_size: int, eval_every: int, periods_per_call: int, mesh: Mesh):
-    """Returns (init_state, train): jitted, vmapped over runs, sharded over `mesh`.
+def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any],
+               batch_size: int, eval_every: int, periods_per_call: int):
+    """Returns (init_state, train): pure functions over a leading runs axis (no jit, no mesh).
 
     train(state, lrs, data_keys, first_step, data) runs `periods_per_call` periods of
     `eval_every` steps and evaluates after each; `first_step` is traced, so one compile serves
     every call. The step counter is shared by all runs (outside the vmap), so the once-per-epoch
     reshuffle is a real branch, not a select that would sort on every step.
+    init_state(params, lrs, n_train) makes the optimizer state; n_train must be static.
+    `bench.perf` drives these same functions seed by seed and under `lax.map`.
     """
     model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
     full_batch = spec.full_batch
@@ -199,9 +217,59 @@ def make_train_program(task: Task, spec: OptimizerSpec, hyperparams: dict[str, A
         order = jnp.zeros((lrs.shape[0], n_train), jnp.int32)
         return TrainState(params, opt_state, order)
 
+    return init_state, train
+
+
+def default_vmap_width(platform: str) -> int | None:
+    """Runs vmapped together on one device: all of them on accelerators; few on CPU.
+
+    XLA:CPU runs batched small matmuls slowly (jax#15339, jax#26568): on the 2-core machine
+    a device that trained its runs in vmapped groups of VMAP_WIDTH_CPU, one group after the
+    other, beat one vmap over all of them (README, "Performance").
+    """
+    return VMAP_WIDTH_CPU if platform == "cpu" else None
+
+
+VMAP_WIDTH_CPU = 8
+
+
+def _map_in_groups(train, width: int | None):
+    """train over the runs axis in vmapped groups of `width`, one group after the other."""
+
+    def grouped(state, lrs, data_keys, first_step, data):
+        n = lrs.shape[0]
+        if width is None or width >= n:
+            return train(state, lrs, data_keys, first_step, data)
+        group = largest_divisor_at_most(n, width)
+        split = lambda leaf: leaf.reshape((n // group, group) + leaf.shape[1:])
+        merge = lambda leaf: leaf.reshape((n,) + leaf.shape[2:])
+        state, lrs, data_keys = jax.tree_util.tree_map(split, (state, lrs, data_keys))
+        out = jax.lax.map(lambda runs: train(*runs, first_step, data), (state, lrs, data_keys))
+        return jax.tree_util.tree_map(merge, out)
+
+    return grouped
+
+
+def make_train_program(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any],
+                       batch_size: int, eval_every: int, periods_per_call: int, mesh: Mesh,
+                       vmap_width: int | None | str = "auto"):
+    """`make_train`'s (init_state, train), jitted with the runs axis sharded over `mesh`.
+
+    Each device trains its own runs (shard_map: no communication), in vmapped groups of
+    `vmap_width` ("auto": `default_vmap_width` of the mesh's platform; None: all at once).
+    """
+    init_state, train = make_train(task, spec, hyperparams, batch_size, eval_every,
+                                   periods_per_call)
+    if vmap_width == "auto":
+        vmap_width = default_vmap_width(mesh.devices.flat[0].platform)
+    spec_runs, spec_all = PartitionSpec(RUNS_AXIS), PartitionSpec()
+    local_train = jax.shard_map(_map_in_groups(train, vmap_width), mesh=mesh,
+                                in_specs=(spec_runs, spec_runs, spec_runs, spec_all, spec_all),
+                                out_specs=(spec_runs, spec_runs), check_vma=False)
     runs, replicated = _sharded(mesh), _replicated(mesh)
     init_state_jit = jax.jit(init_state, static_argnums=2, out_shardings=runs)
-    train_jit = jax.jit(train, in_shardings=(runs, runs, runs, replicated, replicated),
+    local_train.__name__ = "train"  # the compiled program's name: "jit(train)"
+    train_jit = jax.jit(local_train, in_shardings=(runs, runs, runs, replicated, replicated),
                         out_shardings=(runs, runs), donate_argnums=0)
     return init_state_jit, train_jit
 
@@ -294,6 +362,7 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, hyperparams: d
     init_state, train = make_train_program(task, spec, hyperparams, batch_size, eval_every,
                                            periods_per_call, mesh)
     runs_sharding = _sharded(mesh)
+    data_keys_of = jax.jit(jax.vmap(lambda s: seed_keys(s)[1]), out_shardings=runs_sharding)
 
     losses, finites, vals, tests = [], [], [], []
     compiled, compile_seconds, run_seconds = None, 0.0, 0.0
@@ -301,10 +370,11 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, hyperparams: d
         chunk = _pad_index(np.arange(start, min(start + size, len(runs))), size)
         params = jax.tree_util.tree_map(
             lambda leaf: leaf[init_index[chunk], seed_index[chunk]], params_by_init_seed)
-        lrs = jnp.asarray([runs[i].lr for i in chunk], jnp.float32)
-        seeds_chunk = jnp.asarray([runs[i].seed for i in chunk], jnp.uint32)
-        data_keys = jax.vmap(lambda s: seed_keys(s)[1])(seeds_chunk)
-        params, lrs, data_keys = jax.device_put((params, lrs, data_keys), runs_sharding)
+        lrs = global_array(np.asarray([runs[i].lr for i in chunk], np.float32), runs_sharding)
+        seeds_chunk = global_array(np.asarray([runs[i].seed for i in chunk], np.uint32),
+                                   runs_sharding)
+        data_keys = data_keys_of(seeds_chunk)
+        params = jax.device_put(params, runs_sharding)
         state = init_state(params, lrs, n_train)
         if compiled is None:
             began = time.perf_counter()
@@ -315,7 +385,7 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, hyperparams: d
         for call in range(n_periods // periods_per_call):
             first_step = jnp.int32(call * periods_per_call * eval_every)
             state, metrics = compiled(state, lrs, data_keys, first_step, data)
-            chunk_metrics.append(jax.device_get(metrics))
+            chunk_metrics.append(to_host(metrics))
             if on_progress is not None:
                 on_progress(periods_per_call * eval_every)
         run_seconds += time.perf_counter() - began

@@ -141,3 +141,41 @@ def test_four_devices_give_the_same_numbers_as_one():
     assert (one["devices"], four["devices"]) == (1, 4)
     np.testing.assert_allclose(four["loss"], one["loss"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(four["test"], one["test"], atol=1e-6)
+
+
+DISTRIBUTED_SCRIPT = """
+import json, sys
+import jax
+jax.config.update("jax_cpu_collectives_implementation", "gloo")
+jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2,
+                           process_id=int(sys.argv[2]))
+from tests.bench.test_runner import train, ADAM
+runs, output = train(ADAM, ["he_normal"], [0, 1, 2], [1e-3, 3e-3])
+print(json.dumps({"processes": jax.process_count(), "devices": jax.device_count(),
+                  "loss": output.train_loss.tolist(), "test": output.test_accuracy.tolist()}))
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_same_numbers_as_one():
+    """--distributed: a global mesh over two processes (one CPU device each, gloo collectives)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
+           "JAX_PLATFORMS": "cpu"}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    workers = [subprocess.Popen([sys.executable, "-c", DISTRIBUTED_SCRIPT, f"127.0.0.1:{port}",
+                                 str(i)], env=env, cwd=root, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = [worker.communicate(timeout=300) for worker in workers]
+    for worker, (_, err) in zip(workers, outs):
+        assert worker.returncode == 0, err[-2000:]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+    one = _run_with_devices(2)
+    for result in results:
+        assert (result["processes"], result["devices"]) == (2, 2)
+        np.testing.assert_allclose(result["loss"], one["loss"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(result["test"], one["test"], atol=1e-6)
