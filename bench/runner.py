@@ -230,7 +230,7 @@ def default_vmap_width(platform: str) -> int | None:
     return VMAP_WIDTH_CPU if platform == "cpu" else None
 
 
-VMAP_WIDTH_CPU = 8
+VMAP_WIDTH_CPU = 4
 
 
 def _map_in_groups(train, width: int | None):
