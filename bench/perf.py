@@ -565,7 +565,24 @@ def _plot_scaling(curves, png: str, setup: Setup, steps: int, matmul: float) -> 
     plt.close(figure)
 
 
+def check_args(args) -> None:
+    """Bad flags end as one line and exit 2 (UsageError), before anything is measured."""
+    from bench.config import check_name, check_output_path
+    from bench.errors import UsageError
+    from bench.tasks import TASKS
+    from optimizers import OPTIMIZERS
+
+    check_name("task", args.task, list(TASKS))
+    check_name("optimizer", args.optimizer, list(OPTIMIZERS))
+    for flag, value in (("--seeds", args.seeds), ("--steps", args.steps)):
+        if value <= 0:
+            raise UsageError(f"{flag} must be a positive integer, got {value}")
+    if args.out:
+        check_output_path(args.out)
+
+
 def perf_from_args(args) -> int:
+    check_args(args)
     if args.scaling:
         scaling(args.task, args.optimizer, steps=args.steps if args.steps != 500 else SCALING_STEPS,
                 out=args.out, args=args)

@@ -68,3 +68,19 @@ def test_rows_and_file(setup, measured, tmp_path):
 
 def test_setup_counts_the_mlp_parameters(setup):
     assert setup.n_params == 64 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--task", "digits-mpl"], "did you mean 'digits-mlp'"),
+    (["--optimizer", "adamm"], "did you mean 'adam'"),
+    (["--seeds", "0"], "--seeds must be a positive integer"),
+    (["--steps", "-5"], "--steps must be a positive integer"),
+])
+def test_bad_perf_flags_are_one_line_and_exit_2(flags, expected, tmp_path, capsys):
+    from bench.cli import main
+
+    out = tmp_path / "perf.json"
+    assert main(["perf", *flags, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
