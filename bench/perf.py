@@ -168,14 +168,20 @@ def measure_runner(setup: Setup, seeds: Sequence[int]) -> Measurement:
                        f"{mesh.devices.size} devices")
 
 
-def measure_per_seed(setup: Setup, seeds: Sequence[int]) -> Measurement:
-    """One jitted program of one run (all steps in one call), reused seed after seed."""
+def _one_device_program(setup: Setup, seeds: Sequence[int], vmap_width: int | None):
+    """The runner's jitted (init_state, train) on the first device, n_train and its inputs."""
     mesh = runner.runs_mesh(jax.devices()[:1])
-    n_train = setup.dataset.x_train.shape[0]
     init_state, train = runner.make_train_program(
         setup.task, setup.spec, setup.spec.hyperparams, setup.batch_size, setup.eval_every,
-        setup.steps // setup.eval_every, mesh)
-    params, lrs, data_keys, data = _one_device_inputs(setup, seeds, mesh)
+        setup.steps // setup.eval_every, mesh, vmap_width=vmap_width)
+    return (init_state, train, setup.dataset.x_train.shape[0],
+            _one_device_inputs(setup, seeds, mesh))
+
+
+def measure_per_seed(setup: Setup, seeds: Sequence[int]) -> Measurement:
+    """One jitted program of one run (all steps in one call), reused seed after seed."""
+    init_state, train, n_train, (params, lrs, data_keys, data) = _one_device_program(
+        setup, seeds, vmap_width=None)
     one = lambda i: (jax.tree_util.tree_map(lambda leaf: leaf[i:i + 1], params), lrs[i:i + 1],
                      data_keys[i:i + 1])
     with compile_counter() as counter:
@@ -196,13 +202,10 @@ def measure_per_seed(setup: Setup, seeds: Sequence[int]) -> Measurement:
 
 
 def measure_vmap(setup: Setup, seeds: Sequence[int]) -> Measurement:
-    """The runner's program on one device, every seed in one call."""
-    mesh = runner.runs_mesh(jax.devices()[:1])
-    n_train = setup.dataset.x_train.shape[0]
-    init_state, train = runner.make_train_program(
-        setup.task, setup.spec, setup.spec.hyperparams, setup.batch_size, setup.eval_every,
-        setup.steps // setup.eval_every, mesh)
-    params, lrs, data_keys, data = _one_device_inputs(setup, seeds, mesh)
+    """The runner's program on one device, every seed in one vmap, one call."""
+    # vmap_width=None: one vmap over every seed, not the runner's groups (that is the point)
+    init_state, train, n_train, (params, lrs, data_keys, data) = _one_device_program(
+        setup, seeds, vmap_width=None)
     with compile_counter() as counter:
         began = time.perf_counter()
         compiled = train.lower(init_state(params, lrs, n_train), lrs, data_keys, jnp.int32(0),
