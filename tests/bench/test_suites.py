@@ -29,3 +29,12 @@ def test_default_suite_uses_the_swept_rates():
     for optimizer, rates in DEFAULT_LEARNING_RATES.items():
         assert SWEPT_BEST_LEARNING_RATE[optimizer] in rates
         assert default.learning_rates[optimizer] == rates
+
+
+def test_registry_grids_center_on_the_swept_best():
+    from bench.config import SWEEP_LEARNING_RATES
+    from optimizers import OPTIMIZERS
+
+    for optimizer, best in SWEPT_BEST_LEARNING_RATE.items():
+        i = SWEEP_LEARNING_RATES.index(best)
+        assert OPTIMIZERS[optimizer].learning_rates == SWEEP_LEARNING_RATES[i - 1:i + 2], optimizer
