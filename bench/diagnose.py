@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -245,7 +244,7 @@ def plot(results: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bench.plots import DPI, line_colors
+    from bench.plots import line_colors, save_figure
 
     depth = np.arange(1, len(results["layers"]) + 1)
     names = list(results["inits"])
@@ -271,8 +270,7 @@ def plot(results: dict, path: str) -> None:
     panels[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     figure.suptitle(f"Signal propagation at initialization (step 0)\n{results['task']}: mean over "
                     f"{len(results['seeds'])} seeds, first training batch of {results['batch_size']}")
-    _save_atomically(figure, path)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def _undrawable(values: np.ndarray) -> str:
@@ -283,21 +281,6 @@ def _undrawable(values: np.ndarray) -> str:
     if (~np.isfinite(values)).any():
         reasons.append("overflow")
     return ", ".join(reasons)
-
-
-def _save_atomically(figure, path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    extension = os.path.splitext(path)[1].lstrip(".") or "png"
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=f".{extension}")
-    os.close(handle)
-    try:
-        figure.savefig(temporary, format=extension, dpi=110, bbox_inches="tight")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def _finite_or_none(value):

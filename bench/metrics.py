@@ -91,7 +91,3 @@ def mark_best_lr(summary: list[dict[str, Any]]) -> None:
             r["val_accuracy_mean"] is None,
             -(r["val_accuracy_mean"] or 0.0), r["diverged_fraction"], r["lr"]))
         ranked[0]["best_lr"] = True
-
-
-def best_cells(summary: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [row for row in summary if row["best_lr"]]

@@ -7,7 +7,9 @@ diverged shows as a grey heatmap cell or an "x" at the foot of a sensitivity plo
 """
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -39,7 +41,7 @@ def make_plots(results: dict, out_dir, stem: str = "results") -> list[Path]:
         figures["steps-to-target"] = steps_to_target_strips(results, task)
         figures["lr-sensitivity"] = lr_sensitivity(results, task)
         for kind, figure in figures.items():
-            written.append(_save(figure, out_dir / f"{prefix}-{kind}.png"))
+            written.append(save_figure(figure, out_dir / f"{prefix}-{kind}.png"))
     return written
 
 
@@ -47,9 +49,23 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
 
 
-def _save(figure, path: Path) -> Path:
-    figure.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(figure)  # many figures per report: free each one
+def save_figure(figure, path) -> Path:
+    """Save via a temporary file in the same folder (a reader never sees half a PNG), then close
+    the figure (many figures per report: free each one)."""
+    path = Path(path)
+    extension = path.suffix.lstrip(".") or "png"
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=f".{extension}")
+    os.close(handle)
+    try:
+        figure.savefig(temporary, format=extension, dpi=DPI, bbox_inches="tight")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    finally:
+        plt.close(figure)
     return path
 
 
