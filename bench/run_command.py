@@ -44,13 +44,15 @@ def run_from_args(args, argv: Sequence[str] | None = None) -> int:
 
         jax.distributed.initialize()
 
-    from bench.config import resolve
+    from bench.config import check_output_path, resolve
     from bench.experiment import Interrupted, run_suite
 
     config = resolve(args.suite, task=args.task, optimizers=args.optimizers, inits=args.inits,
                      seeds=args.seeds, steps=args.steps, lrs=args.lrs, batch_size=args.batch_size,
                      eval_every=args.eval_every, target=args.target,
                      max_runs_per_chunk=args.max_runs_per_chunk)
+    if args.out:
+        check_output_path(args.out)
     console = Console(stderr=True, quiet=args.quiet)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
