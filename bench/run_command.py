@@ -52,6 +52,8 @@ def run_from_args(args, argv: Sequence[str] | None = None) -> int:
                      eval_every=args.eval_every, target=args.target,
                      max_runs_per_chunk=args.max_runs_per_chunk)
     if args.out:
+        # run_suite checks it too (for API callers); here it must fail before the progress bar
+        # starts, or the bar's teardown puts a blank line on stderr ahead of the error
         check_output_path(args.out)
     console = Console(stderr=True, quiet=args.quiet)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)

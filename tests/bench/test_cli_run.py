@@ -61,7 +61,8 @@ class _no_raise:
 
 def test_out_that_is_a_directory_or_unwritable(tmp_path, capsys):
     assert main(["run", *TINY, "--out", str(tmp_path)]) == 2
-    assert "is a directory" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "is a directory" in err and len(err.splitlines()) == 1  # no blank line either
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a folder")
     assert main(["run", *TINY, "--out", str(blocker / "run.json")]) == 2
