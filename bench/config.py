@@ -13,6 +13,10 @@ from typing import Any, Sequence
 from bench.errors import UsageError
 
 CLASSIC_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam")
+# The twelve strategies of the default and deep suites: every one applies to a plain MLP.
+CLASSIC_INITS = ("small_random", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+                 "lecun_normal", "orthogonal", "zeros", "constant", "random_normal",
+                 "random_uniform", "lsuv")
 
 
 @dataclass(frozen=True)
@@ -55,9 +59,7 @@ SWEEP_LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 
 
 
 def suites() -> dict[str, Suite]:
-    from inits import STRATEGIES
-
-    inits = tuple(STRATEGIES)
+    inits = CLASSIC_INITS
     return {
         "default": Suite(
             "default", "digits-mlp: 12 inits under momentum and Adam, 8 optimizers under "
@@ -74,7 +76,7 @@ def suites() -> dict[str, Suite]:
             learning_rates={opt: SWEEP_LEARNING_RATES for opt in CLASSIC_OPTIMIZERS}),
         "deep": Suite(
             "deep", "digits-deep (20 hidden layers): every init under momentum and Adam",
-            "digits-deep", optimizers=("momentum", "adam"), seeds=8,
+            "digits-deep", optimizers=("momentum", "adam"), inits=CLASSIC_INITS, seeds=8,
             # not swept: the MLP's swept momentum rates (0.1-1) are too hot for 20 plain layers
             learning_rates={"momentum": (0.003, 0.01, 0.03), "adam": (1e-3, 3e-3, 1e-2)}),
         "smoke": Suite(

@@ -89,12 +89,14 @@ def test_list_names_every_task_init_optimizer_and_suite(capsys):
 
 
 def test_default_suite_covers_the_classic_eight_and_all_twelve_inits():
+    from bench.config import CLASSIC_INITS
     from inits import STRATEGIES
 
     config = resolve("default")
     assert set(config.optimizers) == {"gd", "sgd", "momentum", "nesterov", "adagrad", "adadelta",
                                       "rmsprop", "adam"}
-    assert set(config.inits) == set(STRATEGIES) and len(STRATEGIES) == 12
+    assert set(config.inits) == set(CLASSIC_INITS) and len(CLASSIC_INITS) == 12
+    assert set(CLASSIC_INITS) <= set(STRATEGIES)
     assert len(config.seeds) >= 8
     assert all(len(config.learning_rates[o]) >= 1 for o in config.optimizers)
 
