@@ -1,4 +1,4 @@
-"""initopt's benchmark: tasks, the vmapped runner, metrics, verification and reports.
+"""initopt's benchmark: tasks, the vmapped runner, suites, results files, analysis and tools.
 
 Importing `bench` splits a CPU host into one XLA device per core (so the runner can shard its
 runs axis over the cores), unless the user already set XLA_FLAGS or JAX is already running, and turns on JAX's
@@ -14,7 +14,7 @@ enable_compilation_cache()
 def __getattr__(name):
     # Lazy, so that `python -m bench --help` does not wait for JAX to import.
     if name == "run":
-        from bench.experiment import run
+        from bench.suite.execute import run
 
         return run
     raise AttributeError(f"module 'bench' has no attribute {name!r}")

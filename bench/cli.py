@@ -1,4 +1,5 @@
-"""`python -m bench`: the command line. Each subcommand parses here and calls the Python API.
+"""`python -m bench`: the command line. Argument parsing, and every `*_from_args` adapter that
+turns flags into a call of the Python API; nothing else lives here.
 
 `python -m bench` alone (or with only `run`'s flags) runs the default suite. Bad input ends
 with one line on stderr and exit code 2; a failed verification or comparison with exit code 1.
@@ -6,9 +7,13 @@ with one line on stderr and exit code 2; a failed verification or comparison wit
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 from bench.errors import UsageError
+
+DETERMINISTIC_FLAG = "--xla_gpu_deterministic_ops=true"
 
 COMMANDS = ("run", "list", "verify", "perf", "compare", "report", "diagnose")
 
@@ -33,37 +38,18 @@ def _add_run(sub):
                    help="deterministic GPU reductions (--xla_gpu_deterministic_ops=true)")
     p.add_argument("--distributed", action="store_true",
                    help="multi-host: call jax.distributed.initialize() and shard over all global devices")
-    p.set_defaults(func=_cmd_run)
-
-
-def _cmd_run(args) -> int:
-    from bench.run_command import run_from_args
-
-    return run_from_args(args, argv=sys.argv)
+    p.set_defaults(func=run_from_args)
 
 
 def _add_list(sub):
     p = sub.add_parser("list", help="tasks, init strategies, optimizers and suites, one line each")
-    p.set_defaults(func=_cmd_list)
-
-
-def _cmd_list(args) -> int:
-    from bench.run_command import print_listing
-
-    print_listing()
-    return 0
+    p.set_defaults(func=list_from_args)
 
 
 def _add_verify(sub):
     p = sub.add_parser("verify", help="check the hand-written inits and optimizers against the built-ins")
     p.add_argument("what", nargs="?", choices=("all", "inits", "optimizers"), default="all")
-    p.set_defaults(func=_cmd_verify)
-
-
-def _cmd_verify(args) -> int:
-    from bench.verify import verify
-
-    return verify(args.what)
+    p.set_defaults(func=verify_from_args)
 
 
 def _add_perf(sub):
@@ -74,39 +60,21 @@ def _add_perf(sub):
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--scaling", action="store_true", help="throughput vs number of runs, plotted")
     p.add_argument("--out", help="perf JSON path (default: results/perf-<platform>.json)")
-    p.set_defaults(func=_cmd_perf)
-
-
-def _cmd_perf(args) -> int:
-    from bench.perf import perf_from_args
-
-    return perf_from_args(args)
+    p.set_defaults(func=perf_from_args)
 
 
 def _add_compare(sub):
     p = sub.add_parser("compare", help="does NEW reproduce REFERENCE? per-cell tests and a verdict")
     p.add_argument("reference")
     p.add_argument("new")
-    p.set_defaults(func=_cmd_compare)
-
-
-def _cmd_compare(args) -> int:
-    from bench.compare import compare_from_args
-
-    return compare_from_args(args)
+    p.set_defaults(func=compare_from_args)
 
 
 def _add_report(sub):
     p = sub.add_parser("report", help="a Markdown report (tables, plots, metadata) beside a results JSON")
     p.add_argument("results")
     p.add_argument("--no-plots", action="store_true")
-    p.set_defaults(func=_cmd_report)
-
-
-def _cmd_report(args) -> int:
-    from bench.report import report_from_args
-
-    return report_from_args(args)
+    p.set_defaults(func=report_from_args)
 
 
 def _add_diagnose(sub):
@@ -115,14 +83,161 @@ def _add_diagnose(sub):
     p.add_argument("--inits", help="comma-separated init strategy names (default: all)")
     p.add_argument("--seeds", type=int, default=4)
     p.add_argument("--out", help="plot path (default: results/diagnose-<task>.png)")
-    p.set_defaults(func=_cmd_diagnose)
+    p.set_defaults(func=diagnose_from_args)
 
 
-def _cmd_diagnose(args) -> int:
-    from bench.diagnose import diagnose_from_args
+# ---------------------------------------------------------------------------------------------
+# Adapters: flags -> the Python API. Imports are lazy so `--help` and bad flags never wait for JAX.
 
-    return diagnose_from_args(args)
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run_from_args(args) -> int:
+    if args.deterministic:
+        # Must reach XLA before its GPU backend starts: nothing has imported jax yet.
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {DETERMINISTIC_FLAG}".strip()
+    if args.distributed:
+        import jax
+
+        jax.distributed.initialize()
+
+    from bench.console import RunProgress, output_console
+    from bench.suite.config import check_output_path, resolve
+    from bench.suite.execute import Interrupted, run_suite
+
+    config = resolve(args.suite, task=args.task, optimizers=args.optimizers, inits=args.inits,
+                     seeds=args.seeds, steps=args.steps, lrs=args.lrs, batch_size=args.batch_size,
+                     eval_every=args.eval_every, target=args.target,
+                     max_runs_per_chunk=args.max_runs_per_chunk)
+    if args.out:
+        # run_suite checks it too (for API callers); here it must fail before the progress bar
+        # starts, or the bar's teardown puts a blank line on stderr ahead of the error
+        check_output_path(args.out)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with RunProgress(len(config.optimizers), output_console(stderr=True, quiet=args.quiet)) as progress:
+            path, document = run_suite(config, args.out, argv=sys.argv,
+                                       deterministic=args.deterministic, progress=progress)
+    except Interrupted as interrupted:
+        print(f"interrupted: finished programs saved in {interrupted.path} "
+              "(meta.complete = false); run the same command to finish", file=sys.stderr)
+        print(interrupted.path)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    import jax
+
+    if jax.process_index() != 0:  # multi-host: process 0 writes and prints
+        return 0
+    report = None
+    if not args.no_plots:
+        from bench.analysis.report import write_report
+
+        report = write_report(path, results=document)
+    if args.quiet:
+        print(path)
+        return 0
+    from bench.analysis.tables import print_tables
+
+    out = output_console()
+    print_tables(document, out)
+    out.print(f"results: {path}  (summary: {os.path.splitext(path)[0]}.csv)")
+    if report:
+        out.print(f"report:  {report}")
+        out.print(f"plots:   {os.path.splitext(path)[0]}-*.png")
+    return 0
+
+
+def list_from_args(args) -> int:
+    from rich.table import Table
+
+    from bench.console import output_console
+    from bench.suite.config import suites
+    from bench.tasks import TASKS
+    from inits import STRATEGIES
+    from optimizers import OPTIMIZERS
+
+    console = output_console()
+    for title, rows in (
+            ("tasks", [(name, f"{t.description}; target {t.target:g}, {t.steps} steps")
+                       for name, t in TASKS.items()]),
+            ("init strategies", [(name, f"{s.description} ({s.reference})") for name, s in STRATEGIES.items()]),
+            ("optimizers", [(name, f"{o.description}; lrs {', '.join(f'{lr:g}' for lr in o.learning_rates)}"
+                             + ("; full batch" if o.full_batch else "")) for name, o in OPTIMIZERS.items()]),
+            ("suites", [(name, s.description) for name, s in suites().items()])):
+        table = Table(title=title, title_justify="left", show_header=False)
+        table.add_column(style="bold")
+        table.add_column()
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    return 0
+
+
+def verify_from_args(args) -> int:
+    from bench.tools.verify import verify
+
+    return verify(args.what)
+
+
+def perf_from_args(args) -> int:
+    from bench.suite.config import check_name, check_output_path, check_positive
+    from bench.tasks import TASKS
+    from optimizers import OPTIMIZERS
+
+    check_name("task", args.task, list(TASKS))
+    check_name("optimizer", args.optimizer, list(OPTIMIZERS))
+    check_positive("--seeds", args.seeds)
+    check_positive("--steps", args.steps)
+    if args.out:
+        check_output_path(args.out)
+
+    from bench.tools import perf
+
+    if args.scaling:
+        perf.scaling(args.task, args.optimizer,
+                     steps=args.steps if args.steps != 500 else perf.SCALING_STEPS, out=args.out)
+    else:
+        perf.perf(args.task, args.optimizer, args.seeds, args.steps, args.out)
+    return 0
+
+
+def compare_from_args(args) -> int:
+    from bench.analysis.compare import compare, print_comparison
+    from bench.results.document import load_results
+
+    result = compare(load_results(args.reference), load_results(args.new))
+    print_comparison(result)
+    return 0 if result.reproduced else 1
+
+
+def report_from_args(args) -> int:
+    from bench.analysis.report import write_report
+
+    print(write_report(args.results, plots=not args.no_plots))
+    return 0
+
+
+def diagnose_from_args(args) -> int:
+    from bench.suite.config import check_name, check_output_path, check_positive, parse_names
+    from bench.tasks import TASKS
+    from inits import STRATEGIES
+
+    task = TASKS[check_name("task", args.task, list(TASKS))]
+    names = parse_names("init", args.inits, list(STRATEGIES)) if args.inits is not None else tuple(STRATEGIES)
+    check_positive("--seeds", args.seeds)
+    out = check_output_path(args.out or os.path.join("results", f"diagnose-{task.name}.png"))
+
+    from bench.tools.diagnose import diagnose
+
+    diagnose(task, {name: STRATEGIES[name] for name in names}, range(args.seeds), out)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a syntax error is one line on stderr (exit 2), not usage plus error."""

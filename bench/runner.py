@@ -159,7 +159,7 @@ def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any],
     every call. The step counter is shared by all runs (outside the vmap), so the once-per-epoch
     reshuffle is a real branch, not a select that would sort on every step.
     init_state(params, lrs, n_train) makes the optimizer state; n_train must be static.
-    `bench.perf` drives these same functions seed by seed and under `lax.map`.
+    `bench.tools.perf` drives these same functions seed by seed and under `lax.map`.
     """
     model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
     full_batch = spec.full_batch
@@ -339,7 +339,8 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, hyperparams: d
     """Train `runs` of one optimizer as one compiled program; returns host-side metrics.
 
     `params_by_init_seed` holds leaves [len(init_names), len(seeds), ...] from `init_params`;
-    `on_progress(steps_done_in_this_call)` is called after every program call.
+    `on_progress(run_steps)` is called after every program call with the run-steps it did
+    (real runs x steps, padding excluded), so a bar of len(runs) x steps fills exactly once.
     """
     n_periods = steps // eval_every
     periods_per_call = largest_divisor_at_most(n_periods, max(1, math.ceil(n_periods / target_calls)))
@@ -390,7 +391,7 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, hyperparams: d
             state, metrics = compiled(state, lrs, data_keys, first_step, data)
             chunk_metrics.append(to_host(metrics))
             if on_progress is not None:
-                on_progress(periods_per_call * eval_every)
+                on_progress((min(start + size, len(runs)) - start) * periods_per_call * eval_every)
         run_seconds += time.perf_counter() - began
         real = min(start + size, len(runs)) - start
         losses.append(np.concatenate([m[0] for m in chunk_metrics], axis=1)[:real])

@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 
-from bench.stats import mean_ci95
+from bench.analysis.stats import mean_ci95
 
 DEFAULT_LRS = {"sgd": [0.01, 0.1, 1.0], "adam": [0.0001, 0.001, 0.01]}
 BEST_LR = {"sgd": 0.1, "adam": 0.001}

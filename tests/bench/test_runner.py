@@ -9,7 +9,8 @@ import numpy as np
 import optax
 import pytest
 
-from bench import metrics, runner
+from bench import runner
+from bench.suite import metrics
 from bench.tasks import TASKS
 from inits.strategy import Strategy
 from optimizers.spec import OptimizerSpec

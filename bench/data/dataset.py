@@ -1,0 +1,32 @@
+"""The `Dataset` every task loads, and the one fixed split of a labelled set into train/val/test."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+SPLIT_SEED = 0
+
+
+class Dataset(NamedTuple):
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+
+def split_70_15_15(x: np.ndarray, y: np.ndarray, num_classes: int) -> Dataset:
+    """One stratified 70/15/15 split, the same on every machine (fixed SPLIT_SEED)."""
+    from sklearn.model_selection import train_test_split  # scikit-learn only when a set is split
+
+    x_train, x_rest, y_train, y_rest = train_test_split(
+        x, y, test_size=0.30, stratify=y, random_state=SPLIT_SEED)
+    x_val, x_test, y_val, y_test = train_test_split(
+        x_rest, y_rest, test_size=0.50, stratify=y_rest, random_state=SPLIT_SEED)
+    as_float = lambda a: np.ascontiguousarray(a, dtype=np.float32)
+    as_label = lambda a: np.ascontiguousarray(a, dtype=np.int32)
+    return Dataset(as_float(x_train), as_label(y_train), as_float(x_val), as_label(y_val),
+                   as_float(x_test), as_label(y_test), num_classes)

@@ -1,0 +1,86 @@
+"""Results files on disk: atomic writes, the CSV of the summary, and reuse of finished programs.
+
+The document itself (version, keys, checks) is `bench.results.document`'s; this module only
+moves it to and from files. Files are written to a temporary name in the same folder and
+renamed into place, so a reader never sees half a file. A rerun with the same `--out` reuses
+every program whose own configuration is unchanged.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from bench.results.document import SCHEMA_VERSION, SUMMARY_COLUMNS
+
+
+def default_path(suite: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return os.path.join("results", f"{suite}-{stamp}.json")
+
+
+def atomic_write(path: str, text: str) -> None:
+    """Write `text` to `path` via a temporary file in the same folder: whole or not at all."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; results are for sharing
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def summary_csv(summary: Sequence[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in summary:
+        low, high = row["test_accuracy_ci95"] or (None, None)
+        writer.writerow({**{k: row.get(k) for k in SUMMARY_COLUMNS},
+                         "test_accuracy_ci95_low": low, "test_accuracy_ci95_high": high})
+    return buffer.getvalue()
+
+
+def csv_path(json_path: str) -> str:
+    return os.path.splitext(json_path)[0] + ".csv"
+
+
+def write(path: str, results: dict[str, Any]) -> None:
+    """The JSON, then the CSV beside it; each appears whole or not at all."""
+    atomic_write(path, json.dumps(results, indent=1, allow_nan=False) + "\n")
+    atomic_write(csv_path(path), summary_csv(results["summary"]))
+
+
+def reusable_programs(path: str, program_configs: dict[tuple[str, str], dict[str, Any]]
+                      ) -> dict[tuple[str, str], tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Programs of an earlier file at `path` whose configuration equals this run's.
+
+    Returns (task, optimizer) -> (program meta, run records). A missing or unreadable file, or
+    one of another schema, reuses nothing.
+    """
+    try:
+        with open(path, encoding="utf-8") as file:
+            earlier = json.load(file)
+        programs = earlier["meta"]["programs"]
+        runs = earlier["runs"]
+        if earlier.get("schema_version") != SCHEMA_VERSION:
+            return {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    reusable = {}
+    for program in programs:
+        key = (program.get("task"), program.get("optimizer"))
+        if key in program_configs and program.get("config") == program_configs[key]:
+            records = [r for r in runs if (r["task"], r["optimizer"]) == key]
+            reusable[key] = (program, records)
+    return reusable

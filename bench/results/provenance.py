@@ -1,0 +1,72 @@
+"""Provenance of a results file: when, from which code, with which libraries, on which devices."""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from typing import Any, Sequence
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_revision() -> str | None:
+    """The source tree's commit (with '+dirty' when it has uncommitted changes), if a git checkout."""
+    source = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True,
+                                  text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=source,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return revision + ("+dirty" if dirty else "")
+
+
+def environment(deterministic: bool = False) -> dict[str, Any]:
+    """Versions, backend and devices: what a reader needs to reproduce or compare a run."""
+    import jax
+
+    devices = jax.devices()
+    return {
+        "versions": {"python": platform.python_version(), "initopt": _version("initopt"),
+                     **{name: _version(name) for name in ("jax", "jaxlib", "flax", "optax", "numpy")}},
+        "platform": platform.platform(),
+        "backend": jax.default_backend(),
+        "device_kind": devices[0].device_kind,
+        "device_count": len(devices),
+        "devices": [str(device) for device in devices],
+        "process_count": jax.process_count(),
+        "deterministic": deterministic,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+    }
+
+
+def new_meta(suite: str, config: dict[str, Any], argv: Sequence[str] | None,
+             deterministic: bool = False) -> dict[str, Any]:
+    argv = list(argv if argv is not None else sys.argv)
+    return {
+        "suite": suite,
+        "complete": False,
+        "command": " ".join(["python -m bench", *argv[1:]]) if argv and argv[0].endswith(
+            ("__main__.py", "bench")) else " ".join(argv),
+        "argv": argv,
+        "started_at": utc_now(),
+        "finished_at": None,
+        "wall_seconds": None,
+        "git_revision": git_revision(),
+        **environment(deterministic),
+        "config": config,
+        "programs": [],
+    }
