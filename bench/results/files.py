@@ -15,7 +15,7 @@ import tempfile
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from bench.results.document import SCHEMA_VERSION, SUMMARY_COLUMNS
+from bench.results.document import SCHEMA_VERSION, SUMMARY_COLUMNS, csv_row
 
 
 def default_path(suite: str) -> str:
@@ -44,10 +44,7 @@ def summary_csv(summary: Sequence[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for row in summary:
-        low, high = row["test_accuracy_ci95"] or (None, None)
-        writer.writerow({**{k: row.get(k) for k in SUMMARY_COLUMNS},
-                         "test_accuracy_ci95_low": low, "test_accuracy_ci95_high": high})
+    writer.writerows(csv_row(row) for row in summary)
     return buffer.getvalue()
 
 
