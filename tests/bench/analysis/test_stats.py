@@ -127,3 +127,18 @@ def test_failed_seeds_count_in_the_paired_differences():
     (difference,) = [d for d in optimizer_differences(resummarize(results)) if d.held_fixed == "init he_normal"]
     assert difference.n_pairs == 4  # no seed dropped
     assert difference.mean_difference < -0.3  # two seeds at chance (0.1) against adam's ~0.95
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(1, 12).map(lambda k: 25 * k)), min_size=1, max_size=16))
+def test_censored_median_equals_the_median_with_never_as_infinity_for_any_seeds(times):
+    median, interval = censored_median(times, horizon=300)
+    expected = float(np.median([np.inf if t is None else t for t in times]))
+    assert median == (expected if np.isfinite(expected) else None)
+    if interval is not None:
+        low, high = interval
+        assert low >= min(t for t in times if t is not None)  # no seed reached it earlier
+        assert median is None or (low <= median and (high is None or median <= high))
