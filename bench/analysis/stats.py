@@ -83,9 +83,9 @@ def censored_median(times: Sequence[int | None], horizon: float, confidence: flo
     midpoint (as for an ordinary median).
 
     The interval inverts the ecdf's pointwise confidence band (`confidence_interval`, log-log):
-    from where its upper bound first reaches 1/2 to where its lower bound does, or None for the
-    upper end when that never happens within training (unbounded). None when no seed reached
-    the target.
+    from where its upper bound first reaches 1/2 (the end of training, `horizon`, if it never
+    does: the median lies beyond training) to where its lower bound does, or None for the upper
+    end when that never happens within training (unbounded). None when no seed reached the target.
     """
     reached = [float(time) for time in times if time is not None]
     if not reached:
@@ -101,7 +101,8 @@ def censored_median(times: Sequence[int | None], horizon: float, confidence: flo
     everyone = scipy_stats.binomtest(len(times), len(times)).proportion_ci(confidence, method="exact")
     low_band = np.where(np.isfinite(band.low.probabilities), band.low.probabilities, everyone.low)
     high_band = np.where(np.isfinite(band.high.probabilities), band.high.probabilities, 1.0)
-    return _median(quantiles, probabilities), (_first_at_half(quantiles, high_band),
+    low = _first_at_half(quantiles, high_band)
+    return _median(quantiles, probabilities), (float(horizon) if low is None else low,
                                                _first_at_half(quantiles, low_band))
 
 

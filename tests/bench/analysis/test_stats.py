@@ -140,5 +140,5 @@ def test_censored_median_equals_the_median_with_never_as_infinity_for_any_seeds(
     assert median == (expected if np.isfinite(expected) else None)
     if interval is not None:
         low, high = interval
-        assert low >= min(t for t in times if t is not None)  # no seed reached it earlier
+        assert 300 >= low >= min(t for t in times if t is not None)  # no seed reached it earlier
         assert median is None or (low <= median and (high is None or median <= high))
