@@ -270,8 +270,8 @@ def significance_sentence(found: list[PairedDifference]) -> str:
     described = [f"{d.a} is {'worse' if d.mean_difference < 0 else 'better'} than {d.b} ({d.held_fixed}, "
                  f"{d.mean_difference:+.4f})" for d in significant]
     small = [d for d in significant if d.below_resolution]
-    note = (f" Of these, {len(small)} are smaller than {RESOLUTION_EXAMPLES} test examples "
-            f"({small[0].resolution:.4f}): too small to matter whatever their p-value." if small else "")
+    note = (f" Of these, {len(small)} {'is' if len(small) == 1 else 'are'} smaller than {RESOLUTION_EXAMPLES} "
+            f"test examples ({small[0].resolution:.4f}): too small to matter whatever the p-value." if small else "")
     return correction + " Significant: " + "; ".join(described) + "." + note
 
 
