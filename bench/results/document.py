@@ -244,7 +244,7 @@ def mapping_of(item: Check) -> Check:
         for key, element in value.items():
             problem = item(element)
             if problem:
-                return _at(f"[{key!r}]", problem)
+                return _at(f"[{_show(key)}]", problem)
         return None
 
     return check
@@ -392,7 +392,7 @@ SPEED_INTERVAL = nullable(interval(number(0.0, what="a count"), open_high=True))
 SUMMARY_2 = record({
     **IDENTITY, "phase": one_of(*PHASES), "trial": COUNT, "hyperparams": HYPERPARAMS, "seeds": SEEDS,
     "n_seeds": COUNT, "n_failed": COUNT, "failed_fraction": FRACTION, "n_diverged": COUNT,
-    "val_accuracy_mean": nullable(ACCURACY), "val_accuracy_ci95": nullable(interval(ACCURACY)),
+    "val_accuracy_mean": ACCURACY, "val_accuracy_ci95": nullable(interval(ACCURACY)),
     "test_accuracy_mean": nullable(ACCURACY), "test_accuracy_ci95": nullable(interval(ACCURACY)),
     "steps_to_target_median": MEDIAN_COUNT, "steps_to_target_ci95": SPEED_INTERVAL,
     "examples_to_target_median": MEDIAN_COUNT, "examples_to_target_ci95": SPEED_INTERVAL,
@@ -472,6 +472,8 @@ def _row_disagreement(row: dict) -> str | None:
                 f"<= n_seeds {row['n_seeds']} does not hold")
     if row["phase"] == "selection" and row["test_accuracy_mean"] is not None:
         return "test_accuracy_mean: a selection row reports no test accuracy (must be null)"
+    if row["phase"] == "evaluation" and row["test_accuracy_mean"] is None:
+        return "test_accuracy_mean: null on an evaluation row (every seed counts: it is never null)"
     return None
 
 
