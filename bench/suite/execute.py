@@ -77,10 +77,11 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
     programs: list[dict[str, Any]] = []
     todo = [opt for opt in config.optimizers if (config.task, opt) not in reused]
     needed_inits = [init for init in config.inits if any(init in config.inits_for(o) for o in todo)]
-    params = None
+    initialized = None
     if needed_inits:
         strategies = {name: STRATEGIES[name] for name in needed_inits}
-        params = runner.init_params(task, dataset, strategies, config.seeds, config.batch_size, mesh)
+        initialized = runner.initialize(task, dataset, strategies, config.seeds, config.batch_size,
+                                        mesh)
 
     def save(complete: bool) -> dict[str, Any]:
         order = {opt: i for i, opt in enumerate(config.optimizers)}
@@ -107,7 +108,7 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
                                config.learning_rates[optimizer])
             progress.start(f"{config.task} / {optimizer} ({len(runs)} runs)", len(runs) * config.steps)
             output, timing = runner.train_runs(
-                task, dataset, spec, spec.hyperparams, runs, params, needed_inits, config.seeds,
+                task, dataset, spec, spec.hyperparams, runs, initialized,
                 steps=config.steps, batch_size=config.batch_size, eval_every=config.eval_every,
                 mesh=mesh, max_runs_per_call=config.max_runs_per_chunk,
                 on_progress=progress.advance)

@@ -28,10 +28,11 @@ def run_records(task: str, optimizer: str, runs: Sequence[Run], output: RunOutpu
                 target: float) -> list[dict[str, Any]]:
     records = []
     for i, run in enumerate(runs):
-        diverged = not bool(output.finite[i].all())
+        diverged = not bool(output.finite[i].all() and output.params_finite[i]
+                            and np.isfinite(output.val_accuracy[i]).all())
         records.append({
             "task": task, "optimizer": optimizer, "init": run.init, "lr": run.lr, "seed": run.seed,
-            "final_test_accuracy": None if diverged else float(output.test_accuracy[i]),
+            "final_test_accuracy": None if diverged else finite_or_none(output.test_accuracy[i]),
             "final_val_accuracy": None if diverged else float(output.val_accuracy[i, -1]),
             "final_train_loss": None if diverged else finite_or_none(output.train_loss[i, -1]),
             "steps_to_target": None if diverged else steps_to_target(
@@ -40,8 +41,7 @@ def run_records(task: str, optimizer: str, runs: Sequence[Run], output: RunOutpu
             "curve": {
                 "step": [int(s) for s in output.steps],
                 "train_loss": [finite_or_none(v) for v in output.train_loss[i]],
-                "val_accuracy": [float(v) if finite else None
-                                 for v, finite in zip(output.val_accuracy[i], output.finite[i])],
+                "val_accuracy": [finite_or_none(v) for v in output.val_accuracy[i]],
             },
         })
     return records

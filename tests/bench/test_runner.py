@@ -28,9 +28,9 @@ STEPS, EVAL_EVERY, BATCH = 40, 10, 64
 def train(spec, inits, seeds, lrs, **options):
     mesh = runner.runs_mesh()
     dataset = TASK.load()
-    params = runner.init_params(TASK, dataset, {n: STRATEGIES[n] for n in inits}, seeds, BATCH, mesh)
+    initialized = runner.initialize(TASK, dataset, {n: STRATEGIES[n] for n in inits}, seeds, BATCH, mesh)
     runs = runner.grid(inits, seeds, lrs)
-    output, _ = runner.train_runs(TASK, dataset, spec, {}, runs, params, inits, seeds, steps=STEPS,
+    output, _ = runner.train_runs(TASK, dataset, spec, {}, runs, initialized, steps=STEPS,
                                   batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh, **options)
     return runs, output
 
@@ -42,7 +42,7 @@ def batch_of_runs():
 
 def test_grid_is_init_major_then_seed_then_lr():
     runs = runner.grid(["a", "b"], [0, 1], [0.1, 0.2])
-    assert runs[:3] == [runner.Run("a", 0, 0.1), runner.Run("a", 0, 0.2), runner.Run("a", 1, 0.1)]
+    assert runs[:3] == [runner.Run("a", 0, 0.1, 0), runner.Run("a", 0, 0.2, 1), runner.Run("a", 1, 0.1, 0)]
     assert len(runs) == 8
 
 
@@ -50,7 +50,7 @@ def test_seed_inside_the_batch_equals_the_seed_alone(batch_of_runs):
     runs, output = batch_of_runs
     for seed in (0, 3):
         alone_runs, alone = train(ADAM, ["lecun_normal"], [seed], [3e-3])
-        i = runs.index(alone_runs[0])
+        i = runs.index(alone_runs[0]._replace(trial=1))  # lr 3e-3 is the second point of the grid
         np.testing.assert_allclose(alone.train_loss[0], output.train_loss[i], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(alone.val_accuracy[0], output.val_accuracy[i], atol=1e-6)
 

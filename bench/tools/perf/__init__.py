@@ -51,7 +51,7 @@ class Setup(NamedTuple):
     batch_size: int
     eval_every: int
     steps: int
-    params: Any  # leaves [1, seeds, ...] from runner.init_params (he_normal)
+    initialized: Any  # runner.Initialized: he_normal variables of every seed
     seeds: tuple[int, ...]
     n_params: int
 
@@ -81,28 +81,37 @@ def make_setup(task_name: str, optimizer: str, seeds: int, steps: int,
     eval_every = eval_every or math.gcd(steps, 25)
     dataset = task.load()
     seed_list = tuple(range(seeds))
-    params = runner.init_params(task, dataset, {INIT: STRATEGIES[INIT]}, seed_list,
-                                task.batch_size, runner.runs_mesh())
-    n_params = count_params(jax.tree_util.tree_map(lambda leaf: leaf[0, 0], params))
+    initialized = runner.initialize(task, dataset, {INIT: STRATEGIES[INIT]}, seed_list,
+                                    task.batch_size, runner.runs_mesh())
+    n_params = count_params(jax.tree_util.tree_map(lambda leaf: leaf[0, 0],
+                                                   initialized.variables["params"]))
     return Setup(task, dataset, spec, optimizer, float(spec.learning_rates[0]), task.batch_size,
-                 eval_every, steps, params, seed_list, n_params)
+                 eval_every, steps, initialized, seed_list, n_params)
 
 
-def _train_fns(setup: Setup, periods_per_call: int):
-    return runner.make_train(setup.task, setup.spec, setup.spec.hyperparams, setup.batch_size,
-                             setup.eval_every, periods_per_call)
+def _runs(setup: Setup, seeds: Sequence[int]) -> list:
+    return runner.grid([INIT], list(seeds), [setup.lr])
 
 
-def _one_device_inputs(setup: Setup, seeds: Sequence[int], mesh):
-    index = np.asarray(seeds)
-    params = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[0])[index], setup.params)
-    lrs = np.full(len(seeds), setup.lr, np.float32)
-    data_keys = jax.vmap(lambda s: runner.seed_keys(s)[1])(jnp.asarray(seeds, jnp.uint32))
-    data = runner._as_device_data(setup.dataset, mesh)
-    return params, lrs, data_keys, data
+def _one_device_program(setup: Setup, vmap_width: int | None) -> "runner.TrainProgram":
+    """The runner's program on the first device only, its runs in vmapped groups of `vmap_width`."""
+    return runner.TrainProgram(setup.task, setup.dataset, setup.spec, setup.spec.hyperparams,
+                               setup.batch_size, runner.runs_mesh(jax.devices()[:1]),
+                               vmap_width=vmap_width)
 
 
-TRAIN_PROGRAMS = ("jit(train)", "jit(train_lax_map)")  # the function names of the training programs
+def _timed(program: "runner.TrainProgram", setup: Setup, chunks: Sequence[Sequence]) -> tuple:
+    """Compile for the first chunk's size, then train every chunk; (compile s, run s, final losses)."""
+    program.compile(chunks[0], setup.initialized)
+    began = time.perf_counter()
+    outputs = [(len(chunk), program.run(chunk, setup.initialized, steps=setup.steps,
+                                        eval_every=setup.eval_every)) for chunk in chunks]
+    run_seconds = time.perf_counter() - began
+    loss = runner.collect(outputs, setup.steps, setup.eval_every).train_loss[:, -1]
+    return program.compile_seconds, run_seconds, loss
+
+
+TRAIN_PROGRAMS = ("jit(train)",)  # the function name of the training programs
 
 
 class CompileCounter:
@@ -157,100 +166,44 @@ def compile_counter() -> CompileCounter:
 def measure_runner(setup: Setup, seeds: Sequence[int]) -> Measurement:
     """bench.runner exactly as `python -m bench` uses it: sharded over every device."""
     mesh = runner.runs_mesh()
-    runs = runner.grid([INIT], list(seeds), [setup.lr])
-    params = jax.tree_util.tree_map(lambda leaf: leaf[:, np.asarray(seeds)], setup.params)
     with compile_counter() as counter:
         output, timing = runner.train_runs(
-            setup.task, setup.dataset, setup.spec, setup.spec.hyperparams, runs, params, [INIT],
-            list(seeds), steps=setup.steps, batch_size=setup.batch_size,
+            setup.task, setup.dataset, setup.spec, setup.spec.hyperparams, _runs(setup, seeds),
+            setup.initialized, steps=setup.steps, batch_size=setup.batch_size,
             eval_every=setup.eval_every, mesh=mesh)
     return Measurement("runner", len(seeds), setup.steps, timing.compile_seconds,
                        timing.run_seconds, output.train_loss[:, -1], counter.compiles,
                        f"{mesh.devices.size} devices")
 
 
-def _one_device_program(setup: Setup, seeds: Sequence[int], vmap_width: int | None):
-    """The runner's jitted (init_state, train) on the first device, n_train and its inputs."""
-    mesh = runner.runs_mesh(jax.devices()[:1])
-    init_state, train = runner.make_train_program(
-        setup.task, setup.spec, setup.spec.hyperparams, setup.batch_size, setup.eval_every,
-        setup.steps // setup.eval_every, mesh, vmap_width=vmap_width)
-    return (init_state, train, setup.dataset.x_train.shape[0],
-            _one_device_inputs(setup, seeds, mesh))
-
-
 def measure_per_seed(setup: Setup, seeds: Sequence[int]) -> Measurement:
-    """One jitted program of one run (all steps in one call), reused seed after seed."""
-    init_state, train, n_train, (params, lrs, data_keys, data) = _one_device_program(
-        setup, seeds, vmap_width=None)
-    one = lambda i: (jax.tree_util.tree_map(lambda leaf: leaf[i:i + 1], params), lrs[i:i + 1],
-                     data_keys[i:i + 1])
+    """The runner's program for one run on one device, compiled once, called seed after seed."""
     with compile_counter() as counter:
-        began = time.perf_counter()
-        p, lr, key = one(0)
-        compiled = train.lower(init_state(p, lr, n_train), lr, key, jnp.int32(0), data).compile()
-        compile_seconds = time.perf_counter() - began
-    inputs = [one(i) for i in range(len(seeds))]
-    jax.block_until_ready(inputs)
-    losses = []
-    began = time.perf_counter()
-    for p, lr, key in inputs:
-        _, metrics = compiled(init_state(p, lr, n_train), lr, key, jnp.int32(0), data)
-        losses.append(np.asarray(metrics[0])[0, -1])
-    run_seconds = time.perf_counter() - began
+        compile_seconds, run_seconds, loss = _timed(
+            _one_device_program(setup, None), setup, [[run] for run in _runs(setup, seeds)])
     return Measurement("per-seed loop", len(seeds), setup.steps, compile_seconds, run_seconds,
-                       np.asarray(losses), counter.compiles, "1 device, one call per seed")
+                       loss, counter.compiles, "1 device, one run per call")
 
 
 def measure_vmap(setup: Setup, seeds: Sequence[int]) -> Measurement:
-    """The runner's program on one device, every seed in one vmap, one call."""
+    """The runner's program on one device, every seed in one vmap."""
     # vmap_width=None: one vmap over every seed, not the runner's groups (that is the point)
-    init_state, train, n_train, (params, lrs, data_keys, data) = _one_device_program(
-        setup, seeds, vmap_width=None)
     with compile_counter() as counter:
-        began = time.perf_counter()
-        compiled = train.lower(init_state(params, lrs, n_train), lrs, data_keys, jnp.int32(0),
-                               data).compile()
-        compile_seconds = time.perf_counter() - began
-    state = jax.block_until_ready(init_state(params, lrs, n_train))
-    began = time.perf_counter()
-    _, metrics = compiled(state, lrs, data_keys, jnp.int32(0), data)
-    loss = np.asarray(metrics[0])[:, -1]
-    run_seconds = time.perf_counter() - began
+        compile_seconds, run_seconds, loss = _timed(
+            _one_device_program(setup, None), setup, [_runs(setup, seeds)])
     return Measurement("vmap, 1 device", len(seeds), setup.steps, compile_seconds, run_seconds,
-                       loss, counter.compiles, "1 device, one call")
+                       loss, counter.compiles, "1 device, one vmap")
 
 
 def measure_lax_map(setup: Setup, seeds: Sequence[int], batch_size: int = LAX_MAP_BATCH
                     ) -> Measurement:
-    """jit(lax.map(one run, seeds, batch_size)): `batch_size` runs vmapped at a time, 1 device."""
-    mesh = runner.runs_mesh(jax.devices()[:1])
-    n_train = setup.dataset.x_train.shape[0]
-    init_state, train = _train_fns(setup, setup.steps // setup.eval_every)
-
-    def one_run(run, data):
-        params, lr, key = jax.tree_util.tree_map(lambda leaf: leaf[None], run)
-        _, metrics = train(init_state(params, lr, n_train), lr, key, 0, data)
-        return jax.tree_util.tree_map(lambda m: m[0], metrics)
-
-    def train_lax_map(runs, data):
-        return jax.lax.map(lambda run: one_run(run, data), runs,
-                           batch_size=min(batch_size, len(seeds)))
-
-    program = jax.jit(train_lax_map)
-    params, lrs, data_keys, data = _one_device_inputs(setup, seeds, mesh)
-    runs = (params, jnp.asarray(lrs), data_keys)
+    """The runner's program on one device, its runs in `lax.map` over vmapped batches."""
+    width = min(batch_size, len(seeds))
     with compile_counter() as counter:
-        began = time.perf_counter()
-        compiled = program.lower(runs, data).compile()
-        compile_seconds = time.perf_counter() - began
-    jax.block_until_ready(runs)
-    began = time.perf_counter()
-    metrics = compiled(runs, data)
-    loss = np.asarray(metrics[0])[:, -1]
-    run_seconds = time.perf_counter() - began
-    return Measurement(f"lax.map, batch {min(batch_size, len(seeds))}", len(seeds), setup.steps,
-                       compile_seconds, run_seconds, loss, counter.compiles, "1 device, one call")
+        compile_seconds, run_seconds, loss = _timed(
+            _one_device_program(setup, width), setup, [_runs(setup, seeds)])
+    return Measurement(f"lax.map, batch {width}", len(seeds), setup.steps, compile_seconds,
+                       run_seconds, loss, counter.compiles, "1 device, lax.map over vmapped batches")
 
 
 def torch_available() -> bool:
@@ -270,7 +223,7 @@ def measure_torch(setup: Setup, seeds: Sequence[int]) -> Measurement | None:
         return None
     import torch
 
-    layers = sorted(setup.params, key=lambda name: int(name.split("_")[-1]))
+    layers = sorted(setup.initialized.variables["params"], key=lambda name: int(name.split("_")[-1]))
     if not all(name.startswith("Dense_") for name in layers):
         return None
     hyper = {"b1": 0.9, "b2": 0.999, "eps": 1e-8, **setup.spec.hyperparams}
@@ -284,7 +237,8 @@ def measure_torch(setup: Setup, seeds: Sequence[int]) -> Measurement | None:
                                  (None, 0)))
     inputs = []
     for seed in seeds:
-        weights = [[torch.tensor(np.asarray(setup.params[name][leaf][0, seed]), requires_grad=True)
+        weights = [[torch.tensor(np.asarray(setup.initialized.variables["params"][name][leaf][0, seed]),
+                                 requires_grad=True)
                     for leaf in ("kernel", "bias")] for name in layers]
         orders = torch.from_numpy(np.array(orders_of(runner.seed_keys(seed)[1],
                                                        jnp.arange(n_epochs))))
