@@ -20,6 +20,8 @@ STRATEGIES = {"he_normal": Strategy(I.he_normal(), I.zeros, "", ""),
               "lecun_normal": Strategy(I.lecun_normal(), I.zeros, "", "")}
 ADAM = OptimizerSpec(optax.adam, optax.adam, {}, (1e-3,), "", "")
 SGD = OptimizerSpec(optax.sgd, optax.sgd, {}, (0.1,), "", "")
+INFINITE_STEP = OptimizerSpec(lambda learning_rate: optax.sgd(learning_rate * np.inf), optax.sgd,
+                              {}, (0.1,), "", "")
 GD = OptimizerSpec(optax.sgd, optax.sgd, {}, (0.5,), "", "", full_batch=True)
 TASK = TASKS["digits-mlp"]
 STEPS, EVAL_EVERY, BATCH = 40, 10, 64
@@ -93,19 +95,36 @@ def test_full_batch_gd_and_learning_progress():
     assert (output.val_accuracy[:, -1] > 0.5).all()
 
 
-def test_a_diverging_run_is_recorded_not_raised():
-    runs, output = train(SGD, ["he_normal"], [0, 1], [0.1, 1e6])
-    records = metrics.run_records("digits-mlp", "sgd", runs, output, target=0.5)
-    diverged = [r for r in records if r["diverged"]]
-    assert {r["lr"] for r in diverged} == {1e6}
-    assert all(r["final_test_accuracy"] is None for r in diverged)
-    summary = metrics.summarize(records, {})
-    bad = [row for row in summary if row["lr"] == 1e6][0]
-    good = [row for row in summary if row["lr"] == 0.1][0]
-    assert bad["diverged_fraction"] == 1.0 and bad["test_accuracy_mean"] is None
-    assert bad["reached_fraction"] == 0.0
-    assert good["best_lr"] and not bad["best_lr"]
+def test_exploding_and_non_finite_runs_fail_are_recorded_and_never_chosen():
+    # SGD at lr 10 blows the loss up by orders of magnitude, then sits at chance (dead ReLUs);
+    # at 1e30 everything turns NaN. Neither raises; both are failures; lr 0.1 is chosen.
+    runs, output = train(SGD, ["he_normal"], [0, 1], [0.1, 10.0, 1e30])
+    records = metrics.run_records("digits-mlp", "sgd", runs, output, target=0.5,
+                                  phase="selection", num_classes=10)
+    by_lr = {lr: [r for r in records if r["lr"] == lr] for lr in (0.1, 10.0, 1e30)}
+    assert not any(r["failed"] for r in by_lr[0.1])
+    assert all(r["failed"] for r in by_lr[10.0] + by_lr[1e30])
+    assert {r["failure"] for r in by_lr[1e30]} == {"non-finite"}
+    assert all(r["diverged"] == (r["failure"] == "non-finite") for r in records)
+    assert all(r["steps_to_target"] is None for r in by_lr[10.0] + by_lr[1e30])
+    assert all(r["initial_train_loss"] is not None for r in records)  # measured before any update
+    assert metrics.choose(records) == {"he_normal": 0}  # trial 0: lr 0.1
     json.dumps(records, allow_nan=False)  # no NaN leaks into the results file
+
+
+def test_a_nan_made_by_the_last_update_is_caught():
+    # One step of an update that is infinite: the loss recorded (before the update) is finite,
+    # the parameters after it are not; the run must still count as non-finite.
+    mesh = runner.runs_mesh()
+    dataset = TASK.load()
+    initialized = runner.initialize(TASK, dataset, {"he_normal": STRATEGIES["he_normal"]}, [0, 1],
+                                    BATCH, mesh)
+    runs = runner.grid(["he_normal"], [0, 1], [0.1])
+    output, _ = runner.train_runs(TASK, dataset, INFINITE_STEP, {}, runs, initialized, steps=1,
+                                  batch_size=BATCH, eval_every=1, mesh=mesh)
+    assert output.finite.all() and not output.params_finite.any()
+    records = metrics.run_records("digits-mlp", "sgd", runs, output, target=0.5, num_classes=10)
+    assert all(r["failure"] == "non-finite" for r in records)
 
 
 def test_runs_per_call_splits_evenly_over_devices():
