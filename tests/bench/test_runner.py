@@ -71,6 +71,16 @@ def test_chunked_runs_axis_gives_the_same_numbers(batch_of_runs):
     np.testing.assert_allclose(chunked.train_loss, output.train_loss, rtol=1e-5, atol=1e-6)
 
 
+def test_initialization_in_chunks_of_seeds_gives_the_same_variables():
+    mesh, dataset = runner.runs_mesh(), TASK.load()
+    whole = runner.initialize(TASK, dataset, STRATEGIES, [0, 1, 2, 3, 4], BATCH, mesh)
+    chunked = runner.initialize(TASK, dataset, STRATEGIES, [0, 1, 2, 3, 4], BATCH, mesh,
+                                max_seeds_per_call=2)  # 2 + 2 + 1 (padded)
+    for a, b in zip(jax.tree_util.tree_leaves(whole.variables), jax.tree_util.tree_leaves(chunked.variables)):
+        np.testing.assert_array_equal(a, b)
+        assert a.shape[:2] == (2, 5)
+
+
 def test_init_depends_on_seed_and_strategy_only():
     mesh = runner.runs_mesh()
     dataset = TASK.load()
