@@ -317,7 +317,8 @@ def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], bat
     model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
     full_batch = spec.full_batch
     augment = getattr(task, "augment", None)
-    eval_params = spec.eval_params if getattr(spec, "eval_params", None) else (lambda p, s: p)
+    # schedule-free methods evaluate at their averaged params: eval_params(opt_state, params)
+    eval_params = getattr(spec, "eval_params", None) or (lambda opt_state, params: params)
 
     def optimizer(values: dict[str, jax.Array]) -> optax.GradientTransformation:
         traced = {name: value for name, value in values.items() if name != "learning_rate"}
@@ -362,7 +363,7 @@ def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], bat
                 all_finite=state.all_finite & jnp.isfinite(loss))
 
         state = jax.lax.fori_loop(0, window.n_steps, step, state)
-        evaluated = eval_params(state.params, state.opt_state)
+        evaluated = eval_params(state.opt_state, state.params)
 
         def accuracy_on(x_name, y_name):
             predict = lambda xb: _model_apply(model, evaluated, state.model_state, xb, train=False)
