@@ -52,6 +52,11 @@ AUGMENT_STREAM = 2**32 - 1
 CALL_SECONDS = 1.0  # target wall time of one program call
 EVAL_BATCH = 1024  # examples per evaluation batch: bounds evaluation memory on large test sets
 DATA_NAMES = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+# Learning-rate schedules a run may carry as its "schedule" value (an index into this tuple),
+# with "warmup_fraction" (of the run's steps) and "final_fraction" (of the peak): per-run
+# traced values like every other hyperparameter (optimizers.schedules).
+SCHEDULES = ("constant", "warmup_cosine", "warmup_linear")
+SCHEDULE_VALUES = ("schedule", "warmup_fraction", "final_fraction")
 
 
 class Run(NamedTuple):
@@ -65,6 +70,13 @@ class Run(NamedTuple):
 
     def traced_values(self) -> dict[str, float]:
         return {"learning_rate": self.lr, **dict(self.hyperparams)}
+
+    def described(self) -> dict[str, float | str]:
+        """The run's hyperparameters as a results file records them (a schedule by its name)."""
+        values: dict[str, float | str] = dict(self.traced_values())
+        if "schedule" in values:
+            values["schedule"] = SCHEDULES[int(values["schedule"])]
+        return values
 
 
 class RunOutput(NamedTuple):
@@ -303,8 +315,28 @@ def _tree_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
 
 
+def learning_rate_of(values: dict[str, jax.Array], schedule_steps: int | None):
+    """A run's learning rate: its traced `learning_rate`, or, when it carries a schedule, the
+    schedule (SCHEDULES) peaking at it over `schedule_steps` steps."""
+    peak = values["learning_rate"]
+    if "schedule" not in values:
+        return peak
+    if schedule_steps is None:
+        raise ValueError("a run with a learning-rate schedule needs the program's schedule_steps")
+    from optimizers import schedules
+
+    warmup = jnp.round(values["warmup_fraction"] * schedule_steps).astype(jnp.int32)
+    final = values["final_fraction"]
+    cosine = schedules.warmup_cosine_decay(peak, warmup, schedule_steps, final)
+    linear = schedules.warmup_linear_decay(peak, warmup, schedule_steps, final)
+    kind = values["schedule"]
+    return lambda count: jnp.where(kind == SCHEDULES.index("warmup_cosine"), cosine(count),
+                                   jnp.where(kind == SCHEDULES.index("warmup_linear"),
+                                             linear(count), peak))
+
+
 def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], batch_size: int,
-               eval_batch: int = EVAL_BATCH):
+               eval_batch: int = EVAL_BATCH, schedule_steps: int | None = None):
     """Returns (init_state, train): pure functions over a leading runs axis (no jit, no mesh).
 
     init_state(variables, inputs) makes the optimizer state from the runs' initial variables.
@@ -321,8 +353,10 @@ def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], bat
     eval_params = getattr(spec, "eval_params", None) or (lambda opt_state, params: params)
 
     def optimizer(values: dict[str, jax.Array]) -> optax.GradientTransformation:
-        traced = {name: value for name, value in values.items() if name != "learning_rate"}
-        return spec.factory(learning_rate=values["learning_rate"], **{**hyperparams, **traced})
+        traced = {name: value for name, value in values.items()
+                  if name != "learning_rate" and name not in SCHEDULE_VALUES}
+        return spec.factory(learning_rate=learning_rate_of(values, schedule_steps),
+                            **{**hyperparams, **traced})
 
     def loss_fn(params, model_state, x, y):
         logits, model_state = _model_apply(model, params, model_state, x, train=True)
@@ -425,14 +459,16 @@ def _map_in_groups(train, width: int | None):
 
 
 def make_train_program(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any],
-                       batch_size: int, mesh: Mesh, vmap_width: int | None | str = "auto"):
+                       batch_size: int, mesh: Mesh, vmap_width: int | None | str = "auto",
+                       schedule_steps: int | None = None):
     """`make_train`'s (init_state, train, orders), jitted with the runs axis sharded over `mesh`.
 
     Each device trains its own runs (shard_map: no communication), in vmapped groups of
     `vmap_width` ("auto": `default_vmap_width` of the mesh's platform; None: all at once).
     `orders(order_keys, epoch, n_train)` computes each device's epoch permutations.
     """
-    init_state, train = make_train(task, spec, hyperparams, batch_size)
+    init_state, train = make_train(task, spec, hyperparams, batch_size,
+                                   schedule_steps=schedule_steps)
     if vmap_width == "auto":
         vmap_width = default_vmap_width(mesh.devices.flat[0].platform)
     runs_spec, all_spec = PartitionSpec(RUNS_AXIS), PartitionSpec()
@@ -564,13 +600,14 @@ class TrainProgram:
 
     def __init__(self, task: Task, dataset: Dataset, spec: OptimizerSpec,
                  hyperparams: dict[str, Any], batch_size: int, mesh: Mesh,
-                 vmap_width: int | None | str = "auto", call_seconds: float = CALL_SECONDS):
+                 vmap_width: int | None | str = "auto", call_seconds: float = CALL_SECONDS,
+                 schedule_steps: int | None = None):
         self.spec, self.mesh, self.call_seconds = spec, mesh, call_seconds
         self.n_devices = mesh.devices.size
         self.n_train = dataset.x_train.shape[0]
         self.steps_per_epoch = None if spec.full_batch else max(self.n_train // batch_size, 1)
         self.init_state, self.train, self.orders_of = make_train_program(
-            task, spec, hyperparams, batch_size, mesh, vmap_width)
+            task, spec, hyperparams, batch_size, mesh, vmap_width, schedule_steps)
         self.data = device_data(dataset, mesh)
         self.compiled, self.compile_seconds, self.calls = None, 0.0, 0
         self.seconds_per_step: float | None = None
@@ -668,7 +705,7 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, hyperparams: d
     if len(names) != 1:
         raise ValueError(f"every run of a program needs the same hyperparameter names, got {sorted(names)}")
     program = TrainProgram(task, dataset, spec, hyperparams, batch_size, mesh,
-                           call_seconds=call_seconds)
+                           call_seconds=call_seconds, schedule_steps=steps)
     n_devices = program.n_devices
 
     # Per-run bytes: the state (params, optimizer slots, model state) twice (donated in, out),

@@ -130,8 +130,10 @@ class Config:
     learning_rates: dict[str, tuple[float, ...]] = field(default_factory=dict)
     max_runs_per_chunk: int | None = None
     # optimizer -> candidate configurations (name -> value, learning_rate included); None: the
-    # learning-rate grid. `tune` sets it from its search.
+    # learning-rate grid. `tune` sets it from its search, with the space it searched.
     search: dict[str, tuple[dict[str, float], ...]] | None = None
+    search_space: dict[str, dict[str, list]] | None = None
+    schedule: str = "constant"
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -171,6 +173,7 @@ class Config:
             "selection_seeds": list(self.selection_seeds),
             "learning_rates": {k: list(v) for k, v in self.learning_rates.items()},
             "candidates": {opt: [dict(c) for c in self.candidates(opt)] for opt in self.optimizers},
+            "search_space": self.search_space, "schedule": self.schedule,
             "max_runs_per_chunk": self.max_runs_per_chunk,
         }
 
@@ -207,13 +210,14 @@ def parse_learning_rates(text: str) -> tuple[float, ...]:
     return tuple(dict.fromkeys(rates))
 
 
-def resolve(suite: str = "default", *, task: str | Sequence[str] | None = None,
+def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None = None,
             optimizers: str | Sequence[str] | None = None, inits: str | Sequence[str] | None = None,
             seeds: int | Sequence[int] | None = None, selection_seeds: int | None = None,
             steps: int | None = None, lrs: str | Sequence[float] | None = None,
             batch_size: int | None = None, eval_every: int | None = None,
             target: float | None = None, max_runs_per_chunk: int | None = None) -> Config:
-    """A suite, overridden by whatever the caller gives; every value checked.
+    """A suite (a name, or a Suite of the caller's), overridden by whatever the caller gives;
+    every value checked.
 
     `seeds`: the number of evaluation seeds (EVALUATION_SEED_BASE, +1, ...) or their list;
     `selection_seeds`: the number of selection seeds (0, 1, ...). `task` may name several
@@ -223,8 +227,11 @@ def resolve(suite: str = "default", *, task: str | Sequence[str] | None = None,
     from inits import STRATEGIES
     from optimizers import OPTIMIZERS
 
-    all_suites = suites()
-    base = all_suites[check_name("suite", suite, list(all_suites))]
+    if isinstance(suite, Suite):
+        base = suite
+    else:
+        all_suites = suites()
+        base = all_suites[check_name("suite", suite, list(all_suites))]
     if task is None:
         task_names = base.tasks
     elif isinstance(task, str):

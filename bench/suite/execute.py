@@ -184,3 +184,38 @@ def run(suite: str = "default", out: str | None = None, *, argv: Sequence[str] |
     _, document = run_suite(config, out, argv=argv or ["bench.run"], deterministic=deterministic,
                             progress=progress)
     return document
+
+
+def tune(task: str, optimizers: str | Sequence[str], budget: int, seeds: int, *,
+         evaluation_seeds: int | None = None, inits: str | Sequence[str] = "he_normal",
+         steps: int | None = None, schedule: str = "constant", out: str | None = None,
+         argv: Sequence[str] | None = None, progress: Progress | None = None,
+         max_runs_per_chunk: int | None = None) -> tuple[str, dict[str, Any]]:
+    """A quasi-random search (`bench.suite.search`) of `budget` trials per optimizer, each on
+    `seeds` selection seeds, all trials x seeds x inits of an optimizer in one program; each
+    (optimizer, init)'s best trial on validation is then trained on `evaluation_seeds` fresh
+    seeds (default 8), which alone report test accuracy. Returns (path, results)."""
+    import dataclasses
+
+    from bench.errors import UsageError
+    from bench.runner import SCHEDULES
+    from bench.suite import search
+    from bench.suite.config import Suite, check_positive
+    from optimizers import OPTIMIZERS
+
+    check_positive("--budget", budget)
+    if schedule not in SCHEDULES:
+        raise UsageError(f"unknown schedule '{schedule}'; valid: {', '.join(SCHEDULES)}")
+    base = Suite("tune", "a quasi-random search", ("digits-mlp",), inits=("he_normal",))
+    config = resolve(base, task=task, optimizers=optimizers, inits=inits, seeds=evaluation_seeds,
+                     selection_seeds=seeds, steps=steps, max_runs_per_chunk=max_runs_per_chunk)
+    spaces, candidates = {}, {}
+    for optimizer in config.optimizers:
+        space = dict(getattr(OPTIMIZERS[optimizer], "search_space", {}) or {})
+        if "learning_rate" not in {tuple(dimension)[0] for dimension in space.values()}:
+            raise UsageError(f"optimizer '{optimizer}' has no search space with a learning rate "
+                             f"to tune (see `python -m bench list`)")
+        spaces[optimizer] = {name: list(dimension) for name, dimension in space.items()}
+        candidates[optimizer] = search.sample(space, budget, schedule=schedule)
+    config = dataclasses.replace(config, search=candidates, search_space=spaces, schedule=schedule)
+    return run_suite(config, out, argv=argv or ["bench.tune"], progress=progress)

@@ -48,7 +48,7 @@ def run_records(task: str, optimizer: str, runs: Sequence[Run], output: RunOutpu
         reached = None if failure else steps_to_target(output.steps, output.val_accuracy[i], target)
         records.append({
             "task": task, "optimizer": optimizer, "init": run.init, "lr": run.lr, "seed": run.seed,
-            "phase": phase, "trial": run.trial, "hyperparams": run.traced_values(),
+            "phase": phase, "trial": run.trial, "hyperparams": run.described(),
             "initial_train_loss": finite_or_none(output.initial_train_loss[i]),
             "final_test_accuracy": finite_or_none(output.test_accuracy[i]),
             "final_val_accuracy": finite_or_none(output.val_accuracy[i, -1]),
