@@ -58,12 +58,12 @@ def write(path: str, results: dict[str, Any]) -> None:
     atomic_write(csv_path(path), summary_csv(results["summary"]))
 
 
-def reusable_programs(path: str, program_configs: dict[tuple[str, str], dict[str, Any]]
-                      ) -> dict[tuple[str, str], tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Programs of an earlier file at `path` whose configuration equals this run's.
+def reusable_programs(path: str) -> dict[tuple[str, str, str], tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The programs of an earlier results file at `path`, each with its run records.
 
-    Returns (task, optimizer) -> (program meta, run records). A missing or unreadable file, or
-    one of another schema, reuses nothing.
+    Returns (task, optimizer, phase) -> (program meta, run records); the caller reuses a program
+    only if its `config` equals the new one. A missing or unreadable file, or one of another
+    schema, reuses nothing.
     """
     try:
         with open(path, encoding="utf-8") as file:
@@ -72,12 +72,11 @@ def reusable_programs(path: str, program_configs: dict[tuple[str, str], dict[str
         runs = earlier["runs"]
         if earlier.get("schema_version") != SCHEMA_VERSION:
             return {}
-    except (OSError, ValueError, KeyError, TypeError):
+        found = {}
+        for program in programs:
+            key = (program["task"], program["optimizer"], program.get("phase", "evaluation"))
+            found[key] = (program, [r for r in runs if (r["task"], r["optimizer"],
+                                                        r.get("phase", "evaluation")) == key])
+        return found
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
-    reusable = {}
-    for program in programs:
-        key = (program.get("task"), program.get("optimizer"))
-        if key in program_configs and program.get("config") == program_configs[key]:
-            records = [r for r in runs if (r["task"], r["optimizer"]) == key]
-            reusable[key] = (program, records)
-    return reusable

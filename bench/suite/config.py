@@ -12,6 +12,9 @@ from typing import Any, Sequence
 
 from bench.errors import UsageError
 
+# Evaluation seeds start here; selection seeds are 0, 1, 2, ...: the seeds that choose a
+# configuration never report test accuracy.
+EVALUATION_SEED_BASE = 1000
 CLASSIC_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam")
 # The twelve strategies of the default and deep suites: every one applies to a plain MLP.
 CLASSIC_INITS = ("small_random", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
@@ -23,16 +26,27 @@ CLASSIC_INITS = ("small_random", "glorot_uniform", "glorot_normal", "he_uniform"
 class Suite:
     name: str
     description: str
-    task: str
+    tasks: tuple[str, ...]
     # (optimizer, init) pairs; None means every pair of `optimizers` x `inits`.
     optimizers: tuple[str, ...] | None = None
     inits: tuple[str, ...] | None = None
     pairs: tuple[tuple[str, str], ...] | None = None
-    seeds: int = 8
-    steps: int | None = None  # None: the task's default
-    eval_every: int = 25
+    seeds: int = 8  # evaluation seeds per cell: they alone report test accuracy
+    selection_seeds: int = 4  # seeds that choose each (optimizer, init)'s configuration
+    steps: int | None = None  # None: each task's default
+    eval_every: int | None = None  # None: default_eval_every(steps)
     # optimizer -> learning rates; None (or a missing optimizer): the optimizer's default grid
     learning_rates: dict[str, tuple[float, ...]] | None = None
+
+
+def default_eval_every(steps: int) -> int:
+    """Every 25 steps, or about 40 evaluations on long runs: the largest divisor of `steps` up
+    to max(25, steps // 40)."""
+    return largest_divisor_at_most(steps, max(25, steps // 40))
+
+
+def largest_divisor_at_most(n: int, at_most: int) -> int:
+    return max(d for d in range(1, min(n, at_most) + 1) if n % d == 0)
 
 
 def _default_pairs(inits: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -64,42 +78,66 @@ def suites() -> dict[str, Suite]:
         "default": Suite(
             "default", "digits-mlp: 12 inits under momentum and Adam, 8 optimizers under "
             "he_normal, 8 seeds, each optimizer at its swept learning rate",
-            "digits-mlp", pairs=_default_pairs(inits), seeds=8,
+            ("digits-mlp",), pairs=_default_pairs(inits), seeds=8, eval_every=25,
             learning_rates=DEFAULT_LEARNING_RATES),
         "full": Suite(
             "full", "digits-mlp: every optimizer x every init, each optimizer's learning-rate grid",
-            "digits-mlp", seeds=8),
+            ("digits-mlp",), seeds=8, eval_every=25),
         "sweep": Suite(
             "sweep", "digits-mlp: the 8 classic optimizers under he_normal over 11 learning "
             "rates (1e-4..10), 4 seeds: picks the default suite's learning rates",
-            "digits-mlp", optimizers=CLASSIC_OPTIMIZERS, inits=("he_normal",), seeds=4,
+            ("digits-mlp",), optimizers=CLASSIC_OPTIMIZERS, inits=("he_normal",), seeds=4, eval_every=25,
             learning_rates={opt: SWEEP_LEARNING_RATES for opt in CLASSIC_OPTIMIZERS}),
         "deep": Suite(
             "deep", "digits-deep (20 hidden layers): every init under momentum and Adam",
-            "digits-deep", optimizers=("momentum", "adam"), inits=CLASSIC_INITS, seeds=8,
+            ("digits-deep",), optimizers=("momentum", "adam"), inits=CLASSIC_INITS, seeds=8, eval_every=25,
             # not swept: the MLP's swept momentum rates (0.1-1) are too hot for 20 plain layers
             learning_rates={"momentum": (0.003, 0.01, 0.03), "adam": (1e-3, 3e-3, 1e-2)}),
         "smoke": Suite(
             "smoke", "a few seconds: 2 optimizers x 2 inits x 2 seeds, 50 steps",
-            "digits-mlp", optimizers=("sgd", "adam"), inits=("he_normal", "lsuv"), seeds=2,
+            ("digits-mlp",), optimizers=("sgd", "adam"), inits=("he_normal", "lsuv"), seeds=2,
+            selection_seeds=2,
             steps=50, eval_every=10, learning_rates={"sgd": (0.1,), "adam": (3e-3,)}),
     }
 
 
 @dataclass(frozen=True)
-class Config:
-    """A fully resolved, validated run: everything a results file's `meta.config` records."""
+class TaskSettings:
+    """One task of a run, with the settings its runs train under."""
 
-    suite: str
     task: str
-    pairs: tuple[tuple[str, str], ...]
-    seeds: tuple[int, ...]
     steps: int
     batch_size: int
     eval_every: int
     target: float
+
+
+@dataclass(frozen=True)
+class Config:
+    """A fully resolved, validated run: everything a results file's `meta.config` records.
+
+    Every (task, optimizer, init) first trains each candidate configuration of the optimizer
+    on the selection seeds (skipped when there is only one candidate), chooses one on
+    validation accuracy, then trains the chosen one on the evaluation seeds, which alone report
+    test accuracy.
+    """
+
+    suite: str
+    tasks: tuple[TaskSettings, ...]
+    pairs: tuple[tuple[str, str], ...]
+    evaluation_seeds: tuple[int, ...]
+    selection_seeds: tuple[int, ...]
     learning_rates: dict[str, tuple[float, ...]] = field(default_factory=dict)
     max_runs_per_chunk: int | None = None
+    # optimizer -> candidate configurations (name -> value, learning_rate included); None: the
+    # learning-rate grid. `tune` sets it from its search, with the space it searched.
+    search: dict[str, tuple[dict[str, float], ...]] | None = None
+    search_space: dict[str, dict[str, list]] | None = None
+    schedule: str = "constant"
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self.evaluation_seeds
 
     @property
     def optimizers(self) -> list[str]:
@@ -112,15 +150,32 @@ class Config:
     def inits_for(self, optimizer: str) -> list[str]:
         return [init for opt, init in self.pairs if opt == optimizer]
 
+    def candidates(self, optimizer: str) -> tuple[dict[str, float], ...]:
+        """The optimizer's configurations, in trial order (trial i is candidates[i])."""
+        if self.search is not None and optimizer in self.search:
+            return self.search[optimizer]
+        return tuple({"learning_rate": float(lr)} for lr in self.learning_rates[optimizer])
+
     def as_json(self) -> dict[str, Any]:
-        config = asdict(self)
-        config["pairs"] = [list(pair) for pair in self.pairs]
-        config["seeds"] = len(self.seeds)
-        config["seed_list"] = list(self.seeds)
-        config["optimizers"] = self.optimizers
-        config["inits"] = self.inits
-        config["learning_rates"] = {k: list(v) for k, v in self.learning_rates.items()}
-        return config
+        first = self.tasks[0]
+        return {
+            "suite": self.suite,
+            "tasks": [asdict(settings) for settings in self.tasks],
+            # one-task runs also keep the settings at the top level, as schema 1 had them
+            **({"task": first.task, "steps": first.steps, "batch_size": first.batch_size,
+                "eval_every": first.eval_every, "target": first.target} if len(self.tasks) == 1 else {}),
+            "pairs": [list(pair) for pair in self.pairs],
+            "optimizers": self.optimizers,
+            "inits": self.inits,
+            "seeds": len(self.evaluation_seeds),
+            "seed_list": list(self.evaluation_seeds),
+            "evaluation_seeds": list(self.evaluation_seeds),
+            "selection_seeds": list(self.selection_seeds),
+            "learning_rates": {k: list(v) for k, v in self.learning_rates.items()},
+            "candidates": {opt: [dict(c) for c in self.candidates(opt)] for opt in self.optimizers},
+            "search_space": self.search_space, "schedule": self.schedule,
+            "max_runs_per_chunk": self.max_runs_per_chunk,
+        }
 
 
 def check_name(kind: str, name: str, valid: Sequence[str]) -> str:
@@ -155,22 +210,36 @@ def parse_learning_rates(text: str) -> tuple[float, ...]:
     return tuple(dict.fromkeys(rates))
 
 
-def resolve(suite: str = "default", *, task: str | None = None,
+def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None = None,
             optimizers: str | Sequence[str] | None = None, inits: str | Sequence[str] | None = None,
-            seeds: int | Sequence[int] | None = None, steps: int | None = None,
-            lrs: str | Sequence[float] | None = None, batch_size: int | None = None,
-            eval_every: int | None = None, target: float | None = None,
-            max_runs_per_chunk: int | None = None) -> Config:
-    """A suite, overridden by whatever the caller gives; every value checked."""
+            seeds: int | Sequence[int] | None = None, selection_seeds: int | None = None,
+            steps: int | None = None, lrs: str | Sequence[float] | None = None,
+            batch_size: int | None = None, eval_every: int | None = None,
+            target: float | None = None, max_runs_per_chunk: int | None = None) -> Config:
+    """A suite (a name, or a Suite of the caller's), overridden by whatever the caller gives;
+    every value checked.
+
+    `seeds`: the number of evaluation seeds (EVALUATION_SEED_BASE, +1, ...) or their list;
+    `selection_seeds`: the number of selection seeds (0, 1, ...). `task` may name several
+    tasks ("a,b"); the other overrides then apply to every one of them.
+    """
     from bench.tasks import TASKS
     from inits import STRATEGIES
     from optimizers import OPTIMIZERS
 
-    all_suites = suites()
-    base = all_suites[check_name("suite", suite, list(all_suites))]
-    task_name = check_name("task", task or base.task, list(TASKS))
-    task_spec = TASKS[task_name]
-    for flag, value in (("--seeds", seeds if isinstance(seeds, int) else None), ("--steps", steps),
+    if isinstance(suite, Suite):
+        base = suite
+    else:
+        all_suites = suites()
+        base = all_suites[check_name("suite", suite, list(all_suites))]
+    if task is None:
+        task_names = base.tasks
+    elif isinstance(task, str):
+        task_names = parse_names("task", task, list(TASKS))
+    else:
+        task_names = tuple(dict.fromkeys(check_name("task", name, list(TASKS)) for name in task))
+    for flag, value in (("--seeds", seeds if isinstance(seeds, int) else None),
+                        ("--selection-seeds", selection_seeds), ("--steps", steps),
                         ("--batch-size", batch_size), ("--eval-every", eval_every),
                         ("--max-runs-per-chunk", max_runs_per_chunk)):
         check_positive(flag, value)
@@ -205,26 +274,38 @@ def resolve(suite: str = "default", *, task: str | None = None,
         opt: override or (base.learning_rates or {}).get(opt) or tuple(OPTIMIZERS[opt].learning_rates)
         for opt in optimizer_names}
 
+    selection = tuple(range(base.selection_seeds if selection_seeds is None else selection_seeds))
     if seeds is None or isinstance(seeds, int):
-        seed_list = tuple(range(base.seeds if seeds is None else seeds))
+        count = base.seeds if seeds is None else seeds
+        evaluation = tuple(range(EVALUATION_SEED_BASE, EVALUATION_SEED_BASE + count))
     else:
-        seed_list = tuple(dict.fromkeys(int(s) for s in seeds))
-        if not seed_list or min(seed_list) < 0:
+        evaluation = tuple(dict.fromkeys(int(s) for s in seeds))
+        if not evaluation or min(evaluation) < 0:
             raise UsageError(f"seeds must be non-negative integers, got {list(seeds)}")
-    n_train = len(task_spec.load().x_train)
-    chosen_batch = batch_size or task_spec.batch_size
-    if chosen_batch > n_train:
-        raise UsageError(f"--batch-size {chosen_batch} is larger than the {n_train}-example "
-                         f"training set of {task_name}")
-    chosen_steps = steps or base.steps or task_spec.steps
-    chosen_eval = eval_every or min(base.eval_every, chosen_steps)
-    if chosen_steps % chosen_eval:
-        raise UsageError(f"--steps ({chosen_steps}) must be a multiple of --eval-every ({chosen_eval})")
+        shared = sorted(set(evaluation) & set(selection))
+        if shared:
+            raise UsageError(f"evaluation seeds must not be selection seeds (0..{len(selection) - 1}); "
+                             f"shared: {shared[:5]}")
+
+    settings = []
+    for name in task_names:
+        spec = TASKS[name]
+        n_train = len(spec.load().x_train)
+        chosen_batch = batch_size or spec.batch_size
+        if chosen_batch > n_train:
+            raise UsageError(f"--batch-size {chosen_batch} is larger than the {n_train}-example "
+                             f"training set of {name}")
+        chosen_steps = steps or base.steps or spec.steps
+        chosen_eval = eval_every or (min(base.eval_every, chosen_steps) if base.eval_every
+                                     else default_eval_every(chosen_steps))
+        if chosen_steps % chosen_eval:
+            raise UsageError(f"--steps ({chosen_steps}) must be a multiple of --eval-every ({chosen_eval})")
+        settings.append(TaskSettings(name, chosen_steps, chosen_batch, chosen_eval,
+                                     target if target is not None else spec.target))
     return Config(
-        suite=base.name, task=task_name, pairs=tuple(pairs), seeds=seed_list, steps=chosen_steps,
-        batch_size=chosen_batch, eval_every=chosen_eval,
-        target=target if target is not None else task_spec.target,
-        learning_rates=learning_rates, max_runs_per_chunk=max_runs_per_chunk)
+        suite=base.name, tasks=tuple(settings), pairs=tuple(pairs), evaluation_seeds=evaluation,
+        selection_seeds=selection, learning_rates=learning_rates,
+        max_runs_per_chunk=max_runs_per_chunk)
 
 
 def check_output_path(path: str) -> str:
