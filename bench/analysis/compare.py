@@ -41,7 +41,7 @@ from scipy import stats as scipy_stats
 
 from bench.analysis.stats import Difference, paired, unpaired
 from bench.results.document import (accuracy_by_seed, cell_of, chance, check_document, chosen_rows,
-                                    format_configuration, runs_by_cell)
+                                    format_configuration, runs_by_cell, task_settings)
 
 TOLERANCE = 0.01
 ALPHA = 0.01
@@ -134,9 +134,10 @@ def compare(reference: dict, new: dict, tolerance: float = TOLERANCE, alpha: flo
     reference_rows = {cell_of(row): row for row in reference["summary"]}
     new_rows = {cell_of(row): row for row in new["summary"]}
     common = sorted(set(reference_cells) & set(new_cells), key=_cell_order)
-    compared = [compare_cell(cell, reference_cells[cell], new_cells[cell], chance(reference), chance(new),
-                             reference_rows.get(cell), new_rows.get(cell), _steps(reference), _steps(new),
-                             tolerance, alpha) for cell in common]
+    compared = [compare_cell(cell, reference_cells[cell], new_cells[cell], chance(reference, cell[0]),
+                             chance(new, cell[0]), reference_rows.get(cell), new_rows.get(cell),
+                             _steps(reference, cell[0]), _steps(new, cell[0]), tolerance, alpha)
+                for cell in common]
     return ComparisonResult(
         cells=compared,
         only_in_reference=sorted(set(reference_cells) - set(new_cells), key=_cell_order),
@@ -150,8 +151,8 @@ def _cell_order(cell: tuple) -> tuple:
     return (task, optimizer, init, phase != "selection", repr(configuration))
 
 
-def _steps(results: dict) -> int | None:
-    return results["meta"]["config"].get("steps")
+def _steps(results: dict, task: str) -> int | None:
+    return task_settings(results, task).get("steps")
 
 
 def compare_cell(cell: tuple, reference_runs: list[dict], new_runs: list[dict], reference_chance: float,

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from bench.analysis.stats import column_means_ci95  # noqa: E402
 from bench.results.document import (chance, chosen_rows, finite_or_none, format_configuration,  # noqa: E402
                                     format_lr, inits_of, optimizers_of, pair_of, rows_of, runs_of_row,
-                                    selection_key, tasks)
+                                    selection_key, task_settings, tasks)
 
 DPI = 110
 METRICS = (("val_accuracy", "validation accuracy"), ("train_loss", "training loss"))
@@ -82,9 +82,8 @@ def save_figure(figure, path) -> Path:
 
 
 def config_title(results: dict, task: str, what: str, phase: str = "evaluation") -> str:
-    config = results["meta"]["config"]
-    seeds = len(config[f"{phase}_seeds"])
-    steps, batch = (config.get(key, "?") for key in ("steps", "batch_size"))
+    seeds = len(results["meta"]["config"][f"{phase}_seeds"])
+    steps, batch = (task_settings(results, task).get(key, "?") for key in ("steps", "batch_size"))
     return f"{what}\n{task}: {seeds} {phase} seeds, {steps} steps, batch size {batch}"
 
 
@@ -122,13 +121,13 @@ def _curve_figure(results: dict, task: str, lines: list[tuple[str, list[dict]]],
     colors = line_colors(len(lines))
     for axes, (metric, label) in zip(axes_pair, METRICS):
         for index, (line_label, runs) in enumerate(lines):
-            _plot_band(axes, runs, metric, line_label, colors[index % len(colors)], chance(results))
+            _plot_band(axes, runs, metric, line_label, colors[index % len(colors)], chance(results, task))
         axes.set_xlabel("step")
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
     if _all_positive(axes_pair[1]):
         axes_pair[1].set_yscale("log")  # losses span decades; log shows the late phase too
-    target = results["meta"]["config"].get("target")
+    target = task_settings(results, task).get("target")
     if target is not None:
         axes_pair[0].axhline(target, color="grey", linestyle=":", linewidth=1, label=f"target {target}")
     axes_pair[0].legend(fontsize=8, loc="lower right")
@@ -223,11 +222,11 @@ def steps_to_target_strips(results: dict, task: str):
     """Per (optimizer, init) at its chosen configuration: each seed's steps to target (dots), the
     censored seeds (never reached, or failed) at the right edge, and the Kaplan-Meier median
     (bar) with its 95% interval (line; an arrow where it runs past the end of training)."""
-    config = results["meta"]["config"]
+    settings = task_settings(results, task)
     by_pair = chosen_rows(results, "evaluation", task)
     rows = [by_pair[(task, optimizer, init)] for optimizer in optimizers_of(results, task)
             for init in inits_of(results, task) if (task, optimizer, init) in by_pair]
-    max_step = float(config["steps"])
+    max_step = float(settings["steps"])
     never_x = max_step * 1.06
     figure, axes = plt.subplots(figsize=(9, 0.45 * len(rows) + 2))
     rng = np.random.default_rng(0)  # jitter only, fixed so the picture is reproducible
@@ -251,7 +250,7 @@ def steps_to_target_strips(results: dict, task: str):
     axes.set_xlabel("steps to reach the target validation accuracy (bar: Kaplan-Meier median, line: its 95% "
                     "interval; x: censored at the end of training)")
     axes.grid(axis="x", alpha=0.3)
-    axes.set_title(config_title(results, task, f"Steps to target (val accuracy >= {config.get('target', '?')})"),
+    axes.set_title(config_title(results, task, f"Steps to target (val accuracy >= {settings.get('target', '?')})"),
                    fontsize=10)
     return figure
 

@@ -20,7 +20,8 @@ from bench.analysis.stats import (FAMILY_ALPHA, RESOLUTION_EXAMPLES, PairedDiffe
                                   optimizer_differences)
 from bench.errors import UsageError
 from bench.results.document import (check_document, chosen_rows, format_configuration, inits_of,
-                                    load_results, optimizers_of, selection_key, shared_seeds, tasks)
+                                    load_results, optimizers_of, selection_key, shared_seeds,
+                                    task_settings, tasks)
 from bench.results.files import atomic_write
 
 DASH = "—"
@@ -65,11 +66,11 @@ def render_report(results: dict, plot_links: list[str] = (), plots_skipped: bool
                   "same seeds that report test accuracy here (selection and evaluation shared seeds), so "
                   "the test accuracies of chosen configurations lean optimistic. Its statistics are "
                   "recomputed under the current rules (failures counted, censored speed).", ""]
-    lines += [config_line(meta["config"]), "", methodology(results), ""]
+    lines += [seeds_line(meta["config"]), "", methodology(results), ""]
     optimizer_pairs, init_pairs = optimizer_differences(results), init_differences(results)
     task_names = tasks(results)
     for task in task_names:
-        lines += [f"## {task}", ""]
+        lines += [f"## {task}", "", settings_line(task_settings(results, task)), ""]
         lines += accuracy_table(results, task)
         lines += speed_table(results, task)
         lines += paired_section([d for d in optimizer_pairs if d.task == task],
@@ -96,11 +97,15 @@ def seed_list(seeds) -> str:
     return ", ".join(parts) or "none"
 
 
-def config_line(config: dict) -> str:
-    parts = [("task", config.get("task")), ("selection seeds", seed_list(config["selection_seeds"])),
-             ("evaluation seeds", seed_list(config["evaluation_seeds"])), ("steps", config.get("steps")),
-             ("batch size", config.get("batch_size")), ("eval every", config.get("eval_every")),
-             ("target val accuracy", config.get("target"))]
+def seeds_line(config: dict) -> str:
+    return (f"**selection seeds** {seed_list(config['selection_seeds'])} · "
+            f"**evaluation seeds** {seed_list(config['evaluation_seeds'])}")
+
+
+def settings_line(settings: dict) -> str:
+    parts = [("steps", settings.get("steps")), ("batch size", settings.get("batch_size")),
+             ("eval every", settings.get("eval_every")), ("target val accuracy", settings.get("target")),
+             ("classes", settings.get("num_classes")), ("test examples", settings.get("n_test"))]
     return " · ".join(f"**{name}** {value}" for name, value in parts if value is not None)
 
 
@@ -115,10 +120,11 @@ def methodology(results: dict) -> str:
     return (f"**Protocol.** For each (optimizer, init) the configuration (learning rate, ...) is chosen {selection}. "
             "A run **fails** when its training loss, parameters or evaluations go non-finite, or its training loss "
             "at any step exceeds 10× its loss before training; a failed run never reaches the target, and counts in "
-            f"every mean, interval and difference at the accuracy it measured, or at chance ({1 / config['num_classes']:g}). "
+            "every mean, interval and difference at the accuracy it measured, or at chance (1 / classes). "
             "A configuration where more than half the seeds failed is never chosen. "
             "**Speed**: the Kaplan-Meier median of steps to the target over all seeds, a seed that never reached it "
-            f"censored at the end of training (\"> {config['steps']}\": half or more never did), with its 95% interval. "
+            "censored at the end of training (\"> N\", N the training steps: half or more never did), with its 95% "
+            "interval. "
             "**Comparisons**: paired over seeds, against the leader chosen on validation (never on test), "
             f"Holm-Bonferroni corrected within each table (family-wise {FAMILY_ALPHA:g}).")
 
@@ -198,7 +204,7 @@ def accuracy_table(results: dict, task: str) -> list[str]:
 
 
 def speed_table(results: dict, task: str) -> list[str]:
-    steps = results["meta"]["config"]["steps"]
+    steps = task_settings(results, task)["steps"]
     evaluation = chosen_rows(results, "evaluation", task)
     selection_rows = [row for row in results["summary"] if row["task"] == task and row["phase"] == "selection"]
     table = []
@@ -290,7 +296,7 @@ def all_configurations_table(results: dict, task: str) -> list[str]:
     order = {name: index for index, name in enumerate(optimizers_of(results, task) + inits_of(results, task))}
     rows.sort(key=lambda row: (order.get(row["optimizer"], 0), order.get(row["init"], 0),
                                row["phase"] != "selection", row["lr"], row["trial"]))
-    steps = results["meta"]["config"]["steps"]
+    steps = task_settings(results, task)["steps"]
     table = [[row["optimizer"], row["init"], row["phase"],
               format_configuration(row) + (" ★" if row["chosen"] else ""), row["n_seeds"],
               failure_counts(row),

@@ -24,6 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from bench.results.document import chance, counted_accuracy
+
 
 def expected_best(scores: Sequence[float], budgets: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """(mean, standard deviation) of the best of n trials, for each n in `budgets` (Dodge et al.)."""
@@ -43,7 +45,6 @@ def expected_best(scores: Sequence[float], budgets: Sequence[int]) -> tuple[np.n
 def trials(results: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
     """(task, optimizer, init) -> its trials in order: {"trial", "hyperparams", "score",
     "failed" (runs), "seeds"}, from the selection runs of a results document."""
-    chance = 1.0 / float(results["meta"].get("config", {}).get("num_classes") or np.inf)
     grouped: dict[tuple, dict[int, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for run in results["runs"]:
         if run.get("phase") == "selection":
@@ -51,9 +52,9 @@ def trials(results: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str,
     found = {}
     for key, by_trial in grouped.items():
         rows = []
+        guess = chance(results, key[0])
         for trial, runs in sorted(by_trial.items()):
-            values = [chance if run["final_val_accuracy"] is None else run["final_val_accuracy"]
-                      for run in runs]
+            values = [counted_accuracy(run["final_val_accuracy"], guess) for run in runs]
             rows.append({"trial": trial, "hyperparams": runs[0].get("hyperparams", {}),
                          "score": float(np.mean(values)),
                          "failed": sum(bool(run.get("failed")) for run in runs),
@@ -74,7 +75,7 @@ def chosen_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     for key, runs in evaluation.items():
         trial = runs[0].get("trial", 0)
         scored = {row["trial"]: row for row in by_key.get(key, [])}
-        tests = [run["final_test_accuracy"] for run in runs if run["final_test_accuracy"] is not None]
+        tests = [counted_accuracy(run["final_test_accuracy"], chance(results, key[0])) for run in runs]
         rows.append({"task": key[0], "optimizer": key[1], "init": key[2], "trial": trial,
                      "hyperparams": runs[0].get("hyperparams", {}),
                      "selection_score": scored[trial]["score"] if trial in scored else None,

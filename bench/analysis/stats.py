@@ -32,7 +32,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from bench.results.document import (accuracy_by_seed, chance, chosen_rows, finite_or_none, inits_of,
-                                    optimizers_of, runs_of_row, selection_key, tasks)
+                                    optimizers_of, runs_of_row, selection_key, task_settings, tasks)
 
 CONFIDENCE = 0.95
 FAMILY_ALPHA = 0.05
@@ -262,7 +262,7 @@ def _family(results: dict, task: str, varied: str) -> list[PairedDifference]:
     optimizers, inits = optimizers_of(results, task), inits_of(results, task)
     fixed_kind, fixed_names, varied_names = (("init", inits, optimizers) if varied == "optimizer"
                                              else ("optimizer", optimizers, inits))
-    chance_accuracy = chance(results)
+    chance_accuracy = chance(results, task)
     found = []
     for fixed in fixed_names:
         def pair(name):
@@ -277,7 +277,7 @@ def _family(results: dict, task: str, varied: str) -> list[PairedDifference]:
         found += [paired_difference(by_seed[name], by_seed[leader], task=task,
                                     held_fixed=f"{fixed_kind} {fixed}", a=name, b=leader)
                   for name in candidates if name != leader]
-    n_test = results["meta"]["config"].get("n_test")
+    n_test = task_settings(results, task).get("n_test")
     resolution = RESOLUTION_EXAMPLES / n_test if n_test else None
     adjusted = holm([d.p_value for d in found])
     size = sum(p is not None for p in adjusted)

@@ -9,7 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.results.document import chosen_rows, format_lr, inits_of, optimizers_of, shared_seeds, tasks
+from bench.results.document import (chosen_rows, format_lr, inits_of, optimizers_of, shared_seeds,
+                                    task_settings, tasks)
 
 LISTED_FAILURES = 12
 
@@ -34,7 +35,6 @@ def _fmt_speed(row: dict[str, Any] | None, steps: int) -> str:
 
 def print_tables(document: dict[str, Any], console: Console) -> None:
     config = document["meta"]["config"]
-    steps = config["steps"]
     chosen_on = ("the same seeds (a schema-1 file: selection and evaluation shared seeds)"
                  if shared_seeds(document) else f"{len(config['selection_seeds'])} selection seeds")
     caption = (f"each (optimizer, init) at its configuration chosen on the validation accuracy of {chosen_on}; "
@@ -42,10 +42,12 @@ def print_tables(document: dict[str, Any], console: Console) -> None:
     for task in tasks(document):
         chosen = {(optimizer, init): row for (_, optimizer, init), row in chosen_rows(document, "evaluation", task).items()}
         optimizers, inits = optimizers_of(document, task), inits_of(document, task)
+        settings = task_settings(document, task)
+        steps = settings["steps"]
         seeds = len(config["evaluation_seeds"])
         tables = ((f"{task}: test accuracy %, mean ± 95% CI over {seeds} evaluation seeds", _fmt_accuracy),
-                  (f"{task}: median steps to {100 * config['target']:.0f}% val. accuracy, censored (% reached)",
-                   lambda row: _fmt_speed(row, steps)))
+                  (f"{task}: median steps to {100 * settings['target']:.0f}% val. accuracy, censored (% reached)",
+                   lambda row, steps=steps: _fmt_speed(row, steps)))
         for title, cell in tables:
             table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
             table.add_column("init")

@@ -358,18 +358,20 @@ def _meta(config: Check) -> Check:
     }, required=("config", "programs"))
 
 
+TARGET = number(0.0, 1.0, what="a target accuracy", low_open=True)
+NUM_CLASSES = number(2, integer=True, what="a number of classes (an integer >= 2)")
+SETTINGS = {  # a task's settings: the entries of meta.config.tasks (and its top level, one task)
+    "task": text, "steps": POSITIVE_COUNT, "batch_size": POSITIVE_COUNT, "eval_every": POSITIVE_COUNT,
+    "target": TARGET, "num_classes": NUM_CLASSES, "n_test": nullable(POSITIVE_COUNT),
+}
 CONFIG_COMMON = {
-    "task": text, "optimizers": NAMES, "inits": NAMES, "pairs": list_of(NAMES),
-    "steps": POSITIVE_COUNT, "batch_size": POSITIVE_COUNT, "eval_every": POSITIVE_COUNT,
-    "target": number(0.0, 1.0, what="a target accuracy", low_open=True),
+    **SETTINGS, "optimizers": NAMES, "inits": NAMES, "pairs": list_of(NAMES),
     "learning_rates": mapping_of(list_of(LEARNING_RATE)),
 }
 CONFIG_2 = record({
     **CONFIG_COMMON, "selection_seeds": SEEDS, "evaluation_seeds": SEEDS,
-    "num_classes": number(2, integer=True, what="a number of classes (an integer >= 2)"),
-    "n_test": nullable(POSITIVE_COUNT),
-}, required=("optimizers", "inits", "steps", "target", "selection_seeds", "evaluation_seeds",
-             "num_classes", "n_test"))
+    "tasks": list_of(record(SETTINGS, required=("task", "steps", "target", "num_classes", "n_test"))),
+}, required=("optimizers", "inits", "selection_seeds", "evaluation_seeds", "tasks"))
 CONFIG_1 = record({**CONFIG_COMMON, "seeds": COUNT, "seed_list": SEEDS},
                   required=("optimizers", "inits", "steps", "target"))
 
@@ -423,6 +425,10 @@ def _check_consistency(document: dict, source: str) -> None:
     config = document["meta"]["config"]
     phase_seeds = {"selection": set(config["selection_seeds"]),
                    "evaluation": set(config["evaluation_seeds"])}
+    settled = {entry["task"] for entry in config["tasks"]}
+    unsettled = [name for name in tasks(document) if name not in settled]
+    if unsettled:
+        raise UsageError(f"{source}: meta.config.tasks has no settings for task {unsettled[0]!r}")
     shared = phase_seeds["selection"] & phase_seeds["evaluation"]
     if shared and document["meta"].get("upgraded_from") is None:
         raise UsageError(f"{source}: meta.config: seeds {sorted(shared)[:5]} are both selection and "
@@ -501,14 +507,15 @@ def upgrade_schema_1(document: dict, source: str = "results") -> dict:
 
     meta = json.loads(json.dumps(document["meta"]))
     config = meta["config"]
-    task_names = {run["task"] for run in document["runs"]} | {row["task"] for row in document["summary"]}
-    known = [SCHEMA_1_TASKS.get(name) for name in task_names]
-    if None in known or len(set(known)) > 1:
-        raise UsageError(f"{source}: schema-1 file of task(s) {', '.join(sorted(task_names))}: "
-                         "cannot upgrade it (its number of classes is not known)")
-    num_classes, n_test = known[0] if known else (config.get("num_classes", 10), None)
+    task_names = sorted({run["task"] for run in document["runs"]} | {row["task"] for row in document["summary"]})
+    unknown = [name for name in task_names if name not in SCHEMA_1_TASKS]
+    if unknown:
+        raise UsageError(f"{source}: schema-1 file of task {unknown[0]!r}: cannot upgrade it "
+                         "(its number of classes is not known)")
     seeds = sorted({run["seed"] for run in document["runs"]})
-    config.update(selection_seeds=seeds, evaluation_seeds=seeds, num_classes=num_classes, n_test=n_test)
+    config.update(selection_seeds=seeds, evaluation_seeds=seeds, tasks=[
+        {"task": name, **{key: config[key] for key in ("steps", "batch_size", "eval_every", "target") if key in config},
+         "num_classes": SCHEMA_1_TASKS[name][0], "n_test": SCHEMA_1_TASKS[name][1]} for name in task_names])
     meta["upgraded_from"] = 1
     lrs = defaultdict(set)
     for run in document["runs"]:
@@ -519,7 +526,7 @@ def upgrade_schema_1(document: dict, source: str = "results") -> dict:
     seconds = {(row["task"], row["optimizer"]): row["seconds_per_step"] for row in document["summary"]}
     chosen = {(row["task"], row["optimizer"], row["init"], lr_key(row["lr"]))
               for row in document["summary"] if row["best_lr"]}
-    summary = summarize(runs, seconds, num_classes=num_classes)
+    summary = summarize(runs, seconds, num_classes={name: SCHEMA_1_TASKS[name][0] for name in task_names})
     for row in summary:
         row["chosen"] = (row["task"], row["optimizer"], row["init"], lr_key(row["lr"])) in chosen
     upgraded = build(meta, runs, summary)
@@ -604,9 +611,19 @@ def finite_or_none(value):
     return value if math.isfinite(value) else None
 
 
-def chance(results: dict) -> float:
-    """The accuracy of guessing: what a failed run that measured nothing counts as."""
-    return 1.0 / results["meta"]["config"]["num_classes"]
+def task_settings(results: dict, task: str) -> dict:
+    """A task's settings (steps, batch_size, eval_every, target, num_classes, n_test): its entry
+    of `meta.config.tasks`, or the config's top level for a document without that list."""
+    config = results["meta"]["config"]
+    for entry in config.get("tasks") or []:
+        if entry["task"] == task:
+            return entry
+    return config
+
+
+def chance(results: dict, task: str) -> float:
+    """The accuracy of guessing on `task`: what a failed run that measured nothing counts as."""
+    return 1.0 / task_settings(results, task)["num_classes"]
 
 
 def counted_accuracy(value, chance_accuracy: float) -> float:

@@ -81,7 +81,7 @@ def run_records(task: str, optimizer: str, runs: Sequence["Run"], output: "RunOu
         records.append({
             "task": task, "optimizer": optimizer, "init": run.init, "seed": int(run.seed),
             "phase": phase, "trial": int(run.trial), "lr": float(run.lr),
-            "hyperparams": {"learning_rate": float(run.lr), **dict(run.hyperparams)},
+            "hyperparams": run.described(),  # learning_rate included, a schedule by its name
             "initial_train_loss": finite_or_none(initial),
             "final_train_loss": finite_or_none(output.train_loss[i][-1]),
             "final_val_accuracy": val_curve[-1] if final_ok else None,
@@ -100,16 +100,16 @@ def run_records(task: str, optimizer: str, runs: Sequence["Run"], output: "RunOu
 
 
 def summarize(records: Iterable[dict[str, Any]], seconds_per_step: Mapping[tuple, float | None],
-              *, num_classes: int) -> list[dict[str, Any]]:
+              *, num_classes: Mapping[str, int]) -> list[dict[str, Any]]:
     """One row per (task, optimizer, init, phase, trial), in first-seen order, `chosen` marked.
 
     `seconds_per_step` maps (task, optimizer, phase) (or (task, optimizer)) to the program's
-    wall time per step. `num_classes` sets chance, the accuracy a failed run counts with where it
-    measured nothing finite. The chosen configuration of each (task, optimizer, init) is
-    `bench.results.document.choose` over its selection rows (over its evaluation rows where it
-    has none); the evaluation rows of that configuration are marked chosen too.
+    wall time per step. `num_classes` maps each task to its number of classes: chance, the
+    accuracy a failed run counts with where it measured nothing finite, is 1 / that. The chosen
+    configuration of each (task, optimizer, init) is `bench.results.document.choose` over its
+    selection rows (over its evaluation rows where it has none, e.g. an optimizer with a single
+    candidate); the evaluation rows of that configuration are marked chosen too.
     """
-    chance = 1.0 / num_classes
     cells: dict[tuple, list[dict]] = defaultdict(list)
     for record in records:
         cells[tuple(record[key] for key in CELL_KEYS)].append(record)
@@ -118,9 +118,16 @@ def summarize(records: Iterable[dict[str, Any]], seconds_per_step: Mapping[tuple
         members = sorted(members, key=lambda record: record["seed"])
         task, optimizer, _, phase, _ = cell
         seconds = seconds_per_step.get((task, optimizer, phase), seconds_per_step.get((task, optimizer)))
-        summary.append(summary_row(members, chance, seconds))
+        summary.append(summary_row(members, 1.0 / num_classes[task], seconds))
     mark_chosen(summary)
     return summary
+
+
+def chosen_trials(records: Iterable[dict[str, Any]], *, num_classes: Mapping[str, int]) -> dict[str, int]:
+    """init -> the trial chosen for it (`bench.results.document.choose`), from the selection
+    records of one (task, optimizer): which configuration its evaluation seeds train."""
+    rows = summarize(records, {}, num_classes=num_classes)
+    return {init: row["trial"] for (_, _, init), row in choose(rows).items()}
 
 
 def summary_row(members: list[dict[str, Any]], chance: float, seconds_per_step: float | None

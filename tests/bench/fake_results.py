@@ -56,7 +56,7 @@ def make_results(*, task="digits-mlp", optimizers=("sgd", "adam"), inits=("he_no
             for index, seed in enumerate(seeds):
                 selection.append(make_run(optimizer, init, lr, seed, trial=trial, phase="selection",
                                           failure=_failure(failures, optimizer, lr, index, len(seeds)), **shape))
-    chosen = choose(summarize(selection, {}, num_classes=NUM_CLASSES))
+    chosen = choose(summarize(selection, {}, num_classes={task: NUM_CLASSES}))
     evaluation = []
     for (_, optimizer, init), row in chosen.items():
         seeds = seeds_of((optimizer, init), evaluation_list)
@@ -67,14 +67,14 @@ def make_results(*, task="digits-mlp", optimizers=("sgd", "adam"), inits=("he_no
                                        failure=_failure(failures, optimizer, row["lr"], index, len(seeds)),
                                        **shape))
     runs = selection + evaluation
-    config = {"task": task, "optimizers": list(optimizers), "inits": all_inits,
-              "pairs": [list(pair) for pair in pairs], "steps": steps, "batch_size": BATCH_SIZE,
-              "eval_every": eval_every, "target": target,
+    settings = {"task": task, "steps": steps, "batch_size": BATCH_SIZE, "eval_every": eval_every,
+                "target": target, "num_classes": NUM_CLASSES, "n_test": N_TEST}
+    config = {"suite": "synthetic", "tasks": [settings], **settings,  # one task: also at the top level
+              "optimizers": list(optimizers), "inits": all_inits, "pairs": [list(pair) for pair in pairs],
               "learning_rates": {opt: DEFAULT_LRS[opt] for opt in optimizers},
-              "selection_seeds": selection_list, "evaluation_seeds": evaluation_list,
-              "num_classes": NUM_CLASSES, "n_test": N_TEST}
+              "selection_seeds": selection_list, "evaluation_seeds": evaluation_list}
     seconds = {(task, opt, phase): 0.001 for opt in optimizers for phase in ("selection", "evaluation")}
-    return build(_meta(config, optimizers), runs, summarize(runs, seconds, num_classes=NUM_CLASSES))
+    return build(_meta(config, optimizers), runs, summarize(runs, seconds, num_classes={task: NUM_CLASSES}))
 
 
 def _failure(failures, optimizer, lr, index, n_seeds):
@@ -152,7 +152,8 @@ def make_run(optimizer, init, lr, seed, *, trial=0, phase="evaluation", task="di
 def resummarize(results: dict) -> dict:
     """`results` with its summary recomputed from its runs (after editing runs in a test)."""
     seconds = {(row["task"], row["optimizer"], row["phase"]): row["seconds_per_step"] for row in results["summary"]}
-    results["summary"] = summarize(results["runs"], seconds, num_classes=results["meta"]["config"]["num_classes"])
+    classes = {settings["task"]: settings["num_classes"] for settings in results["meta"]["config"]["tasks"]}
+    results["summary"] = summarize(results["runs"], seconds, num_classes=classes)
     return results
 
 

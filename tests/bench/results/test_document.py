@@ -65,7 +65,8 @@ def _set(section, index, field, value):
     (_set("summary", -1, ["test_accuracy_mean"], None), "summary[19].test_accuracy_mean: null on an evaluation row"),
     (_set("summary", 0, ["val_accuracy_mean"], None), "summary[0].val_accuracy_mean: None is not an accuracy"),
     (_set("runs", 0, ["hyperparams"], {"x" * 100: [1]}), "...]: [1] is not a number or a string"),
-    (_set("meta", None, ["config", "num_classes"], 1), "meta.config.num_classes: 1 is not a number of classes"),
+    (_set("meta", None, ["config", "tasks", 0, "num_classes"], 1), "meta.config.tasks[0].num_classes: 1 is not a number of classes"),
+    (_set("meta", None, ["config", "tasks"], []), "meta.config.tasks has no settings for task 'digits-mlp'"),
     (_set("meta", None, ["config", "evaluation_seeds"], [0, 1000]), "are both selection and evaluation seeds"),
     (_set("meta", None, ["programs"], [{"runs": "ten"}]), "meta.programs[0].runs: 'ten' is not a count"),
     (_set("meta", None, ["complete"], "true"), "meta.complete: 'true' is not true or false"),
@@ -166,7 +167,8 @@ def test_a_schema_1_file_is_read_as_schema_2_with_shared_seeds_flagged(tmp_path)
     assert all(run["failed"] == run["diverged"] for run in upgraded["runs"])
     config = upgraded["meta"]["config"]
     assert config["selection_seeds"] == config["evaluation_seeds"] == [0, 1, 2, 3]
-    assert config["num_classes"] == 10 and config["n_test"] == 270
+    assert config["tasks"] == [{"task": "digits-mlp", "steps": 200, "batch_size": 128, "eval_every": 20,
+                                "target": 0.9, "num_classes": 10, "n_test": 270}]
     old_best = {(r["optimizer"], r["init"]): r["lr"] for r in old["summary"] if r["best_lr"]}
     assert {(o, i): row["lr"] for (_, o, i), row in chosen_rows(upgraded, "evaluation").items()} == old_best
     # the summary follows schema 2's rules: a diverged seed counts at chance, not left out

@@ -11,6 +11,7 @@ from bench.suite import metrics
 from tests.bench.fake_results import _meta, make_run
 
 STEPS = np.array([25, 50, 75, 100])
+CLASSES = {"digits-mlp": 10}
 
 
 class Run(NamedTuple):  # the runner's Run (contract of /work/contracts.md)
@@ -19,6 +20,9 @@ class Run(NamedTuple):  # the runner's Run (contract of /work/contracts.md)
     lr: float
     trial: int = 0
     hyperparams: tuple = ()
+
+    def described(self) -> dict:
+        return {"learning_rate": self.lr, **dict(self.hyperparams)}
 
 
 class RunOutput(NamedTuple):  # RunOutput v2 (contract of /work/contracts.md)
@@ -98,11 +102,11 @@ def test_selection_runs_report_no_test_accuracy():
 
 
 def _document(runs, num_classes=10):
-    config = {"task": "digits-mlp", "optimizers": ["sgd"], "inits": ["he_normal"], "steps": 100, "target": 0.95,
+    settings = {"task": "digits-mlp", "steps": 100, "target": 0.95, "num_classes": num_classes, "n_test": 270}
+    config = {"tasks": [settings], **settings, "optimizers": ["sgd"], "inits": ["he_normal"],
               "selection_seeds": sorted({r["seed"] for r in runs if r["phase"] == "selection"}),
-              "evaluation_seeds": sorted({r["seed"] for r in runs if r["phase"] == "evaluation"}),
-              "num_classes": num_classes, "n_test": 270}
-    return build(_meta(config, ["sgd"]), runs, metrics.summarize(runs, {}, num_classes=num_classes))
+              "evaluation_seeds": sorted({r["seed"] for r in runs if r["phase"] == "evaluation"})}
+    return build(_meta(config, ["sgd"]), runs, metrics.summarize(runs, {}, num_classes={"digits-mlp": num_classes}))
 
 
 def test_records_and_summary_pass_the_schema_check():
@@ -127,7 +131,7 @@ def test_sgd_at_lr_10_and_1e30_fails_every_seed_counts_them_and_never_chooses_th
                                 phase="selection", examples_per_step=128)
     assert [r["failure"] for r in found if r["lr"] == 10.0] == ["exploded"] * 4
     assert [r["failure"] for r in found if r["lr"] == 1e30] == ["non-finite"] * 4
-    summary = {row["lr"]: row for row in metrics.summarize(found, {}, num_classes=10)}
+    summary = {row["lr"]: row for row in metrics.summarize(found, {}, num_classes=CLASSES)}
     assert summary[10.0]["n_failed"] == summary[1e30]["n_failed"] == 4
     assert summary[10.0]["val_accuracy_mean"] == pytest.approx(0.1)  # as measured
     assert summary[1e30]["val_accuracy_mean"] == pytest.approx(0.1)  # chance: 1 / 10 classes
@@ -152,7 +156,7 @@ def _runs(values, times, *, phase="evaluation", failures=None, lr=0.1, trial=0, 
 
 def test_failed_runs_count_in_every_mean_at_what_they_measured_or_chance():
     runs = _runs([0.9, 0.92, 0.3, None], [100, 125, None, None], failures=[None, None, "exploded", "non-finite"])
-    (row,) = metrics.summarize(runs, {}, num_classes=10)
+    (row,) = metrics.summarize(runs, {}, num_classes=CLASSES)
     counted = [0.9, 0.92, 0.3, 0.1]
     assert row["val_accuracy_mean"] == pytest.approx(np.mean(counted))
     assert row["test_accuracy_mean"] == pytest.approx(np.mean(counted))
@@ -167,7 +171,7 @@ def test_failed_runs_count_in_every_mean_at_what_they_measured_or_chance():
 def test_censored_median_over_all_seeds_and_its_null_case():
     # 5 of 8 reached: the median over all 8, "never" counted as later than anything
     five = _runs([0.96] * 8, [50, 50, 75, 100, 125, None, None, None])
-    (row,) = metrics.summarize(five, {}, num_classes=10)
+    (row,) = metrics.summarize(five, {}, num_classes=CLASSES)
     assert row["steps_to_target_median"] == 112.5  # == median of [50, 50, 75, 100, 125, inf, inf, inf]
     low, high = row["steps_to_target_ci95"]
     assert low == 50 and high is None  # 3 of 8 never reached: no upper bound within training
@@ -175,16 +179,16 @@ def test_censored_median_over_all_seeds_and_its_null_case():
     assert row["examples_to_target_ci95"] == [50 * 128, None]
     assert row["reached_fraction"] == 5 / 8
     # 4 of 8: half never reached -> null, whatever the 4 luckiest did
-    (half,) = metrics.summarize(_runs([0.96] * 8, [25, 25, 50, 50, None, None, None, None]), {}, num_classes=10)
+    (half,) = metrics.summarize(_runs([0.96] * 8, [25, 25, 50, 50, None, None, None, None]), {}, num_classes=CLASSES)
     assert half["steps_to_target_median"] is None and half["examples_to_target_median"] is None
     assert half["steps_to_target_ci95"][0] == 25
-    (none,) = metrics.summarize(_runs([0.5] * 3, [None] * 3), {}, num_classes=10)
+    (none,) = metrics.summarize(_runs([0.5] * 3, [None] * 3), {}, num_classes=CLASSES)
     assert none["steps_to_target_median"] is None and none["steps_to_target_ci95"] is None
 
 
 def test_every_seed_reaching_gives_the_ordinary_median_with_a_finite_interval():
     times = [25, 50, 75, 100, 125, 150, 175, 200]
-    (row,) = metrics.summarize(_runs([0.96] * 8, times), {}, num_classes=10)
+    (row,) = metrics.summarize(_runs([0.96] * 8, times), {}, num_classes=CLASSES)
     assert row["steps_to_target_median"] == np.median(times)
     low, high = row["steps_to_target_ci95"]
     assert low <= np.median(times) <= high and high <= 200
@@ -194,7 +198,7 @@ def test_selection_rows_have_no_test_statistics_and_evaluation_rows_do():
     runs = _runs([0.9, 0.91], [100, 100], phase="selection") + [
         {**run, "seed": run["seed"] + 1000} for run in _runs([0.9, 0.92], [100, 125])]
     selection, evaluation = metrics.summarize(runs, {("digits-mlp", "sgd", "evaluation"): 0.002},
-                                              num_classes=10)
+                                              num_classes=CLASSES)
     assert selection["phase"] == "selection" and selection["test_accuracy_mean"] is None
     assert selection["test_accuracy_ci95"] is None and selection["seconds_per_step"] is None
     assert evaluation["test_accuracy_mean"] == pytest.approx(0.91) and evaluation["seeds"] == [1000, 1001]
@@ -209,7 +213,7 @@ def _candidates(*configs):
     runs = []
     for lr, trial, values, failures in configs:
         runs += _runs(values, [None] * len(values), phase="selection", failures=failures, lr=lr, trial=trial)
-    return metrics.summarize(runs, {}, num_classes=10)
+    return metrics.summarize(runs, {}, num_classes=CLASSES)
 
 
 def test_a_mostly_failed_configuration_is_never_chosen_even_with_a_higher_mean():
