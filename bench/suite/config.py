@@ -110,6 +110,8 @@ class TaskSettings:
     batch_size: int
     eval_every: int
     target: float
+    num_classes: int  # chance, 1 / num_classes, is what a failed run that measured nothing counts as
+    n_test: int  # test examples: the report flags a difference below 3 of them
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,8 @@ class Config:
             "tasks": [asdict(settings) for settings in self.tasks],
             # one-task runs also keep the settings at the top level, as schema 1 had them
             **({"task": first.task, "steps": first.steps, "batch_size": first.batch_size,
-                "eval_every": first.eval_every, "target": first.target} if len(self.tasks) == 1 else {}),
+                "eval_every": first.eval_every, "target": first.target, "num_classes": first.num_classes,
+                "n_test": first.n_test} if len(self.tasks) == 1 else {}),
             "pairs": [list(pair) for pair in self.pairs],
             "optimizers": self.optimizers,
             "inits": self.inits,
@@ -290,7 +293,8 @@ def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None 
     settings = []
     for name in task_names:
         spec = TASKS[name]
-        n_train = len(spec.load().x_train)
+        dataset = spec.load()
+        n_train = len(dataset.x_train)
         chosen_batch = batch_size or spec.batch_size
         if chosen_batch > n_train:
             raise UsageError(f"--batch-size {chosen_batch} is larger than the {n_train}-example "
@@ -301,7 +305,8 @@ def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None 
         if chosen_steps % chosen_eval:
             raise UsageError(f"--steps ({chosen_steps}) must be a multiple of --eval-every ({chosen_eval})")
         settings.append(TaskSettings(name, chosen_steps, chosen_batch, chosen_eval,
-                                     target if target is not None else spec.target))
+                                     target if target is not None else spec.target,
+                                     dataset.num_classes, len(dataset.x_test)))
     return Config(
         suite=base.name, tasks=tuple(settings), pairs=tuple(pairs), evaluation_seeds=evaluation,
         selection_seeds=selection, learning_rates=learning_rates,
