@@ -99,13 +99,14 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
     mesh = runner.runs_mesh(devices)
     records: list[dict[str, Any]] = []
     programs: list[dict[str, Any]] = []
+    classes = {settings.task: settings.num_classes for settings in config.tasks}
     n_programs = sum(1 + (len(config.candidates(opt)) > 1) for opt in config.optimizers) * len(config.tasks)
 
     def save(complete: bool) -> dict[str, Any]:
         seconds = {(p["task"], p["optimizer"], p["phase"]): p["seconds_per_step"] for p in programs}
         meta.update(complete=complete, programs=programs, finished_at=provenance.utc_now(),
                     wall_seconds=round(time.perf_counter() - began, 3))
-        results = document.build(meta, records, metrics.summarize(records, seconds))
+        results = document.build(meta, records, metrics.summarize(records, seconds, num_classes=classes))
         if jax.process_index() == 0:  # multi-host: every process computes, one writes
             files.write(path, results)
         return results
@@ -129,8 +130,7 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
             max_runs_per_call=config.max_runs_per_chunk, on_progress=progress.advance)
         examples = dataset.x_train.shape[0] if spec.full_batch else settings.batch_size
         new = metrics.run_records(settings.task, optimizer, runs, output, target=settings.target,
-                                  phase=phase, examples_per_step=examples,
-                                  num_classes=dataset.num_classes)
+                                  phase=phase, examples_per_step=examples)
         records.extend(new)
         programs.append({
             "task": settings.task, "optimizer": optimizer, "phase": phase, "runs": len(runs),
@@ -163,7 +163,7 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
                 if len(config.candidates(optimizer)) > 1:
                     selection = train(settings, task, dataset, initialized, optimizer, SELECTION,
                                       _runs(config, optimizer, config.selection_seeds), test=False)
-                    chosen = metrics.choose(selection)
+                    chosen = metrics.chosen_trials(selection, num_classes=classes)
                 train(settings, task, dataset, initialized, optimizer, EVALUATION,
                       _runs(config, optimizer, config.evaluation_seeds, chosen), test=True)
     except KeyboardInterrupt:
