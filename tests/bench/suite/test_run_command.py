@@ -105,7 +105,7 @@ def test_a_run_writes_schema_valid_json_and_csv_and_prints_tables(tmp_path, caps
     out = tmp_path / "sub" / "run.json"
     assert main(["run", *TINY, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "test accuracy" in printed and "divergences: 0 of 8 runs" in printed
+    assert "test accuracy" in printed and "failures: 0 of 8 runs" in printed
     document = json.loads(out.read_text())
     check_schema(document)
     assert document["meta"]["complete"] is True
@@ -114,7 +114,7 @@ def test_a_run_writes_schema_valid_json_and_csv_and_prints_tables(tmp_path, caps
     assert len(document["runs"]) == 8 and len(document["summary"]) == 4
     assert all(r["curve"]["step"] == [10, 20] for r in document["runs"])
     csv_lines = out.with_suffix(".csv").read_text().splitlines()
-    assert csv_lines[0].startswith("task,optimizer,init,lr,n_seeds") and len(csv_lines) == 5
+    assert csv_lines[0].startswith("task,optimizer,init,phase,trial,lr,hyperparams,seeds") and len(csv_lines) == 5
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no temp files
 
 
