@@ -121,7 +121,7 @@ def methodology(results: dict) -> str:
             "A run **fails** when its training loss, parameters or evaluations go non-finite, or its training loss "
             "at any step exceeds 10× its loss before training; a failed run never reaches the target, and counts in "
             "every mean, interval and difference at the accuracy it measured, or at chance (1 / classes). "
-            "A configuration where more than half the seeds failed is never chosen. "
+            "A configuration where more than half the seeds failed ranks below every other. "
             "**Speed**: the Kaplan-Meier median of steps to the target over all seeds, a seed that never reached it "
             "censored at the end of training (\"> N\", N the training steps: half or more never did), with its 95% "
             "interval. "

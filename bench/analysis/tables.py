@@ -35,10 +35,9 @@ def _fmt_speed(row: dict[str, Any] | None, steps: int) -> str:
 
 def print_tables(document: dict[str, Any], console: Console) -> None:
     config = document["meta"]["config"]
-    chosen_on = ("the same seeds (a schema-1 file: selection and evaluation shared seeds)"
-                 if shared_seeds(document) else f"{len(config['selection_seeds'])} selection seeds")
-    caption = (f"each (optimizer, init) at its configuration chosen on the validation accuracy of {chosen_on}; "
-               "every seed counted, failed runs at what they measured or chance")
+    chosen_on = ("the same seeds (schema 1)" if shared_seeds(document)
+                 else f"{len(config['selection_seeds'])} selection seeds")
+    caption = f"chosen on validation ({chosen_on}); failures counted"
     for task in tasks(document):
         chosen = {(optimizer, init): row for (_, optimizer, init), row in chosen_rows(document, "evaluation", task).items()}
         optimizers, inits = optimizers_of(document, task), inits_of(document, task)

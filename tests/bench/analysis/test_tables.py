@@ -20,7 +20,7 @@ def test_tables_show_evaluation_accuracy_failures_and_censored_speed():
     assert "(1/4 failed)" in text          # sgd's chosen lr failed on one evaluation seed
     assert "> 60 (" in text                # a censored median, not the luckiest seeds' median
     assert "failures: " in text and "non-finite" in text and "exploded" in text
-    assert "4 selection seeds" in text
+    assert "chosen on validation (4 selection seeds); failures counted" in text
 
 
 def test_failures_line_counts_by_kind_and_cell():
@@ -35,4 +35,4 @@ def test_a_schema_1_file_says_its_seeds_were_shared():
     from bench.results.document import check_document
 
     text = _printed(check_document(make_schema_1_results()))
-    assert "shared seeds" in text
+    assert "the same seeds (schema 1)" in text
