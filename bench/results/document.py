@@ -34,6 +34,8 @@ from bench.errors import UsageError
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 PHASES = ("selection", "evaluation")
+# A program that trains one configuration (nothing to choose) runs both phases' seeds at once.
+BOTH_PHASES = "selection+evaluation"
 FAILURES = ("non-finite", "exploded")
 # A results document nests five levels deep (document, runs, run, curve, values); anything
 # much deeper is not one, and is refused before the parser recurses into it.
@@ -339,7 +341,7 @@ OPTIONAL_TEXT = nullable(text)
 
 ANYTHING: Check = lambda value: None
 PROGRAM = record({
-    "task": text, "optimizer": text, "phase": one_of(*PHASES), "runs": COUNT,
+    "task": text, "optimizer": text, "phase": one_of(*PHASES, BOTH_PHASES), "runs": COUNT,
     "compile_seconds": nullable(SECONDS), "run_seconds": nullable(SECONDS),
     "seconds_per_step": nullable(SECONDS), "reused": boolean, "config": mapping_of(ANYTHING),
     "reuse_key": text, "records_sha256": text,

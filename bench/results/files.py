@@ -74,9 +74,11 @@ def reusable_programs(path: str) -> dict[tuple[str, str, str], tuple[dict[str, A
             return {}
         found = {}
         for program in programs:
-            key = (program["task"], program["optimizer"], program.get("phase", "evaluation"))
-            found[key] = (program, [r for r in runs if (r["task"], r["optimizer"],
-                                                        r.get("phase", "evaluation")) == key])
+            phase = program.get("phase", "evaluation")
+            phases = phase.split("+")  # "selection+evaluation": one program for both phases
+            key = (program["task"], program["optimizer"], phase)
+            found[key] = (program, [r for r in runs if (r["task"], r["optimizer"]) == key[:2]
+                                    and r.get("phase", "evaluation") in phases])
         return found
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}

@@ -22,6 +22,7 @@ from bench.suite import metrics
 from bench.suite.config import Config, TaskSettings, check_output_path, resolve
 
 SELECTION, EVALUATION = "selection", "evaluation"
+BOTH = document.BOTH_PHASES
 
 
 class Progress(Protocol):
@@ -80,6 +81,12 @@ def _runs(config: Config, optimizer: str, seeds: Sequence[int],
     return [run(init, seed, chosen[init]) for init in inits for seed in seeds]
 
 
+def _row(output, i: int):
+    """The RunOutput of run i alone."""
+    return type(output)(*(field if name == "steps" else field[i:i + 1]
+                          for name, field in zip(output._fields, output)))
+
+
 def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | None = None,
               deterministic: bool = False, progress: Progress | None = None,
               devices=None) -> tuple[str, dict[str, Any]]:
@@ -103,7 +110,10 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
     n_programs = sum(1 + (len(config.candidates(opt)) > 1) for opt in config.optimizers) * len(config.tasks)
 
     def save(complete: bool) -> dict[str, Any]:
-        seconds = {(p["task"], p["optimizer"], p["phase"]): p["seconds_per_step"] for p in programs}
+        seconds = {}
+        for p in programs:
+            for phase in ((SELECTION, EVALUATION) if p["phase"] == BOTH else (p["phase"],)):
+                seconds[(p["task"], p["optimizer"], phase)] = p["seconds_per_step"]
         meta.update(complete=complete, programs=programs, finished_at=provenance.utc_now(),
                     wall_seconds=round(time.perf_counter() - began, 3))
         results = document.build(meta, records, metrics.summarize(records, seconds, num_classes=classes))
@@ -113,7 +123,10 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
 
     def train(settings: TaskSettings, task, dataset, initialized, optimizer: str, phase: str,
               runs: list, test: bool) -> list[dict[str, Any]]:
-        """One program: reused from the earlier file when its configuration is unchanged."""
+        """One program: reused from the earlier file when its configuration is unchanged.
+
+        phase BOTH trains selection and evaluation seeds of one configuration in one program;
+        the selection runs' test accuracy is computed with the others' but never recorded."""
         spec = OPTIMIZERS[optimizer]
         key = (settings.task, optimizer, phase)
         program_key = program_config(settings, optimizer, phase, runs, meta["backend"], test)
@@ -129,8 +142,20 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
             batch_size=settings.batch_size, eval_every=settings.eval_every, mesh=mesh, test=test,
             max_runs_per_call=config.max_runs_per_chunk, on_progress=progress.advance)
         examples = dataset.x_train.shape[0] if spec.full_batch else settings.batch_size
-        new = metrics.run_records(settings.task, optimizer, runs, output, target=settings.target,
-                                  phase=phase, examples_per_step=examples)
+        if phase == BOTH:
+            evaluation = set(config.evaluation_seeds)
+            new = []
+            for i, run in enumerate(runs):
+                one = metrics.run_records(
+                    settings.task, optimizer, [run], _row(output, i), target=settings.target,
+                    phase=EVALUATION if run.seed in evaluation else SELECTION,
+                    examples_per_step=examples)[0]
+                if run.seed not in evaluation:
+                    one["final_test_accuracy"] = None  # selection seeds never report test accuracy
+                new.append(one)
+        else:
+            new = metrics.run_records(settings.task, optimizer, runs, output,
+                                      target=settings.target, phase=phase, examples_per_step=examples)
         records.extend(new)
         programs.append({
             "task": settings.task, "optimizer": optimizer, "phase": phase, "runs": len(runs),
@@ -159,11 +184,17 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
                 return cache[0]
 
             for optimizer in config.optimizers:
-                chosen = {init: 0 for init in config.inits_for(optimizer)}
-                if len(config.candidates(optimizer)) > 1:
-                    selection = train(settings, task, dataset, initialized, optimizer, SELECTION,
-                                      _runs(config, optimizer, config.selection_seeds), test=False)
-                    chosen = metrics.chosen_trials(selection, num_classes=classes)
+                if len(config.candidates(optimizer)) == 1:
+                    # Nothing to choose, but the selection seeds still train: the report picks
+                    # its leaders (the reference of each comparison) on them, never on the
+                    # seeds that report test accuracy. One program for both phases.
+                    seeds = config.selection_seeds + config.evaluation_seeds
+                    train(settings, task, dataset, initialized, optimizer, BOTH,
+                          _runs(config, optimizer, seeds), test=True)
+                    continue
+                selection = train(settings, task, dataset, initialized, optimizer, SELECTION,
+                                  _runs(config, optimizer, config.selection_seeds), test=False)
+                chosen = metrics.chosen_trials(selection, num_classes=classes)
                 train(settings, task, dataset, initialized, optimizer, EVALUATION,
                       _runs(config, optimizer, config.evaluation_seeds, chosen), test=True)
     except KeyboardInterrupt:

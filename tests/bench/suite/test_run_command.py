@@ -105,16 +105,22 @@ def test_a_run_writes_schema_valid_json_and_csv_and_prints_tables(tmp_path, caps
     out = tmp_path / "sub" / "run.json"
     assert main(["run", *TINY, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "test accuracy" in printed and "failures: 0 of 8 runs" in printed
+    # smoke: 2 optimizers x 2 inits, one learning rate each, so one program per optimizer
+    # trains the 2 selection seeds (which choose the report's leaders) and the 2 evaluation seeds
+    assert "test accuracy" in printed and "failures: 0 of 16 runs" in printed
     document = json.loads(out.read_text())
     check_schema(document)
     assert document["meta"]["complete"] is True
     assert document["meta"]["config"]["seeds"] == 2
     assert {"jax", "jaxlib", "flax", "optax"} <= set(document["meta"]["versions"])
-    assert len(document["runs"]) == 8 and len(document["summary"]) == 4
+    assert len(document["runs"]) == 16 and len(document["summary"]) == 8
+    assert [p["phase"] for p in document["meta"]["programs"]] == ["selection+evaluation"] * 2
+    selection = [r for r in document["runs"] if r["phase"] == "selection"]
+    assert {r["seed"] for r in selection} == {0, 1}
+    assert all(r["final_test_accuracy"] is None for r in selection)
     assert all(r["curve"]["step"] == [10, 20] for r in document["runs"])
     csv_lines = out.with_suffix(".csv").read_text().splitlines()
-    assert csv_lines[0].startswith("task,optimizer,init,phase,trial,lr,hyperparams,seeds") and len(csv_lines) == 5
+    assert csv_lines[0].startswith("task,optimizer,init,phase,trial,lr,hyperparams,seeds") and len(csv_lines) == 9
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no temp files
 
 
@@ -156,7 +162,9 @@ def test_interrupted_run_keeps_finished_programs_and_a_rerun_reuses_them(tmp_pat
 def test_python_api_runs_a_suite_and_returns_the_document(tmp_path):
     document = bench.run("smoke", out=str(tmp_path / "api.json"), steps=20, eval_every=10,
                          optimizers="adam", seeds=[5, 7])
-    assert {r["seed"] for r in document["runs"]} == {5, 7}
+    evaluation = [r for r in document["runs"] if r["phase"] == "evaluation"]
+    assert {r["seed"] for r in evaluation} == {5, 7}
+    assert {r["seed"] for r in document["runs"]} - {5, 7} == {0, 1}  # the selection seeds
     assert {r["optimizer"] for r in document["runs"]} == {"adam"}
 
 
