@@ -6,6 +6,7 @@ closest valid one), before anything is compiled or written.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -133,7 +134,7 @@ def check_name(kind: str, name: str, valid: Sequence[str]) -> str:
 
 def check_positive(flag: str, value: int | None) -> None:
     """A count given on the command line must be a positive integer (None: not given)."""
-    if value is not None and value <= 0:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
         raise UsageError(f"{flag} must be a positive integer, got {value}")
 
 
@@ -205,21 +206,27 @@ def resolve(suite: str = "default", *, task: str | None = None,
         opt: override or (base.learning_rates or {}).get(opt) or tuple(OPTIMIZERS[opt].learning_rates)
         for opt in optimizer_names}
 
-    if seeds is None or isinstance(seeds, int):
-        seed_list = tuple(range(base.seeds if seeds is None else seeds))
-    else:
-        seed_list = tuple(dict.fromkeys(int(s) for s in seeds))
-        if not seed_list or min(seed_list) < 0:
-            raise UsageError(f"seeds must be non-negative integers, got {list(seeds)}")
-    n_train = len(task_spec.load().x_train)
+    if seeds is not None and not isinstance(seeds, int):
+        seeds = tuple(dict.fromkeys(int(s) for s in seeds))
+        if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED:
+            raise UsageError(f"seeds must be integers in [0, {MAX_SEED}], got {_abridged(seeds)}")
+    dataset = task_spec.load()
+    n_train = len(dataset.x_train)
     chosen_batch = batch_size or task_spec.batch_size
     if chosen_batch > n_train:
         raise UsageError(f"--batch-size {chosen_batch} is larger than the {n_train}-example "
                          f"training set of {task_name}")
     chosen_steps = steps or base.steps or task_spec.steps
+    if chosen_steps > MAX_STEPS:
+        raise UsageError(f"--steps must be at most {MAX_STEPS} (the runner counts steps in "
+                         f"int32), got {chosen_steps}")
     chosen_eval = eval_every or min(base.eval_every, chosen_steps)
     if chosen_steps % chosen_eval:
         raise UsageError(f"--steps ({chosen_steps}) must be a multiple of --eval-every ({chosen_eval})")
+    n_seeds = base.seeds if seeds is None else seeds if isinstance(seeds, int) else len(seeds)
+    check_fits_in_memory(task_spec, dataset.x_train[:1], pairs, learning_rates, n_seeds,
+                         chosen_steps // chosen_eval, seeds_flag=isinstance(seeds, int))
+    seed_list = tuple(range(n_seeds)) if seeds is None or isinstance(seeds, int) else seeds
     return Config(
         suite=base.name, task=task_name, pairs=tuple(pairs), seeds=seed_list, steps=chosen_steps,
         batch_size=chosen_batch, eval_every=chosen_eval,
@@ -228,14 +235,127 @@ def resolve(suite: str = "default", *, task: str | None = None,
 
 
 def check_output_path(path: str) -> str:
-    """--out must be a file we can create or replace; its folder is created if missing."""
-    if os.path.isdir(path):
-        raise UsageError(f"--out '{path}' is a directory; give a file path like {path.rstrip('/')}/run.json")
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"--out '{path}': cannot create its folder ({error.strerror})") from None
-    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise UsageError(f"--out '{path}' cannot be written (permission denied)")
+    """`run --out`: a new `.json` path, or an initopt results file to resume and replace.
+
+    Its folder must exist or be creatable, and be writable; an existing file must be a regular
+    file holding an initopt results document (anything else is the user's and is never
+    overwritten); the derived files beside it (`bench.results.files`) must not be folders or
+    devices. The folder is created only once every check has passed.
+    """
+    from bench.results import files
+
+    check_file_path(path, "--out", (files.RESULTS_SUFFIX,), example="run.json")
+    files.read_existing(path, "--out")
+    for derived in (files.summary_path(path), files.report_path(path)):
+        if os.path.lexists(derived) and not os.path.isfile(derived):
+            raise UsageError(f"--out '{path}': '{derived}' (written beside it) exists and is not "
+                             "a regular file")
+    make_folder(path, "--out")
     return path
+
+
+def check_file_path(path: str, flag: str, suffixes: Sequence[str], example: str) -> str:
+    """A path a command will write: a file name (not a folder) with one of `suffixes`, whose
+    folder exists or can be made, and can be written. Writes nothing."""
+    if not path:
+        raise UsageError(f"{flag} needs a file path like {example}")
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        state = "is a directory" if os.path.isdir(path) else "names a folder"
+        raise UsageError(f"{flag} '{path}' {state}; give a file path like "
+                         f"{os.path.join(path.rstrip('/' + os.sep) or '.', example)}")
+    name = os.path.basename(path)
+    if not any(name.endswith(suffix) and len(name) > len(suffix) for suffix in suffixes):
+        raise UsageError(f"{flag} '{path}' must end in {' or '.join(suffixes)}, like {example}")
+    folder = os.path.dirname(os.path.abspath(path))
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise UsageError(f"{flag} '{path}': cannot create its folder ('{existing}' is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} '{path}' cannot be written: no permission to write in '{existing}'")
+    if os.path.isfile(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} '{path}' cannot be written (permission denied)")
+    return path
+
+
+def make_folder(path: str, flag: str) -> None:
+    """Create the folder of `path` (after its checks have passed)."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"{flag} '{path}': cannot create its folder ({error.strerror})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Counts that cannot fit
+
+MAX_SEED = 2**32 - 1  # seeds become uint32 keys
+MAX_STEPS = 2**31 - 1  # the runner's step counter is int32
+# Host memory a run keeps until its results are written: the params of every (init, seed) (the
+# init program's output and its host copy, float32), and per run its record: ~4 KiB of fields,
+# plus ~512 B per recorded point (four curve values as Python floats, as arrays and as JSON text).
+RECORD_BYTES = 4096
+POINT_BYTES = 512
+# The rest of the available memory is for the runner's chunks (up to a third of RAM) and Python.
+HOST_MEMORY_SHARE = 0.5
+
+
+def check_fits_in_memory(task, example_input, pairs: Sequence[tuple[str, str]],
+                         learning_rates: dict[str, Sequence[float]], n_seeds: int, points: int,
+                         seeds_flag: bool = True) -> None:
+    """Refuse, before anything is built, a run whose kept results cannot fit in host memory;
+    the message gives the largest number of seeds that fits."""
+    from bench._host import available_memory_bytes
+
+    n_inits = len(dict.fromkeys(init for _, init in pairs))
+    runs_per_seed = sum(len(learning_rates[optimizer]) for optimizer, _ in pairs)
+    per_run = RECORD_BYTES + POINT_BYTES * points
+    per_seed = 8 * params_per_run(task, example_input) * n_inits + runs_per_seed * per_run
+    available = available_memory_bytes()
+    budget = int(available * HOST_MEMORY_SHARE)
+    fits = budget // per_seed
+    if n_seeds <= fits:
+        return
+    if fits == 0:
+        raise UsageError(
+            f"{points:,} recorded points per run (--steps / --eval-every) need about "
+            f"{_size(per_seed)} of host memory for even one seed ({runs_per_seed:,} runs), more "
+            f"than the {_size(budget)} this run may use (half of the {_size(available)} available); "
+            "raise --eval-every or lower --steps")
+    what = f"--seeds {n_seeds}" if seeds_flag else f"{n_seeds:,} seeds"
+    raise UsageError(
+        f"{what}: {runs_per_seed * n_seeds:,} runs would keep about {_size(per_seed * n_seeds)} "
+        f"in host memory (parameters, records and curves), more than the {_size(budget)} this "
+        f"run may use (half of the {_size(available)} available); at most {fits:,} seeds fit "
+        "with these optimizers, inits, learning rates and steps")
+
+
+def params_per_run(task, example_input) -> int:
+    """How many numbers one run's model holds, from shapes alone (nothing is allocated)."""
+    return _params_per_run(task.name, task.make_model, tuple(example_input.shape),
+                           str(example_input.dtype))
+
+
+@functools.lru_cache(maxsize=None)
+def _params_per_run(name: str, make_model, shape: tuple, dtype: str) -> int:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    model = make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+    shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x),
+                            jax.ShapeDtypeStruct(shape, jnp.dtype(dtype)))
+    return sum(int(np.prod(leaf.shape)) for leaf in jax.tree_util.tree_leaves(shapes))
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n_bytes < 1000 or unit == "PB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1000
+
+
+def _abridged(values: Sequence[int]) -> str:
+    values = list(values)
+    return str(values) if len(values) <= 8 else f"[{', '.join(map(str, values[:8]))}, ...]"
