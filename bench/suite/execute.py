@@ -54,6 +54,13 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
               deterministic: bool = False, progress: Progress | None = None,
               devices=None) -> tuple[str, dict[str, Any]]:
     """Run `config`, write the results to `out` and return (path, results dict)."""
+    path = check_output_path(out or files.default_path(config.suite))
+    with files.lock(path):  # one writer per results file (re-entrant: the CLI may hold it)
+        return _run_suite(config, path, argv=argv, deterministic=deterministic,
+                          progress=progress, devices=devices)
+
+
+def _run_suite(config: Config, path: str, *, argv, deterministic, progress, devices):
     import jax
     import json
 
@@ -63,7 +70,6 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
     from optimizers import OPTIMIZERS
 
     began = time.perf_counter()
-    path = check_output_path(out or files.default_path(config.suite))
     progress = progress or _Silent()
     meta = provenance.new_meta(config.suite, config.as_json(), argv, deterministic)
     configs = {(config.task, opt): json.loads(json.dumps(program_config(config, opt, meta["backend"])))
@@ -111,13 +117,15 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
                 steps=config.steps, batch_size=config.batch_size, eval_every=config.eval_every,
                 mesh=mesh, max_runs_per_call=config.max_runs_per_chunk,
                 on_progress=progress.advance)
-            records.extend(metrics.run_records(config.task, optimizer, runs, output, config.target))
+            program_records = metrics.run_records(config.task, optimizer, runs, output, config.target)
+            records.extend(program_records)
             programs.append({
                 "task": config.task, "optimizer": optimizer, "runs": len(runs),
                 "compile_seconds": round(timing.compile_seconds, 3),
                 "run_seconds": round(timing.run_seconds, 3),
                 "seconds_per_step": timing.run_seconds / config.steps,
                 "config": configs[key], "reused": False,
+                **files.program_stamp(configs[key], program_records),  # reuse_key, records_sha256, code
             })
             save(complete=False)
     except KeyboardInterrupt:
