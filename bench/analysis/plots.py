@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -22,6 +21,7 @@ import numpy as np  # noqa: E402
 from bench.results.document import (best_lr_rows, finite_or_none, format_lr, inits_of, lr_key,  # noqa: E402
                                   optimizers_of, runs_by_cell, tasks)
 from bench.analysis.stats import column_means_ci95, mean_ci95  # noqa: E402
+from bench.results.files import temporary_beside  # noqa: E402
 
 DPI = 110
 METRICS = (("val_accuracy", "validation accuracy"), ("train_loss", "training loss"))
@@ -54,7 +54,7 @@ def save_figure(figure, path) -> Path:
     the figure (many figures per report: free each one)."""
     path = Path(path)
     extension = path.suffix.lstrip(".") or "png"
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=f".{extension}")
+    handle, temporary = temporary_beside(str(path))  # named after `path`: a stale one is found
     os.close(handle)
     try:
         figure.savefig(temporary, format=extension, dpi=DPI, bbox_inches="tight")

@@ -1,4 +1,4 @@
-"""`python -m bench report RESULTS.json`: a Markdown report beside the results (`RESULTS.md`).
+"""`python -m bench report RESULTS.json`: a Markdown report beside the results (`RESULTS.report.md`).
 
 It holds, per task: best-lr test accuracy (optimizer x init, mean and 95% t interval over the
 seeds that did not diverge), convergence speed (median steps to target, % of seeds that reached
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from bench.results.document import (best_lr_rows, finite_or_none, format_lr, inits_of, load_results,
                                   optimizers_of, tasks)
 from bench.analysis.stats import PairedDifference, init_differences, optimizer_differences
+from bench.results import files
 from bench.results.files import atomic_write
 
 DASH = "—"
@@ -26,7 +28,7 @@ def report_from_args(args) -> int:
 
 
 def write_report(results_path, plots: bool = True, results: dict | None = None) -> Path:
-    """Write `<results>.md` (and, with `plots`, the PNGs) beside the results JSON; the .md path.
+    """Write `<stem>.report.md` (and, with `plots`, the PNGs) beside the results JSON; its path.
 
     Pass `results` when the dict is already in memory (the runner, right after a run); otherwise
     the file is loaded and schema-checked (a bad file raises UsageError).
@@ -34,7 +36,7 @@ def write_report(results_path, plots: bool = True, results: dict | None = None) 
     results_path = Path(results_path)
     if results is None:
         results = load_results(results_path)
-    report_path = results_path.with_suffix(".md")
+    report_path = Path(files.report_path(str(results_path)))  # <stem>.report.md
     plot_paths = []
     if plots:
         from bench.analysis.plots import make_plots  # matplotlib only when plots are wanted
@@ -192,7 +194,8 @@ def plots_section(links: list[str], skipped: bool) -> list[str]:
     if skipped:
         return lines + ["Plots skipped (`--no-plots`); run `python -m bench report RESULTS.json` to draw them.", ""]
     for link in links:
-        lines += [f"![{Path(link).stem}]({link})", ""]
+        # percent-encoded: a path with spaces (or parentheses) is still one CommonMark link
+        lines += [f"![{Path(link).stem}]({quote(link)})", ""]
     return lines
 
 

@@ -25,7 +25,7 @@ def report_with_plots(tmp_path_factory):
 
 def test_report_is_written_beside_the_results(report_with_plots):
     results_path, report_path, _ = report_with_plots
-    assert report_path == results_path.with_suffix(".md")
+    assert report_path == results_path.with_suffix(".report.md")
 
 
 def test_plots_are_non_empty_pngs_embedded_by_relative_path(report_with_plots):
@@ -57,9 +57,9 @@ def test_report_holds_the_tables_and_the_metadata(report_with_plots):
 def test_report_cli_without_plots(write_results, capsys):
     path = write_results("run.json")
     assert main(["report", str(path), "--no-plots"]) == 0
-    assert capsys.readouterr().out.strip() == str(path.with_suffix(".md"))
+    assert capsys.readouterr().out.strip() == str(path.with_suffix(".report.md"))
     assert not list(path.parent.glob("*.png"))
-    assert "Plots skipped" in path.with_suffix(".md").read_text()
+    assert "Plots skipped" in path.with_suffix(".report.md").read_text()
 
 
 def test_an_incomplete_run_is_flagged():

@@ -113,7 +113,7 @@ def test_a_run_writes_schema_valid_json_and_csv_and_prints_tables(tmp_path, caps
     assert {"jax", "jaxlib", "flax", "optax"} <= set(document["meta"]["versions"])
     assert len(document["runs"]) == 8 and len(document["summary"]) == 4
     assert all(r["curve"]["step"] == [10, 20] for r in document["runs"])
-    csv_lines = out.with_suffix(".csv").read_text().splitlines()
+    csv_lines = out.with_suffix(".summary.csv").read_text().splitlines()
     assert csv_lines[0].startswith("task,optimizer,init,lr,n_seeds") and len(csv_lines) == 5
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no temp files
 
