@@ -113,7 +113,8 @@ def run_from_args(args) -> int:
                      max_runs_per_chunk=args.max_runs_per_chunk)
     # Checked and locked before the progress bar starts: its teardown would put a blank line
     # on stderr ahead of the error. run_suite checks and locks too (for API callers).
-    path = check_output_path(args.out or files.default_path(config.suite))
+    path = (check_output_path(args.out) if args.out
+            else check_output_path(files.default_path(config.suite), "results path"))
     with files.lock(path):
         try:
             with RunProgress(len(config.optimizers), output_console(stderr=True, quiet=args.quiet)) as progress:

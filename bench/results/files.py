@@ -41,7 +41,6 @@ import stat
 import sys
 import tempfile
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -193,8 +192,8 @@ def read_existing(path: str, what: str = "--out") -> dict[str, Any] | None:
         return None
     document = _parse(data)
     if not is_results_document(document):
-        if what == "--out":
-            raise UsageError(f"--out '{path}' exists and is not an initopt results file; "
+        if what in ("--out", "results path"):
+            raise UsageError(f"{what} '{path}' exists and is not an initopt results file; "
                              "choose another path (nothing was changed)")
         raise UsageError(f"{_label(path, what)} is not an initopt results file")
     return document
@@ -227,12 +226,13 @@ def read_regular(path: str, what: str = "--out") -> bytes | None:
         raise UsageError(_folder_message(label, path)) from None
     except OSError as error:
         raise UsageError(f"{label} cannot be read ({error.strerror})") from None
-    with os.fdopen(handle, "rb") as file:
-        mode = os.fstat(file.fileno()).st_mode
+    mode = os.fstat(handle).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(handle)
         if stat.S_ISDIR(mode):
             raise UsageError(_folder_message(label, path))
-        if not stat.S_ISREG(mode):
-            raise UsageError(f"{label} is not a regular file ({_file_kind(mode)})")
+        raise UsageError(f"{label} is not a regular file ({_file_kind(mode)})")
+    with os.fdopen(handle, "rb") as file:
         return file.read()
 
 
@@ -374,11 +374,11 @@ def sha256_of(value: Any) -> str:
 @functools.lru_cache(maxsize=None)
 def sources_sha256() -> str:
     """A hash of every .py file of inits/, optimizers/ and bench/ as imported (names and bytes)."""
-    import importlib
+    from importlib.util import find_spec
 
     digest = hashlib.sha256()
     for package in CODE_PACKAGES:
-        root = Path(importlib.import_module(package).__file__).parent
+        root = Path(find_spec(package).origin).parent  # found, not imported (inits imports jax)
         for source in sorted(root.rglob("*.py")):
             digest.update(f"{package}/{source.relative_to(root).as_posix()}".encode() + b"\0")
             digest.update(source.read_bytes() + b"\0")
@@ -393,6 +393,8 @@ def code_identity() -> dict[str, Any]:
 
 
 def _version(package: str) -> str | None:
+    from importlib import metadata  # slow to import; only a run needs it
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:

@@ -234,7 +234,7 @@ def resolve(suite: str = "default", *, task: str | None = None,
         learning_rates=learning_rates, max_runs_per_chunk=max_runs_per_chunk)
 
 
-def check_output_path(path: str) -> str:
+def check_output_path(path: str, flag: str = "--out") -> str:
     """`run --out`: a new `.json` path, or an initopt results file to resume and replace.
 
     Its folder must exist or be creatable, and be writable; an existing file must be a regular
@@ -244,13 +244,13 @@ def check_output_path(path: str) -> str:
     """
     from bench.results import files
 
-    check_file_path(path, "--out", (files.RESULTS_SUFFIX,), example="run.json")
-    files.read_existing(path, "--out")
+    check_file_path(path, flag, (files.RESULTS_SUFFIX,), example="run.json")
+    files.read_existing(path, flag)
     for derived in (files.summary_path(path), files.report_path(path)):
         if os.path.lexists(derived) and not os.path.isfile(derived):
-            raise UsageError(f"--out '{path}': '{derived}' (written beside it) exists and is not "
+            raise UsageError(f"{flag} '{path}': '{derived}' (written beside it) exists and is not "
                              "a regular file")
-    make_folder(path, "--out")
+    make_folder(path, flag)
     return path
 
 
