@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import numbers
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -134,7 +135,8 @@ def check_name(kind: str, name: str, valid: Sequence[str]) -> str:
 
 def check_positive(flag: str, value: int | None) -> None:
     """A count given on the command line must be a positive integer (None: not given)."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                              or value <= 0):
         raise UsageError(f"{flag} must be a positive integer, got {value}")
 
 
@@ -171,7 +173,7 @@ def resolve(suite: str = "default", *, task: str | None = None,
     base = all_suites[check_name("suite", suite, list(all_suites))]
     task_name = check_name("task", task or base.task, list(TASKS))
     task_spec = TASKS[task_name]
-    for flag, value in (("--seeds", seeds if isinstance(seeds, int) else None), ("--steps", steps),
+    for flag, value in (("--seeds", seeds if isinstance(seeds, numbers.Integral) else None), ("--steps", steps),
                         ("--batch-size", batch_size), ("--eval-every", eval_every),
                         ("--max-runs-per-chunk", max_runs_per_chunk)):
         check_positive(flag, value)
@@ -206,7 +208,7 @@ def resolve(suite: str = "default", *, task: str | None = None,
         opt: override or (base.learning_rates or {}).get(opt) or tuple(OPTIMIZERS[opt].learning_rates)
         for opt in optimizer_names}
 
-    if seeds is not None and not isinstance(seeds, int):
+    if seeds is not None and not isinstance(seeds, numbers.Integral):
         seeds = tuple(dict.fromkeys(int(s) for s in seeds))
         if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED:
             raise UsageError(f"seeds must be integers in [0, {MAX_SEED}], got {_abridged(seeds)}")
@@ -223,10 +225,10 @@ def resolve(suite: str = "default", *, task: str | None = None,
     chosen_eval = eval_every or min(base.eval_every, chosen_steps)
     if chosen_steps % chosen_eval:
         raise UsageError(f"--steps ({chosen_steps}) must be a multiple of --eval-every ({chosen_eval})")
-    n_seeds = base.seeds if seeds is None else seeds if isinstance(seeds, int) else len(seeds)
+    n_seeds = base.seeds if seeds is None else seeds if isinstance(seeds, numbers.Integral) else len(seeds)
     check_fits_in_memory(task_spec, dataset.x_train[:1], pairs, learning_rates, n_seeds,
-                         chosen_steps // chosen_eval, seeds_flag=isinstance(seeds, int))
-    seed_list = tuple(range(n_seeds)) if seeds is None or isinstance(seeds, int) else seeds
+                         chosen_steps // chosen_eval, seeds_flag=isinstance(seeds, numbers.Integral))
+    seed_list = tuple(range(n_seeds)) if seeds is None or isinstance(seeds, numbers.Integral) else seeds
     return Config(
         suite=base.name, task=task_name, pairs=tuple(pairs), seeds=seed_list, steps=chosen_steps,
         batch_size=chosen_batch, eval_every=chosen_eval,
