@@ -74,7 +74,9 @@ def is_results_name(path: str) -> bool:
 def stem(json_path: str) -> str:
     """The results path without `.json`: every derived name starts with it."""
     json_path = str(json_path)
-    return json_path[:-len(RESULTS_SUFFIX)] if json_path.endswith(RESULTS_SUFFIX) else os.path.splitext(json_path)[0]
+    if json_path.endswith(RESULTS_SUFFIX):
+        return json_path[:-len(RESULTS_SUFFIX)]
+    return os.path.splitext(json_path)[0]
 
 
 def summary_path(json_path: str) -> str:
