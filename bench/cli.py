@@ -287,13 +287,14 @@ class _Interrupts:
     XLA call (where Python runs no signal handler until the call returns)."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
-    reported = False  # the main thread has told the user about the first interrupt
+    raised = False  # the first interrupt has been raised in the main thread
+    reported = False  # the main thread has told the user about it
 
     def __enter__(self):
         self.active = threading.current_thread() is threading.main_thread()
         if not self.active:
             return self
-        _Interrupts.reported = False
+        _Interrupts.reported = _Interrupts.raised = False
         self.read_end, self.write_end = os.pipe()
         os.set_blocking(self.write_end, False)
         self.previous = {sig: signal.signal(sig, self._first) for sig in self.SIGNALS}
@@ -312,7 +313,11 @@ class _Interrupts:
 
     @staticmethod
     def _first(signum, frame):
-        raise KeyboardInterrupt
+        # Only once: a second KeyboardInterrupt could land anywhere (a weakref callback prints
+        # a traceback) while the main thread saves; the watcher ends the process instead.
+        if not _Interrupts.raised:
+            _Interrupts.raised = True
+            raise KeyboardInterrupt
 
     def _watch(self):
         seen = 0
