@@ -16,7 +16,7 @@ from bench.errors import UsageError
 
 DETERMINISTIC_FLAG = "--xla_gpu_deterministic_ops=true"
 
-COMMANDS = ("run", "list", "verify", "perf", "compare", "report", "diagnose")
+COMMANDS = ("run", "tune", "list", "verify", "perf", "compare", "report", "diagnose")
 
 
 def _add_run(sub):
@@ -40,6 +40,25 @@ def _add_run(sub):
     p.add_argument("--distributed", action="store_true",
                    help="multi-host: call jax.distributed.initialize() and shard over all global devices")
     p.set_defaults(func=run_from_args)
+
+
+def _add_tune(sub):
+    p = sub.add_parser("tune", help="quasi-random search of every hyperparameter, each optimizer's "
+                                    "trials x seeds as one compiled program")
+    p.add_argument("--task", default="digits-mlp", help="task name")
+    p.add_argument("--optimizers", default="adam", help="comma-separated optimizer names")
+    p.add_argument("--inits", default="he_normal", help="comma-separated init strategy names")
+    p.add_argument("--budget", type=int, default=16, help="trials per optimizer")
+    p.add_argument("--seeds", type=int, default=2, help="selection seeds per trial")
+    p.add_argument("--evaluation-seeds", type=int, default=8,
+                   help="fresh seeds that retrain each chosen trial and report test accuracy")
+    p.add_argument("--steps", type=int, help="training steps per run (default: the task's)")
+    p.add_argument("--schedule", default="constant",
+                   help="learning-rate schedule: constant, warmup_cosine, warmup_linear")
+    p.add_argument("--out", help="results JSON path (default: results/tune-<UTC time>.json)")
+    p.add_argument("--max-runs-per-chunk", type=int, help="cap on runs compiled into one program call")
+    p.add_argument("--no-plots", action="store_true", help="skip the plots and the Markdown report")
+    p.set_defaults(func=tune_from_args)
 
 
 def _add_list(sub):
@@ -155,6 +174,50 @@ def _write_report(path: str, **options):
         return write_report(path, **options)
     except OSError as error:
         raise UsageError(write_failure(getattr(error, "filename", None) or path, error)) from None
+
+
+def tune_from_args(args) -> int:
+    from bench._host import start_jax
+    from bench.console import RunProgress, output_console
+    from bench.results import files
+    from bench.suite.config import check_output_path, check_positive
+    from bench.suite.execute import Interrupted, tune
+
+    for flag, value in (("--budget", args.budget), ("--seeds", args.seeds),
+                        ("--evaluation-seeds", args.evaluation_seeds), ("--steps", args.steps),
+                        ("--max-runs-per-chunk", args.max_runs_per_chunk)):
+        check_positive(flag, value)
+    start_jax()
+    path = (check_output_path(args.out) if args.out
+            else check_output_path(files.default_path("tune"), "results path"))
+    with files.lock(path):
+        try:
+            n_programs = 2 * len([name for name in args.optimizers.split(",") if name.strip()])
+            with RunProgress(n_programs, output_console(stderr=True)) as progress:
+                path, document = tune(args.task, args.optimizers, args.budget, args.seeds,
+                                      evaluation_seeds=args.evaluation_seeds, inits=args.inits,
+                                      steps=args.steps, schedule=args.schedule, out=path,
+                                      argv=sys.argv, progress=progress,
+                                      max_runs_per_chunk=args.max_runs_per_chunk)
+        except Interrupted as interrupted:
+            _Interrupts.reported = True
+            print(f"interrupted: finished programs saved in {interrupted.path}; run the same command "
+                  "to finish", file=sys.stderr)
+            return 130
+        from bench.analysis.search import chosen_table, write_search_plots
+
+        console = output_console()
+        console.print(chosen_table(document))
+        if not args.no_plots:
+            stem = os.path.basename(files.stem(path))
+            try:
+                plots = write_search_plots(document, os.path.dirname(os.path.abspath(path)), stem)
+            except OSError as error:
+                raise UsageError(files.write_failure(error.filename or path, error)) from None
+            console.print(f"report:  {_write_report(path, results=document)}")
+            console.print(f"search plots: {', '.join(str(p) for p in plots)}")
+    console.print(f"results: {path}")
+    return 0
 
 
 def list_from_args(args) -> int:
@@ -359,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="initopt: benchmark weight initializations and optimizers (JAX/Flax/Optax).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_run, _add_list, _add_verify, _add_perf, _add_compare, _add_report, _add_diagnose):
+    for add in (_add_run, _add_tune, _add_list, _add_verify, _add_perf, _add_compare, _add_report, _add_diagnose):
         add(sub)
     return parser
 

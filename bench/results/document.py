@@ -98,7 +98,8 @@ def runs_by_cell(results: dict) -> dict[Cell, list[dict]]:
     """Each cell's runs, sorted by seed."""
     cells = defaultdict(list)
     for run in results["runs"]:
-        cells[cell_of(run)].append(run)
+        if run.get("phase", "evaluation") == "evaluation":
+            cells[cell_of(run)].append(run)
     return {cell: sorted(runs, key=lambda run: run["seed"]) for cell, runs in cells.items()}
 
 
@@ -120,7 +121,7 @@ def best_lr_rows(results: dict, task: str | None = None) -> dict[Pair, dict]:
     """
     rows_by_pair = defaultdict(list)
     for row in results["summary"]:
-        if task is None or row["task"] == task:
+        if (task is None or row["task"] == task) and row.get("phase", "evaluation") == "evaluation":
             rows_by_pair[(row["task"], row["optimizer"], row["init"])].append(row)
     return {pair: _best_row(rows) for pair, rows in rows_by_pair.items()}
 

@@ -416,13 +416,14 @@ def program_stamp(program_config: dict[str, Any], records: list[dict[str, Any]])
             "code": code_identity()}
 
 
-def reusable_programs(path: str, program_configs: dict[tuple[str, str], dict[str, Any]]
-                      ) -> dict[tuple[str, str], tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Programs of an earlier file at `path` that this run may take as they are.
+def reusable_programs(path: str) -> dict[tuple[str, str, str], tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The programs of an earlier results file at `path` that the code of now may take as they are.
 
-    Returns (task, optimizer) -> (program meta, run records) for each program whose reuse key
-    equals this run's and whose records match their checksum. No file, another schema, or
-    anything unreadable reuses nothing.
+    Returns (task, optimizer, phase) -> (program meta, run records) for each program whose
+    `reuse_key` is that of its own `config` under this code and these libraries, and whose
+    records still match their `records_sha256`; the caller reuses a program only if its
+    `config` also equals the new one. No file, another schema, or anything unreadable reuses
+    nothing.
     """
     try:
         earlier = read_existing(path)
@@ -434,21 +435,20 @@ def reusable_programs(path: str, program_configs: dict[tuple[str, str], dict[str
     programs = meta.get("programs") if isinstance(meta, dict) else None
     if not isinstance(programs, list) or not isinstance(runs, list):
         return {}
-    reusable = {}
+    found = {}
     for program in programs:
         if not isinstance(program, dict):
             continue
-        key = (program.get("task"), program.get("optimizer"))
-        if key not in program_configs or key in reusable:
+        key = (program.get("task"), program.get("optimizer"), program.get("phase", "evaluation"))
+        if key in found:
             continue
-        if program.get("reuse_key") != reuse_key(program_configs[key]):
-            continue
-        records = [run for run in runs if isinstance(run, dict)
-                   and (run.get("task"), run.get("optimizer")) == key]
+        records = [run for run in runs if isinstance(run, dict) and (
+            run.get("task"), run.get("optimizer"), run.get("phase", "evaluation")) == key]
         try:
-            intact = program.get("records_sha256") == sha256_of(records)
+            trusted = (program.get("reuse_key") == reuse_key(program.get("config"))
+                       and program.get("records_sha256") == sha256_of(records))
         except (TypeError, ValueError):  # a hand-edited NaN, or a value JSON cannot hold
-            intact = False
-        if intact:
-            reusable[key] = (program, records)
-    return reusable
+            trusted = False
+        if trusted:
+            found[key] = (program, records)
+    return found

@@ -14,6 +14,9 @@ from typing import Any, Sequence
 
 from bench.errors import UsageError
 
+# Evaluation seeds start here; selection seeds are 0, 1, 2, ...: the seeds that choose a
+# configuration never report test accuracy.
+EVALUATION_SEED_BASE = 1000
 CLASSIC_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam")
 # The twelve strategies of the default and deep suites: every one applies to a plain MLP.
 CLASSIC_INITS = ("small_random", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
@@ -25,16 +28,27 @@ CLASSIC_INITS = ("small_random", "glorot_uniform", "glorot_normal", "he_uniform"
 class Suite:
     name: str
     description: str
-    task: str
+    tasks: tuple[str, ...]
     # (optimizer, init) pairs; None means every pair of `optimizers` x `inits`.
     optimizers: tuple[str, ...] | None = None
     inits: tuple[str, ...] | None = None
     pairs: tuple[tuple[str, str], ...] | None = None
-    seeds: int = 8
-    steps: int | None = None  # None: the task's default
-    eval_every: int = 25
+    seeds: int = 8  # evaluation seeds per cell: they alone report test accuracy
+    selection_seeds: int = 4  # seeds that choose each (optimizer, init)'s configuration
+    steps: int | None = None  # None: each task's default
+    eval_every: int | None = None  # None: default_eval_every(steps)
     # optimizer -> learning rates; None (or a missing optimizer): the optimizer's default grid
     learning_rates: dict[str, tuple[float, ...]] | None = None
+
+
+def default_eval_every(steps: int) -> int:
+    """Every 25 steps, or about 40 evaluations on long runs: the largest divisor of `steps` up
+    to max(25, steps // 40)."""
+    return largest_divisor_at_most(steps, max(25, steps // 40))
+
+
+def largest_divisor_at_most(n: int, at_most: int) -> int:
+    return max(d for d in range(1, min(n, at_most) + 1) if n % d == 0)
 
 
 def _default_pairs(inits: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -66,42 +80,66 @@ def suites() -> dict[str, Suite]:
         "default": Suite(
             "default", "digits-mlp: 12 inits under momentum and Adam, 8 optimizers under "
             "he_normal, 8 seeds, each optimizer at its swept learning rate",
-            "digits-mlp", pairs=_default_pairs(inits), seeds=8,
+            ("digits-mlp",), pairs=_default_pairs(inits), seeds=8, eval_every=25,
             learning_rates=DEFAULT_LEARNING_RATES),
         "full": Suite(
             "full", "digits-mlp: every optimizer x every init, each optimizer's learning-rate grid",
-            "digits-mlp", seeds=8),
+            ("digits-mlp",), seeds=8, eval_every=25),
         "sweep": Suite(
             "sweep", "digits-mlp: the 8 classic optimizers under he_normal over 11 learning "
             "rates (1e-4..10), 4 seeds: picks the default suite's learning rates",
-            "digits-mlp", optimizers=CLASSIC_OPTIMIZERS, inits=("he_normal",), seeds=4,
+            ("digits-mlp",), optimizers=CLASSIC_OPTIMIZERS, inits=("he_normal",), seeds=4, eval_every=25,
             learning_rates={opt: SWEEP_LEARNING_RATES for opt in CLASSIC_OPTIMIZERS}),
         "deep": Suite(
             "deep", "digits-deep (20 hidden layers): every init under momentum and Adam",
-            "digits-deep", optimizers=("momentum", "adam"), inits=CLASSIC_INITS, seeds=8,
+            ("digits-deep",), optimizers=("momentum", "adam"), inits=CLASSIC_INITS, seeds=8, eval_every=25,
             # not swept: the MLP's swept momentum rates (0.1-1) are too hot for 20 plain layers
             learning_rates={"momentum": (0.003, 0.01, 0.03), "adam": (1e-3, 3e-3, 1e-2)}),
         "smoke": Suite(
             "smoke", "a few seconds: 2 optimizers x 2 inits x 2 seeds, 50 steps",
-            "digits-mlp", optimizers=("sgd", "adam"), inits=("he_normal", "lsuv"), seeds=2,
+            ("digits-mlp",), optimizers=("sgd", "adam"), inits=("he_normal", "lsuv"), seeds=2,
+            selection_seeds=2,
             steps=50, eval_every=10, learning_rates={"sgd": (0.1,), "adam": (3e-3,)}),
     }
 
 
 @dataclass(frozen=True)
-class Config:
-    """A fully resolved, validated run: everything a results file's `meta.config` records."""
+class TaskSettings:
+    """One task of a run, with the settings its runs train under."""
 
-    suite: str
     task: str
-    pairs: tuple[tuple[str, str], ...]
-    seeds: tuple[int, ...]
     steps: int
     batch_size: int
     eval_every: int
     target: float
+
+
+@dataclass(frozen=True)
+class Config:
+    """A fully resolved, validated run: everything a results file's `meta.config` records.
+
+    Every (task, optimizer, init) first trains each candidate configuration of the optimizer
+    on the selection seeds (skipped when there is only one candidate), chooses one on
+    validation accuracy, then trains the chosen one on the evaluation seeds, which alone report
+    test accuracy.
+    """
+
+    suite: str
+    tasks: tuple[TaskSettings, ...]
+    pairs: tuple[tuple[str, str], ...]
+    evaluation_seeds: tuple[int, ...]
+    selection_seeds: tuple[int, ...]
     learning_rates: dict[str, tuple[float, ...]] = field(default_factory=dict)
     max_runs_per_chunk: int | None = None
+    # optimizer -> candidate configurations (name -> value, learning_rate included); None: the
+    # learning-rate grid. `tune` sets it from its search, with the space it searched.
+    search: dict[str, tuple[dict[str, float], ...]] | None = None
+    search_space: dict[str, dict[str, list]] | None = None
+    schedule: str = "constant"
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self.evaluation_seeds
 
     @property
     def optimizers(self) -> list[str]:
@@ -114,15 +152,32 @@ class Config:
     def inits_for(self, optimizer: str) -> list[str]:
         return [init for opt, init in self.pairs if opt == optimizer]
 
+    def candidates(self, optimizer: str) -> tuple[dict[str, float], ...]:
+        """The optimizer's configurations, in trial order (trial i is candidates[i])."""
+        if self.search is not None and optimizer in self.search:
+            return self.search[optimizer]
+        return tuple({"learning_rate": float(lr)} for lr in self.learning_rates[optimizer])
+
     def as_json(self) -> dict[str, Any]:
-        config = asdict(self)
-        config["pairs"] = [list(pair) for pair in self.pairs]
-        config["seeds"] = len(self.seeds)
-        config["seed_list"] = list(self.seeds)
-        config["optimizers"] = self.optimizers
-        config["inits"] = self.inits
-        config["learning_rates"] = {k: list(v) for k, v in self.learning_rates.items()}
-        return config
+        first = self.tasks[0]
+        return {
+            "suite": self.suite,
+            "tasks": [asdict(settings) for settings in self.tasks],
+            # one-task runs also keep the settings at the top level, as schema 1 had them
+            **({"task": first.task, "steps": first.steps, "batch_size": first.batch_size,
+                "eval_every": first.eval_every, "target": first.target} if len(self.tasks) == 1 else {}),
+            "pairs": [list(pair) for pair in self.pairs],
+            "optimizers": self.optimizers,
+            "inits": self.inits,
+            "seeds": len(self.evaluation_seeds),
+            "seed_list": list(self.evaluation_seeds),
+            "evaluation_seeds": list(self.evaluation_seeds),
+            "selection_seeds": list(self.selection_seeds),
+            "learning_rates": {k: list(v) for k, v in self.learning_rates.items()},
+            "candidates": {opt: [dict(c) for c in self.candidates(opt)] for opt in self.optimizers},
+            "search_space": self.search_space, "schedule": self.schedule,
+            "max_runs_per_chunk": self.max_runs_per_chunk,
+        }
 
 
 def check_name(kind: str, name: str, valid: Sequence[str]) -> str:
@@ -158,22 +213,39 @@ def parse_learning_rates(text: str) -> tuple[float, ...]:
     return tuple(dict.fromkeys(rates))
 
 
-def resolve(suite: str = "default", *, task: str | None = None,
+def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None = None,
             optimizers: str | Sequence[str] | None = None, inits: str | Sequence[str] | None = None,
-            seeds: int | Sequence[int] | None = None, steps: int | None = None,
-            lrs: str | Sequence[float] | None = None, batch_size: int | None = None,
-            eval_every: int | None = None, target: float | None = None,
-            max_runs_per_chunk: int | None = None) -> Config:
-    """A suite, overridden by whatever the caller gives; every value checked."""
+            seeds: int | Sequence[int] | None = None, selection_seeds: int | None = None,
+            steps: int | None = None, lrs: str | Sequence[float] | None = None,
+            batch_size: int | None = None, eval_every: int | None = None,
+            target: float | None = None, max_runs_per_chunk: int | None = None,
+            trials: int | None = None) -> Config:
+    """A suite (a name, or a Suite of the caller's), overridden by whatever the caller gives;
+    every value checked.
+
+    `seeds`: the number of evaluation seeds (EVALUATION_SEED_BASE, +1, ...) or their list;
+    `selection_seeds`: the number of selection seeds (0, 1, ...). `task` may name several
+    tasks ("a,b"); the other overrides then apply to every one of them. `trials`: the number of
+    candidate configurations per optimizer when a search (`tune`) will replace the learning-rate
+    grid, so that the memory check counts them.
+    """
     from bench.tasks import TASKS
     from inits import STRATEGIES
     from optimizers import OPTIMIZERS
 
-    all_suites = suites()
-    base = all_suites[check_name("suite", suite, list(all_suites))]
-    task_name = check_name("task", task or base.task, list(TASKS))
-    task_spec = TASKS[task_name]
-    for flag, value in (("--seeds", seeds if isinstance(seeds, numbers.Integral) else None), ("--steps", steps),
+    if isinstance(suite, Suite):
+        base = suite
+    else:
+        all_suites = suites()
+        base = all_suites[check_name("suite", suite, list(all_suites))]
+    if task is None:
+        task_names = base.tasks
+    elif isinstance(task, str):
+        task_names = parse_names("task", task, list(TASKS))
+    else:
+        task_names = tuple(dict.fromkeys(check_name("task", name, list(TASKS)) for name in task))
+    for flag, value in (("--seeds", seeds if isinstance(seeds, numbers.Integral) else None),
+                        ("--selection-seeds", selection_seeds), ("--steps", steps),
                         ("--batch-size", batch_size), ("--eval-every", eval_every),
                         ("--max-runs-per-chunk", max_runs_per_chunk)):
         check_positive(flag, value)
@@ -208,32 +280,52 @@ def resolve(suite: str = "default", *, task: str | None = None,
         opt: override or (base.learning_rates or {}).get(opt) or tuple(OPTIMIZERS[opt].learning_rates)
         for opt in optimizer_names}
 
-    if seeds is not None and not isinstance(seeds, numbers.Integral):
+    n_selection = base.selection_seeds if selection_seeds is None else selection_seeds
+    if seeds is None or isinstance(seeds, numbers.Integral):
+        n_evaluation = base.seeds if seeds is None else seeds
+        if EVALUATION_SEED_BASE + n_evaluation - 1 > MAX_SEED:
+            raise UsageError(f"--seeds must be at most {MAX_SEED - EVALUATION_SEED_BASE + 1} "
+                             f"(seeds are uint32), got {n_evaluation}")
+    else:
         seeds = tuple(dict.fromkeys(int(s) for s in seeds))
         if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED:
             raise UsageError(f"seeds must be integers in [0, {MAX_SEED}], got {_abridged(seeds)}")
-    dataset = task_spec.load()
-    n_train = len(dataset.x_train)
-    chosen_batch = batch_size or task_spec.batch_size
-    if chosen_batch > n_train:
-        raise UsageError(f"--batch-size {chosen_batch} is larger than the {n_train}-example "
-                         f"training set of {task_name}")
-    chosen_steps = steps or base.steps or task_spec.steps
-    if chosen_steps > MAX_STEPS:
-        raise UsageError(f"--steps must be at most {MAX_STEPS} (the runner counts steps in "
-                         f"int32), got {chosen_steps}")
-    chosen_eval = eval_every or min(base.eval_every, chosen_steps)
-    if chosen_steps % chosen_eval:
-        raise UsageError(f"--steps ({chosen_steps}) must be a multiple of --eval-every ({chosen_eval})")
-    n_seeds = base.seeds if seeds is None else seeds if isinstance(seeds, numbers.Integral) else len(seeds)
-    check_fits_in_memory(task_spec, dataset.x_train[:1], pairs, learning_rates, n_seeds,
-                         chosen_steps // chosen_eval, seeds_flag=isinstance(seeds, numbers.Integral))
-    seed_list = tuple(range(n_seeds)) if seeds is None or isinstance(seeds, numbers.Integral) else seeds
+        shared = sorted(seed for seed in seeds if seed < n_selection)
+        if shared:
+            raise UsageError(f"evaluation seeds must not be selection seeds (0..{n_selection - 1}); "
+                             f"shared: {shared[:5]}")
+        n_evaluation = len(seeds)
+
+    settings, models = [], []
+    for name in task_names:
+        spec = TASKS[name]
+        dataset = spec.load()
+        n_train = len(dataset.x_train)
+        chosen_batch = batch_size or spec.batch_size
+        if chosen_batch > n_train:
+            raise UsageError(f"--batch-size {chosen_batch} is larger than the {n_train}-example "
+                             f"training set of {name}")
+        chosen_steps = steps or base.steps or spec.steps
+        if chosen_steps > MAX_STEPS:
+            raise UsageError(f"--steps must be at most {MAX_STEPS} (the runner counts steps in "
+                             f"int32), got {chosen_steps}")
+        chosen_eval = eval_every or (min(base.eval_every, chosen_steps) if base.eval_every
+                                     else default_eval_every(chosen_steps))
+        if chosen_steps % chosen_eval:
+            raise UsageError(f"--steps ({chosen_steps}) must be a multiple of --eval-every ({chosen_eval})")
+        settings.append(TaskSettings(name, chosen_steps, chosen_batch, chosen_eval,
+                                     target if target is not None else spec.target))
+        models.append((spec, dataset.x_train[:1]))
+    candidates = {opt: trials or len(rates) for opt, rates in learning_rates.items()}
+    check_fits_in_memory(settings, models, pairs, candidates, n_selection, n_evaluation)
+    # built only now that they are known to fit
+    selection = tuple(range(n_selection))
+    evaluation = (tuple(range(EVALUATION_SEED_BASE, EVALUATION_SEED_BASE + n_evaluation))
+                  if seeds is None or isinstance(seeds, numbers.Integral) else seeds)
     return Config(
-        suite=base.name, task=task_name, pairs=tuple(pairs), seeds=seed_list, steps=chosen_steps,
-        batch_size=chosen_batch, eval_every=chosen_eval,
-        target=target if target is not None else task_spec.target,
-        learning_rates=learning_rates, max_runs_per_chunk=max_runs_per_chunk)
+        suite=base.name, tasks=tuple(settings), pairs=tuple(pairs), evaluation_seeds=evaluation,
+        selection_seeds=selection, learning_rates=learning_rates,
+        max_runs_per_chunk=max_runs_per_chunk)
 
 
 def check_output_path(path: str, flag: str = "--out") -> str:
@@ -303,34 +395,45 @@ POINT_BYTES = 512
 HOST_MEMORY_SHARE = 0.5
 
 
-def check_fits_in_memory(task, example_input, pairs: Sequence[tuple[str, str]],
-                         learning_rates: dict[str, Sequence[float]], n_seeds: int, points: int,
-                         seeds_flag: bool = True) -> None:
+def check_fits_in_memory(settings: Sequence[TaskSettings], models: Sequence[tuple[Any, Any]],
+                         pairs: Sequence[tuple[str, str]], candidates: dict[str, int],
+                         n_selection: int, n_evaluation: int) -> None:
     """Refuse, before anything is built, a run whose kept results cannot fit in host memory;
-    the message gives the largest number of seeds that fits."""
+    the message gives the largest number of evaluation seeds that fits.
+
+    Kept: the initial parameters of every (init, seed) of one task at a time, and every run's
+    record (`RECORD_BYTES` plus `POINT_BYTES` per recorded point) of every task. Selection runs
+    are each (optimizer, init) x candidate x selection seed (for optimizers with several
+    candidates); evaluation runs each (optimizer, init) x evaluation seed.
+    """
     from bench._host import available_memory_bytes
 
     n_inits = len(dict.fromkeys(init for _, init in pairs))
-    runs_per_seed = sum(len(learning_rates[optimizer]) for optimizer, _ in pairs)
-    per_run = RECORD_BYTES + POINT_BYTES * points
-    per_seed = 8 * params_per_run(task, example_input) * n_inits + runs_per_seed * per_run
+    params = 8 * n_inits * max(params_per_run(task, example) for task, example in models)
+    record = sum(RECORD_BYTES + POINT_BYTES * (task.steps // task.eval_every) for task in settings)
+    selection_runs = sum(candidates[opt] for opt, _ in pairs if candidates[opt] > 1)
+    evaluation_runs = len(pairs)
+    fixed = n_selection * (params + selection_runs * record)
+    per_seed = params + evaluation_runs * record
     available = available_memory_bytes()
     budget = int(available * HOST_MEMORY_SHARE)
-    fits = budget // per_seed
-    if n_seeds <= fits:
+    fits = (budget - fixed) // per_seed if budget > fixed else 0
+    if n_evaluation <= fits:
         return
-    if fits == 0:
-        raise UsageError(
-            f"{points:,} recorded points per run (--steps / --eval-every) need about "
-            f"{_size(per_seed)} of host memory for even one seed ({runs_per_seed:,} runs), more "
-            f"than the {_size(budget)} this run may use (half of the {_size(available)} available); "
-            "raise --eval-every or lower --steps")
-    what = f"--seeds {n_seeds}" if seeds_flag else f"{n_seeds:,} seeds"
-    raise UsageError(
-        f"{what}: {runs_per_seed * n_seeds:,} runs would keep about {_size(per_seed * n_seeds)} "
-        f"in host memory (parameters, records and curves), more than the {_size(budget)} this "
-        f"run may use (half of the {_size(available)} available); at most {fits:,} seeds fit "
-        "with these optimizers, inits, learning rates and steps")
+    runs = (selection_runs * n_selection + evaluation_runs * n_evaluation) * len(settings)
+    needs = (f"{runs:,} runs would keep about {_size(fixed + per_seed * n_evaluation)} in host "
+             f"memory (parameters, records and curves), more than the {_size(budget)} this run "
+             f"may use (half of the {_size(available)} available)")
+    if fits:
+        raise UsageError(f"{n_evaluation:,} evaluation seeds: {needs}; at most {fits:,} evaluation "
+                         "seeds fit with these tasks, optimizers, inits, candidates and steps")
+    if fixed >= budget:
+        cause = (f"the selection runs alone ({n_selection:,} selection seeds x up to "
+                 f"{max(candidates.values()):,} candidates) do not fit; use fewer of either")
+    else:
+        points = max(task.steps // task.eval_every for task in settings)
+        cause = f"{points:,} recorded points per run; raise --eval-every or lower --steps"
+    raise UsageError(f"{needs}, even with one evaluation seed: {cause}")
 
 
 def params_per_run(task, example_input) -> int:

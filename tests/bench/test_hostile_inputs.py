@@ -173,6 +173,11 @@ ROWS = {
     "perf out fifo": Row(["perf", "--out", "{tmp}/fifo.json"], "not a regular file (a FIFO)"),
     "perf zero seeds": Row(["perf", "--seeds", "0"], "--seeds must be a positive integer"),
     "perf unknown optimizer": Row(["perf", "--optimizer", "adamm"], "did you mean 'adam'"),
+    "tune budget that cannot fit": Row(["tune", "--budget", "1000000000", "--out", "{tmp}/t.json"],
+                                       "the selection runs alone"),
+    "tune out text": Row(["tune", "--out", "{tmp}/notes.txt"], "must end in .json"),
+    "tune out user's json": Row(["tune", "--out", "{tmp}/user.json"], "not an initopt results file"),
+    "tune zero budget": Row(["tune", "--budget", "0"], "--budget must be a positive integer"),
     "verify what": Row(["verify", "everything"], "invalid choice"),
     "unknown flag": Row(["run", "--colour", "red"], "unrecognized arguments"),
 }

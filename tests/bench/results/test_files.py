@@ -223,14 +223,14 @@ def _file_with_one_program(path, records, config=CONFIG):
     return document
 
 
-KEY = ("digits-mlp", "adam")
+KEY = ("digits-mlp", "adam", "evaluation")
 
 
 def test_an_unchanged_program_is_reused_with_its_own_code_provenance(tmp_path):
     path = tmp_path / "run.json"
     records = [_record(0), _record(1)]
     _file_with_one_program(path, records)
-    reused = files.reusable_programs(str(path), {KEY: CONFIG})
+    reused = files.reusable_programs(str(path))
     program, reused_records = reused[KEY]
     assert reused_records == records
     assert program["code"] == files.code_identity()
@@ -244,23 +244,26 @@ def test_a_hand_edited_run_is_never_reused(tmp_path):
     document = json.loads(path.read_text())
     document["runs"][1]["final_test_accuracy"] = 0.99  # still a valid accuracy
     path.write_text(json.dumps(document))
-    assert files.reusable_programs(str(path), {KEY: CONFIG}) == {}
+    assert files.reusable_programs(str(path)) == {}
     document["runs"] = document["runs"][:1]  # a run deleted by hand
     path.write_text(json.dumps(document))
-    assert files.reusable_programs(str(path), {KEY: CONFIG}) == {}
+    assert files.reusable_programs(str(path)) == {}
 
 
-def test_another_config_other_code_or_other_libraries_reuse_nothing(tmp_path, monkeypatch):
+def test_an_edited_config_other_code_or_other_libraries_reuse_nothing(tmp_path, monkeypatch):
     path = tmp_path / "run.json"
+    document = _file_with_one_program(path, [_record(0)])
+    document["meta"]["programs"][0]["config"]["steps"] = 20  # the config edited by hand
+    path.write_text(json.dumps(document))
+    assert files.reusable_programs(str(path)) == {}
     _file_with_one_program(path, [_record(0)])
-    assert files.reusable_programs(str(path), {KEY: {**CONFIG, "steps": 20}}) == {}
     identity = files.code_identity()
     for changed in ({**identity, "sources_sha256": "0" * 64},
                     {**identity, "versions": {**identity["versions"], "jax": "0.0.1"}}):
         monkeypatch.setattr(files, "code_identity", lambda changed=changed: changed)
-        assert files.reusable_programs(str(path), {KEY: CONFIG}) == {}
+        assert files.reusable_programs(str(path)) == {}
     monkeypatch.undo()
-    assert KEY in files.reusable_programs(str(path), {KEY: CONFIG})
+    assert KEY in files.reusable_programs(str(path))
 
 
 def test_a_file_without_reuse_keys_or_of_another_schema_reuses_nothing(tmp_path):
@@ -268,10 +271,10 @@ def test_a_file_without_reuse_keys_or_of_another_schema_reuses_nothing(tmp_path)
     document = _file_with_one_program(path, [_record(0)])
     del document["meta"]["programs"][0]["reuse_key"]
     path.write_text(json.dumps(document))
-    assert files.reusable_programs(str(path), {KEY: CONFIG}) == {}
+    assert files.reusable_programs(str(path)) == {}
     document = _file_with_one_program(path, [_record(0)])
     path.write_text(json.dumps({**document, "schema_version": SCHEMA_VERSION + 1}))
-    assert files.reusable_programs(str(path), {KEY: CONFIG}) == {}
+    assert files.reusable_programs(str(path)) == {}
 
 
 def test_the_sources_hash_follows_every_source_file(tmp_path):

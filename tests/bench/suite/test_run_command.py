@@ -176,3 +176,24 @@ def test_sigterm_exits_130_with_the_finished_programs_saved(tmp_path):
     document = json.loads(out.read_text())
     assert document["meta"]["complete"] is False
     assert [p["optimizer"] for p in document["meta"]["programs"]] == ["sgd"]
+
+
+@pytest.mark.slow
+def test_an_interrupt_is_honoured_within_seconds_inside_one_long_period(tmp_path):
+    # 20 million steps in periods of 2 million: without calls bounded in time the first period
+    # alone would take hours; the host must regain control about every second.
+    out = tmp_path / "run.json"
+    command = [sys.executable, "-m", "bench", "--suite", "smoke", "--optimizers", "sgd",
+               "--inits", "he_normal", "--steps", "20000000", "--eval-every", "2000000",
+               "--no-plots", "--out", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    time.sleep(25)  # imports, init and compile are over; training is inside the first period
+    assert process.poll() is None
+    process.send_signal(signal.SIGINT)
+    sent = time.time()
+    _, err = process.communicate(timeout=120)
+    waited = time.time() - sent
+    assert process.returncode == 130, err[-2000:]
+    assert waited < 15, f"exited {waited:.1f} s after the interrupt"
+    assert "Traceback" not in err
