@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.analysis.stats import column_means_ci95  # noqa: E402
+from bench.results.files import temporary_beside  # noqa: E402
 from bench.results.document import (chance, chosen_rows, finite_or_none, format_configuration,  # noqa: E402
                                     format_lr, inits_of, optimizers_of, pair_of, rows_of, runs_of_row,
                                     selection_key, task_settings, tasks)
@@ -66,7 +66,7 @@ def save_figure(figure, path) -> Path:
     the figure (many figures per report: free each one)."""
     path = Path(path)
     extension = path.suffix.lstrip(".") or "png"
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=f".{extension}")
+    handle, temporary = temporary_beside(str(path))  # named after `path`: a stale one is found
     os.close(handle)
     try:
         figure.savefig(temporary, format=extension, dpi=DPI, bbox_inches="tight")

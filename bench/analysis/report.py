@@ -22,6 +22,7 @@ from bench.errors import UsageError
 from bench.results.document import (check_document, chosen_rows, format_configuration, inits_of,
                                     load_results, optimizers_of, selection_key, shared_seeds,
                                     task_settings, tasks)
+from bench.results import files
 from bench.results.files import atomic_write
 
 DASH = "—"
@@ -36,7 +37,7 @@ def write_report(results_path, plots: bool = True, results: dict | None = None) 
     """
     results_path = Path(results_path)
     results = check_document(results, str(results_path)) if results is not None else load_results(results_path)
-    report_path = results_path.with_suffix(".md")
+    report_path = Path(files.report_path(str(results_path)))  # <stem>.report.md
     if report_path == results_path:
         raise UsageError(f"{results_path}: the report would overwrite its input (give the results .json)")
     folder = report_path.parent

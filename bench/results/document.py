@@ -344,7 +344,11 @@ PROGRAM = record({
     "task": text, "optimizer": text, "phase": one_of(*PHASES, BOTH_PHASES), "runs": COUNT,
     "compile_seconds": nullable(SECONDS), "run_seconds": nullable(SECONDS),
     "seconds_per_step": nullable(SECONDS), "reused": boolean, "config": mapping_of(ANYTHING),
+    "calls": COUNT, "runs_per_call": COUNT,
+    # bench.results.files: what reuse checks, and the code the program was made with
     "reuse_key": text, "records_sha256": text,
+    "code": record({"sources_sha256": text, "git_revision": OPTIONAL_TEXT,
+                    "versions": mapping_of(nullable(text))}),
 })
 
 

@@ -6,6 +6,8 @@ closest valid one), before anything is compiled or written.
 from __future__ import annotations
 
 import difflib
+import functools
+import numbers
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -191,7 +193,8 @@ def check_name(kind: str, name: str, valid: Sequence[str]) -> str:
 
 def check_positive(flag: str, value: int | None) -> None:
     """A count given on the command line must be a positive integer (None: not given)."""
-    if value is not None and value <= 0:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                              or value <= 0):
         raise UsageError(f"{flag} must be a positive integer, got {value}")
 
 
@@ -218,13 +221,16 @@ def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None 
             seeds: int | Sequence[int] | None = None, selection_seeds: int | None = None,
             steps: int | None = None, lrs: str | Sequence[float] | None = None,
             batch_size: int | None = None, eval_every: int | None = None,
-            target: float | None = None, max_runs_per_chunk: int | None = None) -> Config:
+            target: float | None = None, max_runs_per_chunk: int | None = None,
+            trials: int | None = None) -> Config:
     """A suite (a name, or a Suite of the caller's), overridden by whatever the caller gives;
     every value checked.
 
     `seeds`: the number of evaluation seeds (EVALUATION_SEED_BASE, +1, ...) or their list;
     `selection_seeds`: the number of selection seeds (0, 1, ...). `task` may name several
-    tasks ("a,b"); the other overrides then apply to every one of them.
+    tasks ("a,b"); the other overrides then apply to every one of them. `trials`: the number of
+    candidate configurations per optimizer when a search (`tune`) will replace the learning-rate
+    grid, so that the memory check counts them.
     """
     from bench.tasks import TASKS
     from inits import STRATEGIES
@@ -241,7 +247,7 @@ def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None 
         task_names = parse_names("task", task, list(TASKS))
     else:
         task_names = tuple(dict.fromkeys(check_name("task", name, list(TASKS)) for name in task))
-    for flag, value in (("--seeds", seeds if isinstance(seeds, int) else None),
+    for flag, value in (("--seeds", seeds if isinstance(seeds, numbers.Integral) else None),
                         ("--selection-seeds", selection_seeds), ("--steps", steps),
                         ("--batch-size", batch_size), ("--eval-every", eval_every),
                         ("--max-runs-per-chunk", max_runs_per_chunk)):
@@ -277,20 +283,23 @@ def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None 
         opt: override or (base.learning_rates or {}).get(opt) or tuple(OPTIMIZERS[opt].learning_rates)
         for opt in optimizer_names}
 
-    selection = tuple(range(base.selection_seeds if selection_seeds is None else selection_seeds))
-    if seeds is None or isinstance(seeds, int):
-        count = base.seeds if seeds is None else seeds
-        evaluation = tuple(range(EVALUATION_SEED_BASE, EVALUATION_SEED_BASE + count))
+    n_selection = base.selection_seeds if selection_seeds is None else selection_seeds
+    if seeds is None or isinstance(seeds, numbers.Integral):
+        n_evaluation = base.seeds if seeds is None else seeds
+        if EVALUATION_SEED_BASE + n_evaluation - 1 > MAX_SEED:
+            raise UsageError(f"--seeds must be at most {MAX_SEED - EVALUATION_SEED_BASE + 1} "
+                             f"(seeds are uint32), got {n_evaluation}")
     else:
-        evaluation = tuple(dict.fromkeys(int(s) for s in seeds))
-        if not evaluation or min(evaluation) < 0:
-            raise UsageError(f"seeds must be non-negative integers, got {list(seeds)}")
-        shared = sorted(set(evaluation) & set(selection))
+        seeds = tuple(dict.fromkeys(int(s) for s in seeds))
+        if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED:
+            raise UsageError(f"seeds must be integers in [0, {MAX_SEED}], got {_abridged(seeds)}")
+        shared = sorted(seed for seed in seeds if seed < n_selection)
         if shared:
-            raise UsageError(f"evaluation seeds must not be selection seeds (0..{len(selection) - 1}); "
+            raise UsageError(f"evaluation seeds must not be selection seeds (0..{n_selection - 1}); "
                              f"shared: {shared[:5]}")
+        n_evaluation = len(seeds)
 
-    settings = []
+    settings, models = [], []
     for name in task_names:
         spec = TASKS[name]
         dataset = spec.load()
@@ -300,6 +309,9 @@ def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None 
             raise UsageError(f"--batch-size {chosen_batch} is larger than the {n_train}-example "
                              f"training set of {name}")
         chosen_steps = steps or base.steps or spec.steps
+        if chosen_steps > MAX_STEPS:
+            raise UsageError(f"--steps must be at most {MAX_STEPS} (the runner counts steps in "
+                             f"int32), got {chosen_steps}")
         chosen_eval = eval_every or (min(base.eval_every, chosen_steps) if base.eval_every
                                      else default_eval_every(chosen_steps))
         if chosen_steps % chosen_eval:
@@ -307,21 +319,152 @@ def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None 
         settings.append(TaskSettings(name, chosen_steps, chosen_batch, chosen_eval,
                                      target if target is not None else spec.target,
                                      dataset.num_classes, len(dataset.x_test)))
+        models.append((spec, dataset.x_train[:1]))
+    candidates = {opt: trials or len(rates) for opt, rates in learning_rates.items()}
+    check_fits_in_memory(settings, models, pairs, candidates, n_selection, n_evaluation)
+    # built only now that they are known to fit
+    selection = tuple(range(n_selection))
+    evaluation = (tuple(range(EVALUATION_SEED_BASE, EVALUATION_SEED_BASE + n_evaluation))
+                  if seeds is None or isinstance(seeds, numbers.Integral) else seeds)
     return Config(
         suite=base.name, tasks=tuple(settings), pairs=tuple(pairs), evaluation_seeds=evaluation,
         selection_seeds=selection, learning_rates=learning_rates,
         max_runs_per_chunk=max_runs_per_chunk)
 
 
-def check_output_path(path: str) -> str:
-    """--out must be a file we can create or replace; its folder is created if missing."""
-    if os.path.isdir(path):
-        raise UsageError(f"--out '{path}' is a directory; give a file path like {path.rstrip('/')}/run.json")
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"--out '{path}': cannot create its folder ({error.strerror})") from None
-    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise UsageError(f"--out '{path}' cannot be written (permission denied)")
+def check_output_path(path: str, flag: str = "--out") -> str:
+    """`run --out`: a new `.json` path, or an initopt results file to resume and replace.
+
+    Its folder must exist or be creatable, and be writable; an existing file must be a regular
+    file holding an initopt results document (anything else is the user's and is never
+    overwritten); the derived files beside it (`bench.results.files`) must not be folders or
+    devices. The folder is created only once every check has passed.
+    """
+    from bench.results import files
+
+    check_file_path(path, flag, (files.RESULTS_SUFFIX,), example="run.json")
+    files.read_existing(path, flag)
+    for derived in (files.summary_path(path), files.report_path(path)):
+        if os.path.lexists(derived) and not os.path.isfile(derived):
+            raise UsageError(f"{flag} '{path}': '{derived}' (written beside it) exists and is not "
+                             "a regular file")
+    make_folder(path, flag)
     return path
+
+
+def check_file_path(path: str, flag: str, suffixes: Sequence[str], example: str) -> str:
+    """A path a command will write: a file name (not a folder) with one of `suffixes`, whose
+    folder exists or can be made, and can be written. Writes nothing."""
+    if not path:
+        raise UsageError(f"{flag} needs a file path like {example}")
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        state = "is a directory" if os.path.isdir(path) else "names a folder"
+        raise UsageError(f"{flag} '{path}' {state}; give a file path like "
+                         f"{os.path.join(path.rstrip('/' + os.sep) or '.', example)}")
+    name = os.path.basename(path)
+    if not any(name.endswith(suffix) and len(name) > len(suffix) for suffix in suffixes):
+        raise UsageError(f"{flag} '{path}' must end in {' or '.join(suffixes)}, like {example}")
+    folder = os.path.dirname(os.path.abspath(path))
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise UsageError(f"{flag} '{path}': cannot create its folder ('{existing}' is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} '{path}' cannot be written: no permission to write in '{existing}'")
+    if os.path.isfile(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} '{path}' cannot be written (permission denied)")
+    return path
+
+
+def make_folder(path: str, flag: str) -> None:
+    """Create the folder of `path` (after its checks have passed)."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"{flag} '{path}': cannot create its folder ({error.strerror})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Counts that cannot fit
+
+MAX_SEED = 2**32 - 1  # seeds become uint32 keys
+MAX_STEPS = 2**31 - 1  # the runner's step counter is int32
+# Host memory a run keeps until its results are written: the params of every (init, seed) (the
+# init program's output and its host copy, float32), and per run its record: ~4 KiB of fields,
+# plus ~512 B per recorded point (four curve values as Python floats, as arrays and as JSON text).
+RECORD_BYTES = 4096
+POINT_BYTES = 512
+# The rest of the available memory is for the runner's chunks (up to a third of RAM) and Python.
+HOST_MEMORY_SHARE = 0.5
+
+
+def check_fits_in_memory(settings: Sequence[TaskSettings], models: Sequence[tuple[Any, Any]],
+                         pairs: Sequence[tuple[str, str]], candidates: dict[str, int],
+                         n_selection: int, n_evaluation: int) -> None:
+    """Refuse, before anything is built, a run whose kept results cannot fit in host memory;
+    the message gives the largest number of evaluation seeds that fits.
+
+    Kept: the initial parameters of every (init, seed) of one task at a time, and every run's
+    record (`RECORD_BYTES` plus `POINT_BYTES` per recorded point) of every task. Selection runs
+    are each (optimizer, init) x candidate x selection seed (for optimizers with several
+    candidates); evaluation runs each (optimizer, init) x evaluation seed.
+    """
+    from bench._host import available_memory_bytes
+
+    n_inits = len(dict.fromkeys(init for _, init in pairs))
+    params = 8 * n_inits * max(params_per_run(task, example) for task, example in models)
+    record = sum(RECORD_BYTES + POINT_BYTES * (task.steps // task.eval_every) for task in settings)
+    selection_runs = sum(candidates[opt] for opt, _ in pairs if candidates[opt] > 1)
+    evaluation_runs = len(pairs)
+    fixed = n_selection * (params + selection_runs * record)
+    per_seed = params + evaluation_runs * record
+    available = available_memory_bytes()
+    budget = int(available * HOST_MEMORY_SHARE)
+    fits = (budget - fixed) // per_seed if budget > fixed else 0
+    if n_evaluation <= fits:
+        return
+    runs = (selection_runs * n_selection + evaluation_runs * n_evaluation) * len(settings)
+    needs = (f"{runs:,} runs would keep about {_size(fixed + per_seed * n_evaluation)} in host "
+             f"memory (parameters, records and curves), more than the {_size(budget)} this run "
+             f"may use (half of the {_size(available)} available)")
+    if fits:
+        raise UsageError(f"{n_evaluation:,} evaluation seeds: {needs}; at most {fits:,} evaluation "
+                         "seeds fit with these tasks, optimizers, inits, candidates and steps")
+    if fixed >= budget:
+        cause = (f"the selection runs alone ({n_selection:,} selection seeds x up to "
+                 f"{max(candidates.values()):,} candidates) do not fit; use fewer of either")
+    else:
+        points = max(task.steps // task.eval_every for task in settings)
+        cause = f"{points:,} recorded points per run; raise --eval-every or lower --steps"
+    raise UsageError(f"{needs}, even with one evaluation seed: {cause}")
+
+
+def params_per_run(task, example_input) -> int:
+    """How many numbers one run's model holds, from shapes alone (nothing is allocated)."""
+    return _params_per_run(task.name, task.make_model, tuple(example_input.shape),
+                           str(example_input.dtype))
+
+
+@functools.lru_cache(maxsize=None)
+def _params_per_run(name: str, make_model, shape: tuple, dtype: str) -> int:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    model = make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+    shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x),
+                            jax.ShapeDtypeStruct(shape, jnp.dtype(dtype)))
+    return sum(int(np.prod(leaf.shape)) for leaf in jax.tree_util.tree_leaves(shapes))
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n_bytes < 1000 or unit == "PB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1000
+
+
+def _abridged(values: Sequence[int]) -> str:
+    values = list(values)
+    return str(values) if len(values) <= 8 else f"[{', '.join(map(str, values[:8]))}, ...]"

@@ -91,6 +91,13 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
               deterministic: bool = False, progress: Progress | None = None,
               devices=None) -> tuple[str, dict[str, Any]]:
     """Run `config`, write the results to `out` and return (path, results dict)."""
+    path = check_output_path(out or files.default_path(config.suite))
+    with files.lock(path):  # one writer per results file (re-entrant: the CLI may hold it)
+        return _run_suite(config, path, argv=argv, deterministic=deterministic,
+                          progress=progress, devices=devices)
+
+
+def _run_suite(config: Config, path: str, *, argv, deterministic, progress, devices):
     import jax
 
     from bench import runner
@@ -99,7 +106,6 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
     from optimizers import OPTIMIZERS
 
     began = time.perf_counter()
-    path = check_output_path(out or files.default_path(config.suite))
     progress = progress or _Silent()
     meta = provenance.new_meta(config.suite, config.as_json(), argv, deterministic)
     earlier = files.reusable_programs(path)
@@ -164,6 +170,7 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
             "seconds_per_step": timing.run_seconds / settings.steps,
             "calls": timing.calls, "runs_per_call": timing.runs_per_call,
             "config": program_key, "reused": False,
+            **files.program_stamp(program_key, new),  # reuse_key, records_sha256, code
         })
         save(complete=False)
         return new
@@ -239,7 +246,8 @@ def tune(task: str, optimizers: str | Sequence[str], budget: int, seeds: int, *,
         raise UsageError(f"unknown schedule '{schedule}'; valid: {', '.join(SCHEDULES)}")
     base = Suite("tune", "a quasi-random search", ("digits-mlp",), inits=("he_normal",))
     config = resolve(base, task=task, optimizers=optimizers, inits=inits, seeds=evaluation_seeds,
-                     selection_seeds=seeds, steps=steps, max_runs_per_chunk=max_runs_per_chunk)
+                     selection_seeds=seeds, steps=steps, max_runs_per_chunk=max_runs_per_chunk,
+                     trials=budget)  # the memory check counts `budget` candidates
     spaces, candidates = {}, {}
     for optimizer in config.optimizers:
         space = dict(getattr(OPTIMIZERS[optimizer], "search_space", {}) or {})

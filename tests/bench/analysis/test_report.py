@@ -30,7 +30,7 @@ def report_with_plots(tmp_path_factory):
 
 def test_report_is_written_beside_the_results(report_with_plots):
     results_path, report_path, _ = report_with_plots
-    assert report_path == results_path.with_suffix(".md")
+    assert report_path == results_path.with_suffix(".report.md")
 
 
 def test_image_links_render_under_commonmark_with_spaces_in_the_path(report_with_plots):
@@ -98,9 +98,9 @@ def test_censored_medians_show_as_more_than_the_training_length():
 def test_report_cli_without_plots(write_results, capsys):
     path = write_results("run.json")
     assert main(["report", str(path), "--no-plots"]) == 0
-    assert capsys.readouterr().out.strip() == str(path.with_suffix(".md"))
+    assert capsys.readouterr().out.strip() == str(path.with_suffix(".report.md"))
     assert not list(path.parent.glob("*.png"))
-    assert "Plots skipped" in path.with_suffix(".md").read_text()
+    assert "Plots skipped" in path.with_suffix(".report.md").read_text()
 
 
 def test_an_incomplete_run_is_flagged():
@@ -113,7 +113,7 @@ def test_an_incomplete_run_is_flagged():
 def test_a_schema_1_file_reports_that_its_seeds_were_shared(write_results, capsys):
     path = write_results("old.json", make_schema_1_results())
     assert main(["report", str(path), "--no-plots"]) == 0
-    text = path.with_suffix(".md").read_text()
+    text = path.with_suffix(".report.md").read_text()
     assert "**Schema-1 file**" in text and "shared seeds" in text
     assert "| adam | he_normal | evaluation | lr 0.01 | 4 | 4 (non-finite) |" in text
 

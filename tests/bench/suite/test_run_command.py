@@ -119,7 +119,7 @@ def test_a_run_writes_schema_valid_json_and_csv_and_prints_tables(tmp_path, caps
     assert {r["seed"] for r in selection} == {0, 1}
     assert all(r["final_test_accuracy"] is None for r in selection)
     assert all(r["curve"]["step"] == [10, 20] for r in document["runs"])
-    csv_lines = out.with_suffix(".csv").read_text().splitlines()
+    csv_lines = out.with_suffix(".summary.csv").read_text().splitlines()
     assert csv_lines[0].startswith("task,optimizer,init,phase,trial,lr,hyperparams,seeds") and len(csv_lines) == 9
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no temp files
 
