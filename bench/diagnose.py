@@ -316,6 +316,30 @@ def to_json(results: dict) -> str:
     return json.dumps(document, indent=1, allow_nan=False) + "\n"
 
 
+def applicable_inits(task: Task, names: Sequence[str], named_by_user: bool) -> tuple[str, ...]:
+    """The strategies of `names` that can initialize the task's model (`inits.check_applies`, shapes only).
+
+    Fixup needs residual branches, muP an MLP: unnamed, such a strategy is left out; named by the
+    user, it is a UsageError saying why.
+    """
+    from bench.errors import UsageError
+    from inits import STRATEGIES, NotApplicableError, check_applies
+
+    model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+    x = jnp.asarray(task.load().x_train[:2])
+    variables = jax.eval_shape(model.init, jax.random.key(0), x)
+    kept = []
+    for name in names:
+        try:
+            check_applies(STRATEGIES[name], model, variables, x)
+        except NotApplicableError as error:
+            if named_by_user:
+                raise UsageError(f"--inits {name} does not apply to {task.name}: {error}") from None
+            continue
+        kept.append(name)
+    return tuple(kept)
+
+
 def diagnose_from_args(args) -> int:
     from rich.console import Console
 
@@ -327,6 +351,7 @@ def diagnose_from_args(args) -> int:
 
     task = TASKS[check_name("task", args.task, list(TASKS))]
     names = parse_names("init", args.inits, list(STRATEGIES)) if args.inits is not None else tuple(STRATEGIES)
+    names = applicable_inits(task, names, named_by_user=args.inits is not None)
     if args.seeds <= 0:
         raise UsageError(f"--seeds must be a positive integer, got {args.seeds}")
     out = check_output_path(args.out or os.path.join("results", f"diagnose-{task.name}.png"))
