@@ -325,12 +325,15 @@ def check_delta_orthogonal_convs(tolerance: float = 1e-5) -> list[str]:
     return failures
 
 
-def check_delta_orthogonal_norm_preserving(tolerance: float = 1e-5) -> list[str]:
+NORM_CASES = [(8, (3, 3), (2, 6, 6, 4)), (5, (3,), (3, 7, 5)), (6, (3, 3, 3), (1, 4, 4, 4, 2))]  # features, kernel, x
+
+
+def check_delta_orthogonal_norm_preserving(tolerance: float = 1e-5, cases=NORM_CASES) -> list[str]:
     """A delta-orthogonal conv with in <= out maps each position's input vector to one of the same norm."""
     import flax.linen as nn
 
     failures = []
-    for features, kernel_size, x_shape in [(8, (3, 3), (2, 6, 6, 4)), (5, (3,), (3, 7, 5)), (6, (3, 3, 3), (1, 4, 4, 4, 2))]:
+    for features, kernel_size, x_shape in cases:
         conv = nn.Conv(features, kernel_size, padding="SAME", use_bias=False,
                        kernel_init=inits.STRATEGIES["delta_orthogonal"].kernel_init)
         x = jax.random.normal(jax.random.key(features), x_shape)
@@ -429,13 +432,15 @@ def check_fixup_output_is_shortcut_path(model=None, variables=None, x=None) -> l
     if model is None:
         model, variables, x = _residual_demo()
     fixed = inits.fixup(model, variables, x)
-    with_branches = np.asarray(final_layer_input(model, fixed, x))
-    without = np.asarray(final_layer_input(model, fixed, x, without_branches=True))
+    # jit: one compile per pass rather than one per operation (convolutions compile slowly on CPU)
+    with_branches, without, output = (np.asarray(a) for a in jax.jit(lambda fixed, x: (
+        final_layer_input(model, fixed, x), final_layer_input(model, fixed, x, without_branches=True),
+        model.apply(fixed, x)))(fixed, x))
     if not np.abs(without).any():
         return ["the shortcut path carries no signal: the check would be vacuous"]
     if not np.array_equal(with_branches, without):
         return [f"classifier input differs from the no-branch path by {np.abs(with_branches - without).max():.2g}"]
-    if np.asarray(model.apply(fixed, x)).any():
+    if output.any():
         return ["output not zero with a zero classifier"]
     return []
 

@@ -143,7 +143,7 @@ def _standardized_units(layer: nn.Module, layer_params, layer_input) -> dict:
 
 
 def kraehenbuehl(model: nn.Module, params, x: jax.Array):
-    """Within-layer data-dependent init (Kraehenbuehl et al. 2016, Algorithm 1, with their beta = 0).
+    """Within-layer data-dependent init (Kraehenbuehl et al. 2016, Algorithm 1), target mean 0.
 
     For each Dense/Conv in forward order, on the batch `x` (earlier layers already fixed), each
     output unit i, with pre-activation z_i = W_i x + b_i of mean mu_i and std sigma_i over the

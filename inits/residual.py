@@ -9,9 +9,15 @@ belongs to the innermost branch it is called in. The model's apply must take jus
 
 Fixup also wants a scalar bias (init 0) before each convolution, linear layer and element-wise
 activation in a branch, and a scalar multiplier (init 1) per branch: `Bias` and `Scale`. Their
-init is fixed (not the strategy's bias_init), so under any other strategy they are the identity.
+init is fixed (not the strategy's bias_init), so under any strategy they start as the identity.
 
-A residual MLP (one hidden Dense per branch, m = 2 layers per branch)::
+A residual MLP, m = 2 Dense layers per branch (runnable as it stands; tests/inits/test_fixup.py
+runs both examples)::
+
+    from typing import Callable
+
+    import flax.linen as nn
+    import jax.numpy as jnp
 
     from inits.residual import Bias, ResidualBranch, Scale
 
@@ -27,7 +33,11 @@ A residual MLP (one hidden Dense per branch, m = 2 layers per branch)::
             return Bias()(Scale()(dense()(Bias()(x))))
 
     class ResidualMLP(nn.Module):
-        width: int; depth: int; num_classes: int; kernel_init: ...; bias_init: ...
+        width: int
+        depth: int
+        num_classes: int
+        kernel_init: Callable = nn.initializers.lecun_normal()
+        bias_init: Callable = nn.initializers.zeros_init()
 
         @nn.compact
         def __call__(self, x):
@@ -36,10 +46,13 @@ A residual MLP (one hidden Dense per branch, m = 2 layers per branch)::
                 x = nn.relu(x + MLPBranch(self.width, self.kernel_init, self.bias_init)(x))
             return nn.Dense(self.num_classes, kernel_init=self.kernel_init, bias_init=self.bias_init)(Bias()(x))
 
-A ResNet-20 basic block without normalization (two 3x3 convolutions, m = 2)::
+A ResNet without normalization (CIFAR ResNet-20: `stages=(16, 32, 64)`, `blocks=3`), m = 2
+convolutions per branch; the shortcut, identity or a strided 1x1 projection, stays outside::
 
     class ConvBranch(ResidualBranch):
-        features: int; strides: int; kernel_init: ...
+        features: int
+        strides: int
+        kernel_init: Callable = nn.initializers.lecun_normal()
 
         @nn.compact
         def __call__(self, x):
@@ -48,12 +61,30 @@ A ResNet-20 basic block without normalization (two 3x3 convolutions, m = 2)::
             x = nn.relu(Bias()(conv(self.strides)(Bias()(x))))
             return Bias()(Scale()(conv(1)(Bias()(x))))
 
-    # in the block: the shortcut stays outside the branch
-    shortcut = x if x.shape[-1] == features and strides == 1 else projection(x)  # 1x1 conv or zero-pad
-    x = nn.relu(shortcut + ConvBranch(features, strides, kernel_init)(x))
+    class ResNet(nn.Module):
+        stages: tuple
+        blocks: int
+        num_classes: int
+        kernel_init: Callable = nn.initializers.lecun_normal()
+        bias_init: Callable = nn.initializers.zeros_init()
 
-Fixup then sees L = 9 branches of m = 2 layers in ResNet-20 (3 stages x 3 blocks), the last Dense
-(the classifier) zeroed, the stem and projection convolutions left He-initialized.
+        @nn.compact
+        def __call__(self, x):
+            x = nn.relu(Bias()(nn.Conv(self.stages[0], (3, 3), use_bias=False, kernel_init=self.kernel_init)(x)))
+            for stage, features in enumerate(self.stages):
+                for block in range(self.blocks):
+                    strides = 2 if stage > 0 and block == 0 else 1
+                    shortcut = x
+                    if strides != 1 or x.shape[-1] != features:
+                        shortcut = nn.Conv(features, (1, 1), strides, use_bias=False,
+                                           kernel_init=self.kernel_init)(x)
+                    x = nn.relu(shortcut + ConvBranch(features, strides, self.kernel_init)(x))
+            x = jnp.mean(x, axis=(1, 2))
+            return nn.Dense(self.num_classes, kernel_init=self.kernel_init, bias_init=self.bias_init)(Bias()(x))
+
+Fixup then finds L = 9 branches of m = 2 in ResNet((16, 32, 64), 3, 10): their second
+convolutions and the classifier zeroed, their first convolutions x 9^(-1/2), the stem and
+projection convolutions left He-initialized.
 """
 from __future__ import annotations
 

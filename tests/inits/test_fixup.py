@@ -133,32 +133,37 @@ def test_a_branch_with_one_layer_is_just_zeroed():
     assert not any(np.asarray(leaf).any() for leaf in jax.tree.leaves(fixed))
 
 
-def test_the_docstrings_conv_block_is_fixup_ready():
-    """The ResNet-style block of inits/residual.py's docstring, as written there."""
+def _docstring_examples() -> dict:
+    """Run the code blocks of inits/residual.py's docstring, as written there; return what they define."""
+    blocks, current = [], None
+    for line in residual.__doc__.splitlines():
+        if line.endswith("::"):
+            current = []
+            blocks.append(current)
+        elif current is not None and (line.startswith("    ") or not line.strip()):
+            current.append(line[4:])
+        else:
+            current = None
+    namespace: dict = {}
+    exec("\n".join(line for block in blocks for line in block), namespace)  # noqa: S102 - our own docstring
+    return namespace
 
-    class ConvBranch(ResidualBranch):
-        features: int
-        strides: int
-        kernel_init: Callable = HE
 
-        @nn.compact
-        def __call__(self, x):
-            conv = lambda strides: nn.Conv(self.features, (3, 3), strides, use_bias=False,
-                                           kernel_init=self.kernel_init)
-            x = nn.relu(Bias()(conv(self.strides)(Bias()(x))))
-            return Bias()(Scale()(conv(1)(Bias()(x))))
+def test_the_docstrings_resnet_20_has_nine_branches_of_two_convolutions():
+    examples = _docstring_examples()
+    model, x = examples["ResNet"]((16, 32, 64), 3, 10, HE), jnp.ones((2, 32, 32, 3))
+    variables = jax.eval_shape(model.init, jax.random.key(0), x)  # shapes only: no compile
+    assert [len(layers) for layers in inits.find_residual_branches(model, variables, x)] == [2] * 9
+    assert inits.applies_to(inits.STRATEGIES["fixup"], model, variables, x)
 
-    class TinyResNet(nn.Module):
-        @nn.compact
-        def __call__(self, x):
-            x = nn.Conv(8, (3, 3), kernel_init=HE)(x)
-            for features, strides in ((8, 1), (16, 2)):
-                shortcut = x if strides == 1 else nn.Conv(features, (1, 1), strides, kernel_init=HE)(x)
-                x = nn.relu(shortcut + ConvBranch(features, strides)(x))
-            return nn.Dense(10, kernel_init=HE)(jnp.mean(x, axis=(1, 2)))
 
-    model, x = TinyResNet(), jax.random.normal(jax.random.key(0), (2, 4, 4, 3))
+# The convolutional one compiles for ~10 s of CPU (XLA's CPU convolutions): slow tier.
+@pytest.mark.parametrize("name,args,x_shape", [
+    pytest.param("ResNet", ((4, 8), 1, 10, HE), (2, 6, 6, 3), marks=pytest.mark.slow),
+    ("ResidualMLP", (16, 3, 10, HE), (4, 5))])
+def test_the_docstrings_models_are_fixup_ready(name, args, x_shape):
+    model = _docstring_examples()[name](*args)
+    x = jax.random.normal(jax.random.key(0), x_shape)
     variables = jax.jit(model.init)(jax.random.key(1), x)  # one compile, not one per eager op
-    assert [len(layers) for layers in inits.find_residual_branches(model, variables, x)] == [2, 2]
     assert conformance.check_fixup_zeros(model, variables, x) == []
     assert conformance.check_fixup_output_is_shortcut_path(model, variables, x) == []
