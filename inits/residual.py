@@ -6,6 +6,8 @@ outside it. `find_residual_branches` finds those modules by intercepting their `
 (`nn.intercept_methods`, the walk LSUV makes), so nothing else about the model is assumed: any
 `flax.linen` model, any nesting, Dense or Conv (subclasses too, e.g. bench's PatchConv). A layer
 belongs to the innermost branch it is called in. The model's apply must take just (variables, x).
+For the branch to add exactly 0 at init, nothing but `Scale` and `Bias` may follow its last
+Dense/Conv (an activation f with f(0) != 0 there would leak).
 
 Fixup also wants a scalar bias (init 0) before each convolution, linear layer and element-wise
 activation in a branch, and a scalar multiplier (init 1) per branch: `Bias` and `Scale`. Their
