@@ -321,7 +321,8 @@ DIAGNOSE_SUFFIXES = (".png", ".svg", ".pdf")
 
 def diagnose_from_args(args) -> int:
     from bench._host import start_jax
-    from bench.suite.config import check_file_path, check_name, check_positive, make_folder, parse_names
+    from bench.suite.config import (applicable_inits, check_file_path, check_name, check_positive,
+                                    make_folder, parse_names)
     from bench.tasks import TASKS
     from inits import STRATEGIES
 
@@ -331,6 +332,7 @@ def diagnose_from_args(args) -> int:
     out = args.out or os.path.join("results", f"diagnose-{task.name}.png")
     check_file_path(out, "--out", DIAGNOSE_SUFFIXES, example="diagnose.png")
     start_jax()
+    names = applicable_inits(task, names, named_by_user=args.inits is not None)
     make_folder(out, "--out")
 
     from bench.tools.diagnose import diagnose

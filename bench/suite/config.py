@@ -271,6 +271,12 @@ def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None 
         chosen_inits = (as_names("init", inits, list(STRATEGIES)) if inits is not None
                         else tuple(dict.fromkeys(i for _, i in suite_pairs)))
         pairs = tuple((o, i) for o in chosen_opts for i in chosen_inits)
+    # Every init must apply to every task's model (Fixup needs residual branches, muP an MLP):
+    # one the user named is an error; one the suite brings along is left out where it cannot run.
+    for name in task_names:
+        kept = set(applicable_inits(TASKS[name], list(dict.fromkeys(i for _, i in pairs)),
+                                    named_by_user=inits is not None))
+        pairs = tuple((o, i) for o, i in pairs if i in kept)
 
     if isinstance(lrs, str):
         override = parse_learning_rates(lrs)
@@ -330,6 +336,30 @@ def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None 
         suite=base.name, tasks=tuple(settings), pairs=tuple(pairs), evaluation_seeds=evaluation,
         selection_seeds=selection, learning_rates=learning_rates,
         max_runs_per_chunk=max_runs_per_chunk)
+
+
+def applicable_inits(task, names: Sequence[str], named_by_user: bool) -> tuple[str, ...]:
+    """The strategies of `names` that can initialize the task's model (`inits.check_applies`,
+    from shapes alone): Fixup needs residual branches, muP an MLP. Unnamed, a strategy that does
+    not apply is left out; named by the user, it is a UsageError saying why."""
+    import jax
+    import jax.numpy as jnp
+
+    from inits import STRATEGIES, NotApplicableError, check_applies
+
+    model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+    x = jnp.asarray(task.load().x_train[:2])
+    variables = jax.eval_shape(model.init, jax.random.key(0), x)
+    kept = []
+    for name in names:
+        try:
+            check_applies(STRATEGIES[name], model, variables, x)
+        except NotApplicableError as error:
+            if named_by_user:
+                raise UsageError(f"--inits {name} does not apply to {task.name}: {error}") from None
+            continue
+        kept.append(name)
+    return tuple(kept)
 
 
 def check_output_path(path: str, flag: str = "--out") -> str:
