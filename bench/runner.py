@@ -166,12 +166,15 @@ class Initialized(NamedTuple):
     """Host copies of every (strategy, seed)'s initial variables.
 
     `variables` is {"params": ..., and any other collection such as "batch_stats"}, each leaf
-    shaped [len(inits), len(seeds), ...].
+    shaped [len(inits), len(seeds), ...]. `multipliers[init][rule]` is a params-shaped tree of
+    per-parameter learning-rate multipliers for the strategies that set them (muP), rule
+    "adam" or "sgd" (`optimizer_rule`).
     """
 
     variables: Any
     inits: tuple[str, ...]
     seeds: tuple[int, ...]
+    multipliers: dict[str, dict[str, Any]] = {}
 
     def index(self, runs: Sequence[Run]) -> tuple[np.ndarray, np.ndarray]:
         init_pos = {name: i for i, name in enumerate(self.inits)}
@@ -224,7 +227,15 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
         out = to_host(program(global_array(padded, _replicated(mesh)), x_train))
         chunks.append(jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out))
     variables = jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=1), *chunks)
-    return Initialized(variables, tuple(strategies), seeds)
+    multipliers = {}
+    model_x = jax.ShapeDtypeStruct((batch_size,) + dataset.x_train.shape[1:], dataset.x_train.dtype)
+    for name, strategy in strategies.items():
+        if strategy.lr_multipliers is not None:
+            model = task.make_model(strategy.kernel_init, strategy.bias_init)
+            shapes = jax.eval_shape(model.init, jax.random.key(0), model_x)
+            multipliers[name] = {rule: strategy.lr_multipliers(model, shapes, model_x, rule)
+                                 for rule in ("adam", "sgd")}
+    return Initialized(variables, tuple(strategies), seeds, multipliers)
 
 
 def init_params(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
@@ -255,6 +266,15 @@ class RunInputs(NamedTuple):
     hyperparams: dict[str, jax.Array]  # traced values: learning_rate and any others
     seed_slot: jax.Array  # row of this run's seed in its device's epoch permutations
     data_key: jax.Array  # raw key data of the run's data key (augmentation)
+    # per-parameter learning-rate multipliers (muP), params-shaped; None when no run has any
+    multipliers: Any = None
+
+
+def optimizer_rule(spec: OptimizerSpec) -> str:
+    """Which of a strategy's multiplier tables an optimizer takes (muP, Yang et al. 2021,
+    Table 3): "sgd" for the SGD family (gd, sgd, momentum, nesterov: `alias.sgd`), "adam" for
+    every per-coordinate adaptive method."""
+    return "sgd" if getattr(spec.factory, "__name__", "") == "sgd" else "adam"
 
 
 class Window(NamedTuple):
@@ -352,11 +372,16 @@ def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], bat
     # schedule-free methods evaluate at their averaged params: eval_params(opt_state, params)
     eval_params = getattr(spec, "eval_params", None) or (lambda opt_state, params: params)
 
-    def optimizer(values: dict[str, jax.Array]) -> optax.GradientTransformation:
+    def optimizer(values: dict[str, jax.Array], multipliers=None) -> optax.GradientTransformation:
         traced = {name: value for name, value in values.items()
                   if name != "learning_rate" and name not in SCHEDULE_VALUES}
-        return spec.factory(learning_rate=learning_rate_of(values, schedule_steps),
-                            **{**hyperparams, **traced})
+        transformation = spec.factory(learning_rate=learning_rate_of(values, schedule_steps),
+                                      **{**hyperparams, **traced})
+        if multipliers is None:
+            return transformation
+        from optimizers.multipliers import scale_by_tree
+
+        return optax.chain(transformation, scale_by_tree(multipliers))
 
     def loss_fn(params, model_state, x, y):
         logits, model_state = _model_apply(model, params, model_state, x, train=True)
@@ -366,7 +391,7 @@ def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], bat
         n_train = data["x_train"].shape[0]
         steps_per_epoch = max(n_train // batch_size, 1)
         window = Window.of(window)
-        tx = optimizer(inputs.hyperparams)
+        tx = optimizer(inputs.hyperparams, inputs.multipliers)
         data_key = jax.random.wrap_key_data(inputs.data_key)
         new = window.new_period
         state = state._replace(loss_sum=jnp.where(new, 0.0, state.loss_sum),
@@ -416,14 +441,14 @@ def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], bat
         return jax.vmap(train_one, (0, 0, None, None, None))(state, inputs, orders, window, data)
 
     def init_state(variables, inputs: RunInputs) -> TrainState:
-        def one(variables, values):
+        def one(variables, values, multipliers):
             params = variables["params"]
             model_state = {name: value for name, value in variables.items() if name != "params"}
             zero = jnp.zeros((), jnp.float32)
-            return TrainState(params, optimizer(values).init(params), model_state,
+            return TrainState(params, optimizer(values, multipliers).init(params), model_state,
                               jnp.full((), jnp.nan, jnp.float32), zero, zero, jnp.bool_(True))
 
-        return jax.vmap(one)(variables, inputs.hyperparams)
+        return jax.vmap(one)(variables, inputs.hyperparams, inputs.multipliers)
 
     return init_state, train
 
@@ -624,8 +649,18 @@ class TrainProgram:
         seeds = np.asarray([run.seed for run in runs], np.uint32)
         key_table, slots = _device_seed_slots(seeds, self.n_devices)
         data_keys, order_keys = (np.asarray(_data_key_data(s)) for s in (seeds, key_table))
+        multipliers = None
+        if any(run.init in initialized.multipliers for run in runs):
+            # every run carries a tree (ones where its strategy sets none), stacked like its lr
+            rule = optimizer_rule(self.spec)
+            ones = jax.tree_util.tree_map(lambda leaf: 1.0, jax.tree_util.tree_map(
+                lambda leaf: leaf[0, 0], initialized.variables["params"]))
+            trees = [initialized.multipliers.get(run.init, {}).get(rule, ones) for run in runs]
+            multipliers = jax.tree_util.tree_map(
+                lambda *values: global_array(np.asarray(values, np.float32), sharding), *trees)
         inputs = RunInputs({name: global_array(v, sharding) for name, v in values.items()},
-                           global_array(slots, sharding), global_array(data_keys, sharding))
+                           global_array(slots, sharding), global_array(data_keys, sharding),
+                           multipliers)
         return variables, inputs, global_array(order_keys, sharding)
 
     def state_bytes_per_run(self, runs: Sequence[Run], initialized: Initialized) -> int:

@@ -210,3 +210,26 @@ def test_two_processes_give_the_same_numbers_as_one():
         assert (result["processes"], result["devices"]) == (2, 2)
         np.testing.assert_allclose(result["loss"], one["loss"], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(result["test"], one["test"], atol=1e-6)
+
+
+def test_learning_rate_multipliers_travel_per_run_and_leave_other_runs_alone():
+    # muP's per-layer multipliers ride on the runs axis; a run whose strategy has none gets
+    # ones, and trains exactly as in a program without multipliers.
+    from inits import STRATEGIES as REGISTRY
+
+    mesh, dataset = runner.runs_mesh(), TASK.load()
+    strategies = {name: REGISTRY[name] for name in ("lecun_normal", "mup")}
+    both = runner.initialize(TASK, dataset, strategies, [0, 1], BATCH, mesh)
+    assert set(both.multipliers) == {"mup"}
+    hidden = both.multipliers["mup"]["adam"]["Dense_1"]["kernel"]
+    assert hidden == 64 / 128  # digits-mlp's hidden width 128 against muP's base width 64
+    mixed, _ = runner.train_runs(TASK, dataset, ADAM, {}, runner.grid(["lecun_normal", "mup"], [0, 1], [1e-3]),
+                                 both, steps=STEPS, batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh)
+    alone, _ = runner.train_runs(TASK, dataset, ADAM, {}, runner.grid(["lecun_normal"], [0, 1], [1e-3]),
+                                 both, steps=STEPS, batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh)
+    np.testing.assert_allclose(mixed.train_loss[:2], alone.train_loss, rtol=1e-6)
+    assert not np.allclose(mixed.train_loss[2:], mixed.train_loss[:2])
+    assert runner.optimizer_rule(ADAM) == "adam"
+    from optimizers import sgd
+
+    assert runner.optimizer_rule(OptimizerSpec(sgd, None, {}, (), "", "")) == "sgd"
