@@ -153,9 +153,10 @@ def device_data(dataset: Dataset, mesh: Mesh) -> dict[str, jax.Array]:
     return {name: global_array(getattr(dataset, name), _replicated(mesh)) for name in DATA_NAMES}
 
 
-def first_batch(data_key: jax.Array, x_train: jax.Array, batch_size: int) -> jax.Array:
-    """The inputs of a run's first training batch (epoch 0's order): what data-dependent inits see."""
-    return x_train[epoch_order(data_key, 0, x_train.shape[0])[:batch_size]]
+def first_batch_index(data_key: jax.Array, n_train: int, batch_size: int) -> jax.Array:
+    """The examples of a run's first training batch (the head of epoch 0's order): what
+    data-dependent inits see, and what `diagnose` measures at step 0."""
+    return epoch_order(data_key, 0, n_train)[:batch_size]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,7 +192,7 @@ def make_init_program(task: Task, strategies: dict[str, Strategy], batch_size: i
 
     def init_one(strategy: Strategy, seed, x_train):
         init_key, data_key = seed_keys(seed)
-        batch = first_batch(data_key, x_train, batch_size)
+        batch = x_train[first_batch_index(data_key, x_train.shape[0], batch_size)]
         model = task.make_model(strategy.kernel_init, strategy.bias_init)
         variables = model.init(init_key, batch)
         if strategy.post_init is not None:
