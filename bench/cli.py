@@ -331,6 +331,14 @@ def diagnose_from_args(args) -> int:
     check_positive("--seeds", args.seeds)
     out = args.out or os.path.join("results", f"diagnose-{task.name}.png")
     check_file_path(out, "--out", DIAGNOSE_SUFFIXES, example="diagnose.png")
+    from bench.results.files import read_json
+    from bench.tools.diagnose import json_path
+
+    earlier = read_json(json_path(out), "the JSON beside --out")
+    if os.path.lexists(json_path(out)) and not (isinstance(earlier, dict)
+                                                and earlier.get("meta", {}).get("command") == "diagnose"):
+        raise UsageError(f"'{json_path(out)}' (written beside --out) exists and is not a diagnose "
+                         "file; choose another --out (nothing was changed)")
     start_jax()
     names = applicable_inits(task, names, named_by_user=args.inits is not None)
     make_folder(out, "--out")

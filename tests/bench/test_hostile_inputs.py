@@ -169,6 +169,8 @@ ROWS = {
                                           "does not apply to digits-mlp"),
     "diagnose an init that does not apply": Row(["diagnose", "--task", "digits-mlp", "--inits", "fixup"],
                                                 "does not apply to digits-mlp"),
+    "diagnose beside the user's json": Row(["diagnose", "--out", "{tmp}/user.png"],
+                                           "is not a diagnose file"),
     "diagnose unknown task": Row(["diagnose", "--task", "digits-dep"], "did you mean 'digits-deep'"),
     "perf out text": Row(["perf", "--out", "{tmp}/notes.txt"], "must end in .json"),
     "perf out user's json": Row(["perf", "--out", "{tmp}/user.json"], "not an initopt perf file"),
