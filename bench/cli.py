@@ -25,7 +25,11 @@ def _add_run(sub):
     p.add_argument("--task", help="task name (overrides the suite's)")
     p.add_argument("--optimizers", help="comma-separated optimizer names (overrides the suite's)")
     p.add_argument("--inits", help="comma-separated init strategy names (overrides the suite's)")
-    p.add_argument("--seeds", type=int, help="seeds per cell")
+    p.add_argument("--seeds", type=int,
+                   help="evaluation seeds per cell (1000, 1001, ...): they alone report test accuracy")
+    p.add_argument("--selection-seeds", type=int,
+                   help="seeds (0, 1, ...) that choose each (optimizer, init)'s configuration "
+                        "on validation accuracy (default: the suite's, 4)")
     p.add_argument("--steps", type=int, help="training steps per run")
     p.add_argument("--lrs", help="comma-separated learning rates, overriding every optimizer's grid")
     p.add_argument("--batch-size", type=int, help="mini-batch size (gd always trains full-batch)")
@@ -127,7 +131,8 @@ def run_from_args(args) -> int:
 
     start_jax()
     config = resolve(args.suite, task=args.task, optimizers=args.optimizers, inits=args.inits,
-                     seeds=args.seeds, steps=args.steps, lrs=args.lrs, batch_size=args.batch_size,
+                     seeds=args.seeds, selection_seeds=args.selection_seeds, steps=args.steps,
+                     lrs=args.lrs, batch_size=args.batch_size,
                      eval_every=args.eval_every, target=args.target,
                      max_runs_per_chunk=args.max_runs_per_chunk)
     # Checked and locked before the progress bar starts: its teardown would put a blank line

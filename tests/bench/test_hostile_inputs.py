@@ -169,6 +169,8 @@ ROWS = {
                                           "does not apply to digits-mlp"),
     "diagnose an init that does not apply": Row(["diagnose", "--task", "digits-mlp", "--inits", "fixup"],
                                                 "does not apply to digits-mlp"),
+    "run zero selection seeds": Row([*RUN, "--selection-seeds", "0", "--out", "{tmp}/r.json"],
+                                    "--selection-seeds must be a positive integer"),
     "diagnose beside the user's json": Row(["diagnose", "--out", "{tmp}/user.png"],
                                            "is not a diagnose file"),
     "diagnose unknown task": Row(["diagnose", "--task", "digits-dep"], "did you mean 'digits-deep'"),

@@ -205,3 +205,15 @@ def test_an_interrupt_is_honoured_within_seconds_inside_one_long_period(tmp_path
     assert process.returncode == 130, err[-2000:]
     assert waited < 15, f"exited {waited:.1f} s after the interrupt"
     assert "Traceback" not in err
+
+
+def test_selection_seeds_flag_sets_the_seeds_that_choose(tmp_path):
+    out = tmp_path / "run.json"
+    assert main(["run", *TINY, "--optimizers", "adam", "--inits", "he_normal", "--lrs", "1e-3,3e-3",
+                 "--selection-seeds", "3", "--seeds", "2", "--quiet", "--out", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert document["meta"]["config"]["selection_seeds"] == [0, 1, 2]
+    selection = [r for r in document["runs"] if r["phase"] == "selection"]
+    assert sorted({r["seed"] for r in selection}) == [0, 1, 2] and len(selection) == 6  # 2 lrs
+    evaluation = [r for r in document["runs"] if r["phase"] == "evaluation"]
+    assert sorted({r["seed"] for r in evaluation}) == [1000, 1001] and len({r["lr"] for r in evaluation}) == 1
