@@ -358,6 +358,10 @@ def random_cases(seed: int = 0) -> list[Case]:
                                                "bias_correction_mu": flag(), "bias_correction_nu": flag()}),
         ("adamax", a.adamax, optax.adamax, {**moments(), "eps": log_uniform(-9, -5)}),
         ("lion", a.lion, optax.lion, {**moments(), "weight_decay": log_uniform(-4, -1)}),
+    ]
+    # the classic draws first, learning rates included, so that adding optimizers leaves them as they were
+    cases = [_case(name, ours, reference, lr(), random=True, **kwargs) for name, ours, reference, kwargs in draws]
+    draws = [
         ("nadamw", a.nadamw, optax.nadamw, {**moments(), "eps": log_uniform(-9, -5), "eps_root": log_uniform(-10, -6),
                                             "weight_decay": log_uniform(-4, -1), "mask": kernel_mask}),
         ("radam", a.radam, optax.radam, {**moments(), "eps": log_uniform(-9, -5), "eps_root": log_uniform(-10, -6),
@@ -393,7 +397,7 @@ def random_cases(seed: int = 0) -> list[Case]:
                                                        "eps": log_uniform(-9, -5), "nesterov": flag(),
                                                        "use_clipping": flag()}),
     ]
-    cases = [_case(name, ours, reference, lr(), random=True, **kwargs) for name, ours, reference, kwargs in draws]
+    cases += [_case(name, ours, reference, lr(), random=True, **kwargs) for name, ours, reference, kwargs in draws]
     prodigy = {"betas": (uniform(0.5, 0.99), one_minus_log_uniform(-4, -1)), "beta3": uniform(0.5, 0.99),
                "eps": log_uniform(-9, -5), "estim_lr0": log_uniform(-7, -4), "estim_lr_coef": uniform(0.5, 2.0),
                "weight_decay": log_uniform(-4, -2), "safeguard_warmup": flag()}
