@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -573,17 +573,18 @@ def prodigy(
     """Prodigy (Mishchenko and Defazio 2024, "Prodigy: An Expeditiously Adaptive
     Parameter-Free Learner", ICML, Algorithm 4 with Adam), as optax.contrib.prodigy:
 
-        d_k = estim_lr (from estim_lr0 = 1e-6),  lr_k = learning_rate(k) * sqrt(1 - b2^k) / (1 - b1^k)
+        d_k = estim_lr (d_1 = estim_lr0 = 1e-6),  lr_k = learning_rate(k - 1) sqrt(1 - b2^k) / (1 - b1^k)
         m = b1 m + (1 - b1) d g,   v = b2 v + (1 - b2) (d g)^2
-        s = b3 s + (d lr_k / d_0) d g                    (d d_0 / d_0 with safeguard_warmup)
+        s = b3 s + (d lr_k / d_0) d g          (s = b3 s + (d / d_0) d g with safeguard_warmup)
         r = b3 r + (d / d_0) d lr_k <g, theta_0 - theta>
         d_{k+1} = max(d_k, estim_lr_coef * r / ||s||_1)
         u = -d_k lr_k (wd theta + m / (sqrt(v) + d_{k+1} eps))
 
-    As in optax, the step size uses d_k and the eps term d_{k+1}; b3 = sqrt(b2) by default. learning_rate multiplies the estimated step (1.0: no tuning). Complex
-    parameters are not supported by optax's formula (v accumulates (d g)^2, not |d g|^2,
-    and d stays complex with a zero or tiny real part), nor here: we agree with optax step for
-    step, and a complex parabola does not descend (tests/optimizers/test_complex.py).
+    As in optax, the step size uses d_k and the eps term d_{k+1}; b3 = sqrt(b2) by default.
+    learning_rate multiplies the estimated step (1.0: no tuning). Complex parameters are not
+    supported by optax's formula (v accumulates (d g)^2, not |d g|^2, and d turns complex), nor
+    here: we agree with optax step for step, and on a complex parabola both barely move (d stays
+    near estim_lr0; tests/optimizers/test_complex.py holds ours to optax's trajectory).
     """
     beta1, beta2 = betas
     check_decay_rate("betas[0]", beta1)
@@ -768,7 +769,9 @@ def scale_by_adopt(
     mu_dtype = _canonical_dtype(mu_dtype)
 
     def init_fn(params):
-        return ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=_zeros_like(params, dtype=mu_dtype), nu=_zeros_like(params))
+        return ScaleByAdamState(
+            count=jnp.zeros([], jnp.int32), mu=_zeros_like(params, dtype=mu_dtype), nu=_zeros_like(params)
+        )
 
     def update_fn(updates, state, params=None):
         del params
@@ -778,7 +781,8 @@ def scale_by_adopt(
         normalize = lambda g, v: g / jnp.maximum(jnp.sqrt(v), eps)
         if use_clipping:
             clip_value = clip_value_fn(state.count)
-            normalized = jax.tree.map(lambda g, v: jnp.clip(normalize(g, v), -clip_value, clip_value), updates, state.nu)
+            clip = lambda g, v: jnp.clip(normalize(g, v), -clip_value, clip_value)
+            normalized = jax.tree.map(clip, updates, state.nu)
         else:
             normalized = jax.tree.map(normalize, updates, state.nu)
         mu = _moving_average(normalized, state.mu, b1_now, 1)

@@ -749,7 +749,9 @@ def scale_by_radam(
     return optax.GradientTransformation(init_fn, update_fn)
 
 
-def scale_by_trust_ratio(min_norm: float = 0.0, trust_coefficient: float = 1.0, eps: float = 0.0) -> optax.GradientTransformation:
+def scale_by_trust_ratio(
+    min_norm: float = 0.0, trust_coefficient: float = 1.0, eps: float = 0.0
+) -> optax.GradientTransformation:
     """Layer-wise trust ratio of LARS and LAMB (You et al. 2017, arXiv:1708.03888; You et al.
     2020, ICLR), per leaf:
 
@@ -838,7 +840,9 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0, mask: MaskOrFn = N
     return transformation if mask is None else optax.masked(transformation, mask)
 
 
-def scale_by_learning_rate(learning_rate: Optional[ScalarOrSchedule] = None, *, flip_sign: bool = True) -> optax.GradientTransformation:
+def scale_by_learning_rate(
+    learning_rate: Optional[ScalarOrSchedule] = None, *, flip_sign: bool = True
+) -> optax.GradientTransformation:
     """u_t = -learning_rate * g_t (or +, with flip_sign=False).
 
     `learning_rate` is a number, a JAX array (traced too: the runner vmaps over it) or a
