@@ -7,8 +7,14 @@ of floating-point operations as optax 0.2.8, so that the two agree to rounding (
 `optimizers.agreement`).
 
 Hyperparameters may be Python numbers or JAX arrays (also traced ones, e.g. a vmapped learning
-rate). Only plain numbers are range-checked, at construction, with a `ValueError`; arrays pass
-through unchecked, so nothing is ever concretized.
+rate or b1). Concrete scalars (Python, NumPy, or a 0-d JAX array that is not a tracer) are
+range-checked at construction with a `ValueError`; traced values pass through unchecked, so
+nothing is ever concretized. Structural options (nesterov, centered, masks, dtypes) are static.
+
+Complex parameters are handled as optax handles them: second moments accumulate |g|^2 =
+(conj(g) * g).real (optax's `numerics.abs_sq`), norms are those of |g|, and `sign` is
+jnp.sign, g / |g| for complex g. Where optax squares a complex g instead (Adadelta), so do we:
+the agreement checks hold us to optax's behaviour, and the docstring says so.
 
 Notation: g is the incoming update (the gradient, or what earlier transformations made of
 it), t the step count starting at 1, u the outgoing update.
@@ -21,6 +27,7 @@ from typing import Any, Callable, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 Schedule = Callable[[jax.Array], jax.Array]
@@ -28,23 +35,39 @@ ScalarOrSchedule = Union[float, jax.Array, Schedule]
 MaskOrFn = Optional[Union[Any, Callable[[Any], Any]]]
 
 
-# --- validation: plain numbers only -------------------------------------------------------
+# --- validation: concrete numbers only -----------------------------------------------------
+
+
+def _concrete(value) -> Optional[float]:
+    """`value` as a float when it is a concrete real scalar: a Python or NumPy number, or a 0-d
+    NumPy or JAX array that is not a tracer. None for anything else (tracers, schedules, None)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (np.ndarray, jax.Array)) and not isinstance(value, jax.core.Tracer):
+        real = jnp.issubdtype(value.dtype, jnp.floating) or jnp.issubdtype(value.dtype, jnp.integer)
+        if value.shape == () and real:
+            return float(value)
+    return None
 
 
 def _is_number(value) -> bool:
-    """A Python or NumPy real number; JAX arrays and tracers are not checked."""
+    """A Python or NumPy real number (optax's `weight_decay == 0` shortcut looks only at these)."""
     return isinstance(value, numbers.Real)
 
 
 def check_nonnegative(name: str, value) -> None:
-    """Raise ValueError if `value` is a plain number that is negative or NaN."""
-    if _is_number(value) and (math.isnan(value) or value < 0):
+    """Raise ValueError if `value` is a concrete number that is negative or NaN."""
+    number = _concrete(value)
+    if number is not None and (math.isnan(number) or number < 0):
         raise ValueError(f"{name} must be >= 0, got {value!r}")
 
 
 def check_decay_rate(name: str, value) -> None:
-    """Raise ValueError if `value` is a plain number outside [0, 1)."""
-    if _is_number(value) and not 0 <= value < 1:
+    """Raise ValueError if `value` is a concrete number outside [0, 1)."""
+    number = _concrete(value)
+    if number is not None and not 0 <= number < 1:
         raise ValueError(f"{name} must be in [0, 1), got {value!r}")
 
 
@@ -67,9 +90,61 @@ def _cast(tree, dtype):
     return tree if dtype is None else jax.tree.map(lambda x: x.astype(dtype), tree)
 
 
+def _times(factor, moment):
+    """factor * moment with the factor first cast to the moment's dtype, as a Python float is
+    (weak typing), so that a traced float64 factor computes what a Python float does. It
+    matters only for moments kept in a lower precision (mu_dtype, accumulator_dtype,
+    Adafactor's float32 momentum), where optax with Python floats multiplies in that precision."""
+    return jnp.asarray(factor, dtype=moment.dtype) * moment
+
+
 def _moving_average(updates, moments, decay, order):
     """(1 - decay) * g**order + decay * moment, leaf by leaf."""
-    return jax.tree.map(lambda g, m: (1 - decay) * (g**order) + decay * m, updates, moments)
+    return jax.tree.map(lambda g, m: (1 - decay) * (g**order) + _times(decay, m), updates, moments)
+
+
+def abs_sq(x):
+    """|x|^2 leaf-wise as optax's `numerics.abs_sq`: (conj(x) * x).real, i.e. x * x for real x."""
+    return (x.conj() * x).real
+
+
+def _squared_magnitude(g):
+    """g^2 for real g, |g|^2 for complex g (optax's per-element norm of order 2)."""
+    return g**2 if jnp.isrealobj(g) else abs_sq(g)
+
+
+def _moving_average_of_squares(updates, moments, decay):
+    """(1 - decay) * |g|^2 + decay * moment, leaf by leaf: a second moment, complex-safe."""
+    return jax.tree.map(lambda g, m: (1 - decay) * _squared_magnitude(g) + _times(decay, m), updates, moments)
+
+
+def _first_moment_estimate(mu, updates, decay, count, nesterov):
+    """The bias-corrected first moment m / (1 - b1^t), or with nesterov (Dozat 2016) the
+    look-ahead b1 * m / (1 - b1^(t+1)) + (1 - b1) * g / (1 - b1^t)."""
+    if not nesterov:
+        return _bias_correction(mu, decay, count)
+    return jax.tree.map(
+        lambda m, g: decay * m + (1 - decay) * g,
+        _bias_correction(mu, decay, _increment(count)),
+        _bias_correction(updates, decay, count),
+    )
+
+
+def _safe_norm(x, min_norm):
+    """||x||_2 of the whole leaf, or min_norm where it is <= min_norm, with a gradient that is
+    finite at 0 (optax's `numerics.safe_norm`, for ord=None and axis=None)."""
+    norm = jnp.linalg.norm(x, keepdims=True)
+    x = jnp.where(norm <= min_norm, jnp.ones_like(x), x)
+    norm = jnp.squeeze(norm)
+    masked_norm = jnp.linalg.norm(x)
+    return jnp.where(norm <= min_norm, min_norm, masked_norm)
+
+
+def _safe_root_mean_squares(x, min_rms):
+    """sqrt(mean |x|^2), or min_rms where it is <= min_rms (optax's `safe_root_mean_squares`)."""
+    rms = jnp.sqrt(jnp.mean(abs_sq(x)))
+    x = jnp.where(rms <= min_rms, jnp.ones_like(x), x)
+    return jnp.where(rms <= min_rms, min_rms, jnp.sqrt(jnp.mean(abs_sq(x))))
 
 
 def _bias_correction(moments, decay, count):
@@ -124,7 +199,7 @@ def trace(decay: float, nesterov: bool = False, accumulator_dtype: Optional[Any]
 
     def update_fn(updates, state, params=None):
         del params
-        accumulate = lambda g, m: g + decay * m
+        accumulate = lambda g, m: g + _times(decay, m)
         new_trace = jax.tree.map(accumulate, updates, state.trace)
         updates = jax.tree.map(accumulate, updates, new_trace) if nesterov else new_trace
         return updates, TraceState(trace=_cast(new_trace, accumulator_dtype))
@@ -141,7 +216,7 @@ class ScaleByRssState(NamedTuple):
 def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> optax.GradientTransformation:
     """Adagrad's scaling (Duchi, Hazan and Singer 2011, JMLR 12).
 
-        s_t = s_0 + sum_{k<=t} g_k^2,      s_0 = initial_accumulator_value
+        s_t = s_0 + sum_{k<=t} |g_k|^2,    s_0 = initial_accumulator_value
         u_t = g_t / sqrt(s_t + eps)        (and u_t = 0 where s_t == 0)
 
     Conventions differ: optax (and this) start the accumulator at 0.1 and put eps = 1e-7
@@ -157,7 +232,7 @@ def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> o
 
     def update_fn(updates, state, params=None):
         del params
-        sum_of_squares = jax.tree.map(lambda g, s: g * g + s, updates, state.sum_of_squares)
+        sum_of_squares = jax.tree.map(lambda g, s: abs_sq(g) + s, updates, state.sum_of_squares)
         inverse_root = jax.tree.map(lambda s: jnp.where(s > 0, jax.lax.rsqrt(s + eps), 0.0), sum_of_squares)
         updates = jax.tree.map(lambda r, g: r * g, inverse_root, updates)
         return updates, ScaleByRssState(sum_of_squares=sum_of_squares)
@@ -182,6 +257,11 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> optax.GradientTran
     The sign is +: the step -u_t comes from `scale_by_learning_rate`. E[dx^2] tracks u before
     the learning rate (optax's and PyTorch's convention), so with a learning rate of 1 it is
     exactly the paper's E[dx^2].
+
+    Complex parameters are not supported, as in optax (whose tests skip Adadelta for complex):
+    optax squares g (g**2, not |g|^2), so the "second moments" turn complex and the method
+    climbs a complex parabola. We square g the same way, so that we agree with optax step for
+    step; do not use Adadelta with complex parameters.
     """
     check_decay_rate("rho", rho)
     check_nonnegative("eps", eps)
@@ -223,7 +303,7 @@ def scale_by_rms(
 ) -> optax.GradientTransformation:
     """RMSprop's scaling (Hinton, Srivastava and Swersky 2012, Coursera lecture 6e).
 
-        v_t = decay * v_{t-1} + (1 - decay) * g_t^2,      v_0 = initial_scale
+        v_t = decay * v_{t-1} + (1 - decay) * |g_t|^2,    v_0 = initial_scale
         u_t = g_t / sqrt(v_t + eps)          (eps_in_sqrt=True: optax's default)
         u_t = g_t / (sqrt(v_t) + eps)        (eps_in_sqrt=False: PyTorch's form)
 
@@ -240,7 +320,7 @@ def scale_by_rms(
 
     def update_fn(updates, state, params=None):
         del params
-        nu = _moving_average(updates, state.nu, decay, 2)
+        nu = _moving_average_of_squares(updates, state.nu, decay)
         count = _increment(state.count) if bias_correction else state.count
         nu_hat = _bias_correction(nu, decay, count) if bias_correction else nu
         updates = jax.tree.map(lambda n, g: _rms_denominator_inverse(n, eps, eps_in_sqrt) * g, nu_hat, updates)
@@ -267,8 +347,8 @@ def scale_by_stddev(
     """Centered RMSprop's scaling (Graves 2013, arXiv:1308.0850, eqs. 38-41).
 
         m_t = decay * m_{t-1} + (1 - decay) * g_t
-        v_t = decay * v_{t-1} + (1 - decay) * g_t^2,      v_0 = initial_scale
-        u_t = g_t / sqrt(v_t - m_t^2 + eps)      (or g_t / (sqrt(v_t - m_t^2) + eps))
+        v_t = decay * v_{t-1} + (1 - decay) * |g_t|^2,    v_0 = initial_scale
+        u_t = g_t / sqrt(v_t - |m_t|^2 + eps)    (or g_t / (sqrt(v_t - |m_t|^2) + eps))
 
     With bias_correction both m_t and v_t are divided by (1 - decay^t) first. Graves put eps
     inside the root (1e-4); PyTorch's centered RMSprop puts it outside.
@@ -285,12 +365,12 @@ def scale_by_stddev(
     def update_fn(updates, state, params=None):
         del params
         mu = _moving_average(updates, state.mu, decay, 1)
-        nu = _moving_average(updates, state.nu, decay, 2)
+        nu = _moving_average_of_squares(updates, state.nu, decay)
         count = _increment(state.count) if bias_correction else state.count
         mu_hat = _bias_correction(mu, decay, count) if bias_correction else mu
         nu_hat = _bias_correction(nu, decay, count) if bias_correction else nu
         updates = jax.tree.map(
-            lambda m, n, g: _rms_denominator_inverse(n - m * m, eps, eps_in_sqrt) * g, mu_hat, nu_hat, updates
+            lambda m, n, g: _rms_denominator_inverse(n - abs_sq(m), eps, eps_in_sqrt) * g, mu_hat, nu_hat, updates
         )
         return updates, ScaleByStddevState(count=count, mu=mu, nu=nu)
 
@@ -317,7 +397,7 @@ def scale_by_adam(
     """Adam's scaling (Kingma and Ba 2015, arXiv:1412.6980, Algorithm 1).
 
         m_t = b1 * m_{t-1} + (1 - b1) * g_t
-        v_t = b2 * v_{t-1} + (1 - b2) * g_t^2
+        v_t = b2 * v_{t-1} + (1 - b2) * |g_t|^2
         m^_t = m_t / (1 - b1^t),   v^_t = v_t / (1 - b2^t)
         u_t = m^_t / (sqrt(v^_t + eps_root) + eps)
 
@@ -341,16 +421,9 @@ def scale_by_adam(
     def update_fn(updates, state, params=None):
         del params
         mu = _moving_average(updates, state.mu, b1, 1)
-        nu = _moving_average(updates, state.nu, b2, 2)
+        nu = _moving_average_of_squares(updates, state.nu, b2)
         count = _increment(state.count)
-        if nesterov:
-            mu_hat = jax.tree.map(
-                lambda m, g: b1 * m + (1 - b1) * g,
-                _bias_correction(mu, b1, _increment(count)),
-                _bias_correction(updates, b1, count),
-            )
-        else:
-            mu_hat = _bias_correction(mu, b1, count)
+        mu_hat = _first_moment_estimate(mu, updates, b1, count, nesterov)
         nu_hat = _bias_correction(nu, b2, count)
         updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
         nu = jax.tree.map(lambda new, old: new.astype(old.dtype), nu, state.nu)
@@ -386,7 +459,9 @@ def scale_by_amsgrad(
     optax's default takes the maximum of the *bias-corrected* v^_t; the paper uses no bias
     correction (bias_correction_mu=bias_correction_nu=False); PyTorch's `Adam(amsgrad=True)`
     takes the maximum of the uncorrected v_t and divides it by the current (1 - b2^t)
-    afterwards, a third variant.
+    afterwards, a third variant. For complex parameters the moments are stored in the
+    parameters' complex dtype (as in optax) with a zero imaginary part, so the maximum (which
+    jnp takes lexicographically for complex numbers) is the maximum of the real parts.
     """
     check_decay_rate("b1", b1)
     check_decay_rate("b2", b2)
@@ -405,7 +480,7 @@ def scale_by_amsgrad(
     def update_fn(updates, state, params=None):
         del params
         mu = _moving_average(updates, state.mu, b1, 1)
-        nu = _moving_average(updates, state.nu, b2, 2)
+        nu = _moving_average_of_squares(updates, state.nu, b2)
         count = _increment(state.count)
         mu_hat = _bias_correction(mu, b1, count) if bias_correction_mu else mu
         nu_effective = _bias_correction(nu, b2, count) if bias_correction_nu else nu
@@ -459,7 +534,9 @@ def scale_by_lion(b1: float = 0.9, b2: float = 0.99, mu_dtype: Optional[Any] = N
         m_t = b2 * m_{t-1} + (1 - b2) * g_t
 
     Only the hard sign (optax's default mode); optax's "smooth" and "refined" modes are not
-    written here.
+    written here. For complex g, jnp.sign is g / |g|, as in optax; optax's tests skip Lion for
+    complex parameters (unsupported there), but the update is the natural complex extension and
+    descends a complex parabola (tests/optimizers/test_complex.py).
     """
     check_decay_rate("b1", b1)
     check_decay_rate("b2", b2)
@@ -475,6 +552,256 @@ def scale_by_lion(b1: float = 0.9, b2: float = 0.99, mu_dtype: Optional[Any] = N
         return signs, ScaleByLionState(count=_increment(state.count), mu=mu)
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+def scale(step_size) -> optax.GradientTransformation:
+    """u = step_size * g (a fixed factor; -1 turns Adafactor's ascent direction into descent)."""
+
+    def update_fn(updates, state, params=None):
+        del params
+        return jax.tree.map(lambda g: step_size * g, updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
+def scale_by_sign() -> optax.GradientTransformation:
+    """u = sign(g) (signSGD, Bernstein et al. 2018); g / |g| for complex g, as jnp.sign."""
+
+    def update_fn(updates, state, params=None):
+        del params
+        return jax.tree.map(jnp.sign, updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
+class EmaState(NamedTuple):
+    """Step count and the exponential moving average."""
+
+    count: jax.Array
+    ema: Any
+
+
+def ema(decay: float, debias: bool = True, accumulator_dtype: Optional[Any] = None) -> optax.GradientTransformation:
+    """Exponential moving average of the updates (the momentum of Signum and Adafactor).
+
+        m_t = decay * m_{t-1} + (1 - decay) * g_t
+        u_t = m_t / (1 - decay^t)     (debias=True)   or   u_t = m_t   (debias=False)
+
+    Unlike `trace`, the average is dampened by (1 - decay).
+    """
+    check_decay_rate("decay", decay)
+    accumulator_dtype = _canonical_dtype(accumulator_dtype)
+
+    def init_fn(params):
+        return EmaState(count=jnp.zeros([], jnp.int32), ema=_zeros_like(params, dtype=accumulator_dtype))
+
+    def update_fn(updates, state, params=None):
+        del params
+        new_ema = _moving_average(updates, state.ema, decay, 1)
+        count = _increment(state.count)
+        updates = _bias_correction(new_ema, decay, count) if debias else new_ema
+        return updates, EmaState(count=count, ema=_cast(new_ema, accumulator_dtype))
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByBeliefState(NamedTuple):
+    """Step count, the first moment and the second moment of the prediction error g - m."""
+
+    count: jax.Array
+    mu: Any
+    nu: Any
+
+
+def scale_by_belief(
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-16,
+    eps_root: float = 1e-16,
+    *,
+    nesterov: bool = False,
+) -> optax.GradientTransformation:
+    """AdaBelief's scaling (Zhuang et al. 2020, "AdaBelief Optimizer: Adapting Stepsizes by the
+    Belief in Observed Gradients", NeurIPS, Algorithm 2).
+
+        m_t = b1 * m_{t-1} + (1 - b1) * g_t
+        s_t = b2 * s_{t-1} + (1 - b2) * |g_t - m_t|^2 + eps_root
+        u_t = m^_t / (sqrt(s^_t) + eps),   m^, s^ bias-corrected as in Adam
+
+    eps_root is added to s_t itself (so it is carried in the state), as in the paper and optax;
+    nesterov takes Dozat's look-ahead m^ as in `scale_by_adam`.
+    """
+    check_decay_rate("b1", b1)
+    check_decay_rate("b2", b2)
+    check_nonnegative("eps", eps)
+    check_nonnegative("eps_root", eps_root)
+
+    def init_fn(params):
+        return ScaleByBeliefState(count=jnp.zeros([], jnp.int32), mu=_zeros_like(params), nu=_zeros_like(params))
+
+    def update_fn(updates, state, params=None):
+        del params
+        mu = _moving_average(updates, state.mu, b1, 1)
+        prediction_error = jax.tree.map(lambda g, m: g - m, updates, mu)
+        nu = _moving_average_of_squares(prediction_error, state.nu, b2)
+        nu = jax.tree.map(lambda v: v + eps_root, nu)
+        count = _increment(state.count)
+        mu_hat = _first_moment_estimate(mu, updates, b1, count, nesterov)
+        nu_hat = _bias_correction(nu, b2, count)
+        updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v) + eps), mu_hat, nu_hat)
+        return updates, ScaleByBeliefState(count=count, mu=mu, nu=nu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_yogi(
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-3,
+    eps_root: float = 0.0,
+    initial_accumulator_value: float = 1e-6,
+) -> optax.GradientTransformation:
+    """Yogi's scaling (Zaheer et al. 2018, "Adaptive Methods for Nonconvex Optimization",
+    NeurIPS, Algorithm 2).
+
+        m_t = b1 * m_{t-1} + (1 - b1) * g_t
+        v_t = v_{t-1} - (1 - b2) * sign(v_{t-1} - |g_t|^2) * |g_t|^2
+        u_t = m^_t / (sqrt(v^_t + eps_root) + eps)
+
+    v changes additively (by at most (1 - b2) |g|^2) rather than multiplicatively as in Adam.
+    Both moments start at initial_accumulator_value = 1e-6 (the paper's); like optax (and unlike
+    the paper) m^ and v^ are bias-corrected as in Adam. eps = 1e-3 is the paper's default.
+    """
+    check_decay_rate("b1", b1)
+    check_decay_rate("b2", b2)
+    check_nonnegative("eps", eps)
+    check_nonnegative("eps_root", eps_root)
+
+    def init_fn(params):
+        return ScaleByAdamState(
+            count=jnp.zeros([], jnp.int32),
+            mu=_full_like(params, initial_accumulator_value),
+            nu=_full_like(params, initial_accumulator_value),
+        )
+
+    def update_fn(updates, state, params=None):
+        del params
+        mu = _moving_average(updates, state.mu, b1, 1)
+        nu = jax.tree.map(lambda g, v: v - (1 - b2) * jnp.sign(v - abs_sq(g)) * abs_sq(g), updates, state.nu)
+        count = _increment(state.count)
+        mu_hat = _bias_correction(mu, b1, count)
+        nu_hat = _bias_correction(nu, b2, count)
+        updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
+        return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_radam(
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    eps_root: float = 0.0,
+    threshold: float = 5.0,
+    *,
+    nesterov: bool = False,
+) -> optax.GradientTransformation:
+    """Rectified Adam's scaling (Liu et al. 2020, "On the Variance of the Adaptive Learning Rate
+    and Beyond", ICLR, Algorithm 2).
+
+        rho_inf = 2 / (1 - b2) - 1,   rho_t = rho_inf - 2 t b2^t / (1 - b2^t)
+        u_t = r_t * m^_t / (sqrt(v^_t + eps_root) + eps)    where rho_t >= threshold
+        u_t = m^_t                                           otherwise (momentum SGD)
+        r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+
+    The paper switches at rho_t > 4; optax (and PyTorch) at rho_t >= 5 (threshold). With
+    b2 = 0.999 the first five steps are un-adapted momentum steps.
+    """
+    check_decay_rate("b1", b1)
+    check_decay_rate("b2", b2)
+    check_nonnegative("eps", eps)
+    check_nonnegative("eps_root", eps_root)
+    rho_infinity = 2.0 / (1.0 - b2) - 1.0
+
+    def rectified(rho, mu_hat, nu_hat):
+        r = jnp.sqrt(
+            (rho - 4.0) * (rho - 2.0) * rho_infinity / ((rho_infinity - 4.0) * (rho_infinity - 2.0) * rho)
+        )
+        return jax.tree.map(lambda m, v: r.astype(m.dtype) * m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
+
+    def init_fn(params):
+        return ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=_zeros_like(params), nu=_zeros_like(params))
+
+    def update_fn(updates, state, params=None):
+        del params
+        mu = _moving_average(updates, state.mu, b1, 1)
+        nu = _moving_average_of_squares(updates, state.nu, b2)
+        count = _increment(state.count)
+        b2_power = b2**count
+        rho = rho_infinity - 2 * count * b2_power / (1 - b2_power)
+        mu_hat = _first_moment_estimate(mu, updates, b1, count, nesterov)
+        nu_hat = _bias_correction(nu, b2, count)
+        updates = jax.tree.map(
+            lambda adapted, plain: jnp.where(rho >= threshold, adapted, plain), rectified(rho, mu_hat, nu_hat), mu_hat
+        )
+        return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_trust_ratio(
+    min_norm: float = 0.0, trust_coefficient: float = 1.0, eps: float = 0.0
+) -> optax.GradientTransformation:
+    """Layer-wise trust ratio of LARS and LAMB (You et al. 2017, arXiv:1708.03888; You et al.
+    2020, ICLR), per leaf:
+
+        u = g * trust_coefficient * ||theta|| / (||g|| + eps)   (u = g where either norm is 0)
+
+    Norms are Frobenius norms of the whole leaf (of |x| for complex), floored at min_norm.
+    """
+    check_nonnegative("min_norm", min_norm)
+    check_nonnegative("trust_coefficient", trust_coefficient)
+    check_nonnegative("eps", eps)
+
+    def scale_leaf(update, param):
+        param_norm = _safe_norm(param, min_norm)
+        update_norm = _safe_norm(update, min_norm)
+        trust_ratio = trust_coefficient * param_norm / (update_norm + eps)
+        zero_norm = jnp.logical_or(param_norm == 0.0, update_norm == 0.0)
+        return update * jnp.where(zero_norm, jnp.array(1.0, dtype=param.dtype), trust_ratio)
+
+    def update_fn(updates, state, params):
+        if params is None:
+            raise ValueError("scale_by_trust_ratio needs the params: call update(updates, state, params)")
+        return jax.tree.map(scale_leaf, updates, params), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
+def scale_by_param_block_rms(min_scale: float = 1e-3) -> optax.GradientTransformation:
+    """u = g * max(rms(theta), min_scale) per leaf: Adafactor's relative step size (Shazeer and
+    Stern 2018, section 8)."""
+    check_nonnegative("min_scale", min_scale)
+
+    def update_fn(updates, state, params):
+        if params is None:
+            raise ValueError("scale_by_param_block_rms needs the params: call update(updates, state, params)")
+        return jax.tree.map(lambda u, p: u * _safe_root_mean_squares(p, min_scale), updates, params), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
+def clip_by_block_rms(threshold: float) -> optax.GradientTransformation:
+    """u = g / max(1, rms(g) / threshold) per leaf: Adafactor's update clipping (Shazeer and
+    Stern 2018, section 6; rms of |g| for complex g)."""
+    check_nonnegative("clipping threshold", threshold)
+
+    def update_fn(updates, state, params=None):
+        del params
+        clip = lambda u: u / jnp.maximum(1.0, jnp.sqrt(jnp.mean(abs_sq(u))) / threshold)
+        return jax.tree.map(clip, updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
 
 
 class ScheduleCountState(NamedTuple):
@@ -513,7 +840,9 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0, mask: MaskOrFn = N
     return transformation if mask is None else optax.masked(transformation, mask)
 
 
-def scale_by_learning_rate(learning_rate: Optional[ScalarOrSchedule], *, flip_sign: bool = True) -> optax.GradientTransformation:
+def scale_by_learning_rate(
+    learning_rate: Optional[ScalarOrSchedule] = None, *, flip_sign: bool = True
+) -> optax.GradientTransformation:
     """u_t = -learning_rate * g_t (or +, with flip_sign=False).
 
     `learning_rate` is a number, a JAX array (traced too: the runner vmaps over it) or a
