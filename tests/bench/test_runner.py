@@ -233,3 +233,23 @@ def test_learning_rate_multipliers_travel_per_run_and_leave_other_runs_alone():
     from optimizers import sgd
 
     assert runner.optimizer_rule(OptimizerSpec(sgd, None, {}, (), "", "")) == "sgd"
+
+
+def test_an_optimizer_is_evaluated_at_its_eval_params():
+    # Schedule-free methods evaluate at their averaged parameters: the runner must evaluate at
+    # spec.eval_params(opt_state, params), not at the training iterate. An eval_params that
+    # zeroes every parameter makes the validation accuracy that of a constant predictor.
+    zeroing = SGD._replace(eval_params=lambda opt_state, params: jax.tree_util.tree_map(jax.numpy.zeros_like, params))
+    runs, plain = train(SGD, ["he_normal"], [0, 1], [0.1])
+    _, zeroed = train(zeroing, ["he_normal"], [0, 1], [0.1])
+    np.testing.assert_allclose(zeroed.train_loss, plain.train_loss, rtol=1e-6)  # training untouched
+    class_0 = float(np.mean(TASK.load().y_val == 0))  # argmax of all-zero logits is class 0
+    np.testing.assert_allclose(zeroed.val_accuracy, class_0, atol=1e-6)
+    assert (plain.val_accuracy[:, -1] > 0.5).all()
+
+
+def test_schedule_free_adamw_trains_in_the_runner():
+    from optimizers import OPTIMIZERS
+
+    _, output = train(OPTIMIZERS["schedule_free_adamw"], ["he_normal"], [0], [3e-3])
+    assert output.val_accuracy[0, -1] > 0.5 and np.isfinite(output.train_loss).all()
