@@ -89,6 +89,7 @@ def chosen_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
 def budget_figure(results: dict[str, Any], task: str, init: str):
     """Expected best validation accuracy vs number of trials, one line (mean +- std) per optimizer."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -100,8 +101,11 @@ def budget_figure(results: dict[str, Any], task: str, init: str):
         budgets = np.arange(1, len(rows) + 1)
         mean, std = expected_best([row["score"] for row in rows], budgets)
         axes.plot(budgets, mean, marker="o", markersize=3, label=f"{optimizer} ({len(rows)} trials)")
-        axes.fill_between(budgets, mean - std, mean + std, alpha=0.2, linewidth=0)
-    axes.set(xscale="log", xlabel="trials (budget)", ylabel="expected best validation accuracy",
+        axes.fill_between(budgets, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), alpha=0.2,
+                          linewidth=0)
+    axes.set_xscale("log", base=2)
+    axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.set(xlabel="trials (budget)", ylabel="expected best validation accuracy",
              title=f"{task}, init {init}: expected best of n trials (Dodge et al. 2019), mean +- std")
     axes.grid(alpha=0.3, which="both")
     axes.legend(fontsize=8)
@@ -173,7 +177,7 @@ def chosen_table(results: dict[str, Any]):
         table.add_column(column, justify="right" if column in ("trial", "val (selection)",
                                                                "test (evaluation)", "failed trials") else "left")
     for row in chosen_rows(results):
-        hyper = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+        hyper = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in sorted(row["hyperparams"].items()))
         table.add_row(row["task"], row["optimizer"], row["init"], str(row["trial"]), hyper,
                       "—" if row["selection_score"] is None else f"{row['selection_score']:.3f}",
