@@ -80,9 +80,12 @@ def _add_perf(sub):
     p = sub.add_parser("perf", help="throughput of the runner against the per-seed loop and its peers")
     p.add_argument("--task", default="digits-mlp")
     p.add_argument("--optimizer", default="adam")
-    p.add_argument("--seeds", type=int, default=256)
+    p.add_argument("--seeds", type=int, help="seeds (default 256; with --search, seeds per trial, default 4)")
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--scaling", action="store_true", help="throughput vs number of runs, plotted")
+    p.add_argument("--search", action="store_true",
+                   help="a search's trials x seeds as one program vs one configuration at a time")
+    p.add_argument("--trials", type=int, default=64, help="trials of --search")
     p.add_argument("--out", help="perf JSON path (default: results/perf-<platform>.json)")
     p.set_defaults(func=perf_from_args)
 
@@ -269,13 +272,14 @@ def perf_from_args(args) -> int:
 
     check_name("task", args.task, list(TASKS))
     check_name("optimizer", args.optimizer, list(OPTIMIZERS))
-    check_positive("--seeds", args.seeds)
-    check_positive("--steps", args.steps)
+    for flag, value in (("--seeds", args.seeds), ("--steps", args.steps), ("--trials", args.trials)):
+        check_positive(flag, value)
     if args.out:
         check_file_path(args.out, "--out", (".json",), example="perf.json")
         earlier = read_json(args.out, "--out")
         if os.path.exists(args.out) and not (isinstance(earlier, dict) and "meta" in earlier
-                                             and ("rows" in earlier or "sizes" in earlier)):
+                                             and ("rows" in earlier or "sizes" in earlier
+                                                  or "search" in earlier)):
             raise UsageError(f"--out '{args.out}' exists and is not an initopt perf file; "
                              "choose another path (nothing was changed)")
     start_jax()
@@ -284,11 +288,13 @@ def perf_from_args(args) -> int:
 
     from bench.tools import perf
 
-    if args.scaling:
+    if args.search:
+        perf.search(args.task, args.optimizer, args.trials, args.seeds or 4, args.steps, args.out)
+    elif args.scaling:
         perf.scaling(args.task, args.optimizer,
                      steps=args.steps if args.steps != 500 else perf.SCALING_STEPS, out=args.out)
     else:
-        perf.perf(args.task, args.optimizer, args.seeds, args.steps, args.out)
+        perf.perf(args.task, args.optimizer, args.seeds or 256, args.steps, args.out)
     return 0
 
 

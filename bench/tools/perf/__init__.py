@@ -229,6 +229,61 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
     return document
 
 
+def search(task: str = "digits-mlp", optimizer: str = "adam", trials: int = 64, seeds: int = 4,
+           steps: int = 500, out: str | None = None) -> dict[str, Any]:
+    """A search's trials x seeds as ONE program (the runner, every hyperparameter traced per run)
+    against the same trials one configuration at a time, as a user loops over them: optax's
+    optimizer built from each trial's Python floats, the lean loop vmapped over the seeds, one
+    jit per trial (a new configuration is a new program). Same Sobol trials
+    (`bench.suite.search`) for both; time from the first compile to the last result."""
+    import time
+
+    from bench.suite import search as search_space
+
+    workload = make_workload(task, optimizer, seeds, steps)
+    space = workload.spec.search_space
+    candidates = search_space.sample(space, trials)
+    runs = [runner.Run(INIT, seed, float(c["learning_rate"]), trial,
+                       tuple(sorted((k, float(v)) for k, v in c.items() if k != "learning_rate")))
+            for trial, c in enumerate(candidates) for seed in workload.seeds]
+    with compile_counter() as counter:
+        began = time.perf_counter()
+        output, timing = runner.train_runs(
+            workload.task, workload.dataset, workload.spec, workload.spec.hyperparams, runs,
+            workload.initialized, steps=steps, batch_size=workload.batch_size,
+            eval_every=workload.eval_every, mesh=runner.runs_mesh(), test=False)
+        one_program = time.perf_counter() - began
+    one_compiles = counter.compiles
+    data = lean.device_data(workload.dataset)
+    with compile_counter() as counter:
+        began = time.perf_counter()
+        loop_compile = 0.0
+        for c in candidates:
+            values = dict(c)
+            lean_train = lean.make_lean_train(workload.task, workload.dataset, workload.spec,
+                                              values.pop("learning_rate"), workload.batch_size, steps,
+                                              last_steps=workload.eval_every, hyperparams=values)
+            compile_seconds, _, _ = lean.run_vmap(lean_train, list(workload.seeds), data)
+            loop_compile += compile_seconds
+        loop = time.perf_counter() - began
+    loop_compiles = counter.compiles
+    found = {"task": task, "optimizer": optimizer, "trials": trials, "seeds": seeds, "steps": steps,
+             "searched": sorted(space),
+             "one_program": {"wall_seconds": one_program, "compile_seconds": timing.compile_seconds,
+                             "run_seconds": timing.run_seconds, "compiles": one_compiles},
+             "loop_over_trials": {"wall_seconds": loop, "compile_seconds": loop_compile,
+                                  "compiles": loop_compiles},
+             "speedup": loop / one_program}
+    path = out or os.path.join("results", f"perf-search-{jax.default_backend()}.json")
+    _write(path, {"meta": _meta(workload, float("nan")), "search": found})
+    if jax.process_index() == 0:
+        print(f"{trials} trials x {seeds} seeds of {optimizer} on {task}, {steps} steps, searching "
+              f"{', '.join(sorted(space))}: one program {one_program:.1f} s ({one_compiles} compile), "
+              f"one configuration at a time {loop:.1f} s ({loop_compiles} compiles, "
+              f"{loop_compile:.1f} s of them): {found['speedup']:.2f}x\nresults: {path}")
+    return found
+
+
 def scaling(task: str = "digits-mlp", optimizer: str = "adam", steps: int = SCALING_STEPS,
             sizes: Sequence[int] = SCALING_RUNS, out: str | None = None) -> dict[str, Any]:
     """Throughput vs number of runs for every strategy; JSON and a log-log PNG."""

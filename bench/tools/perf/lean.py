@@ -32,13 +32,15 @@ import optax
 
 
 def make_lean_train(task, dataset, spec, lr: float, batch_size: int, steps: int,
-                    eval_every: int | None = None, last_steps: int | None = None):
+                    eval_every: int | None = None, last_steps: int | None = None,
+                    hyperparams: dict | None = None):
     """lean_train(seed, data) -> mean training loss of the last `eval_every` steps (without
-    evaluation: of the last `last_steps`, default 25, so both variants report the same thing)."""
+    evaluation: of the last `last_steps`, default 25, so both variants report the same thing).
+    `hyperparams` (Python floats, as a user passes them to optax) replace the spec's."""
     from bench.tasks import accuracy, cross_entropy
 
     model = task.make_model(jax.nn.initializers.he_normal(), jax.nn.initializers.zeros)
-    optimizer = spec.optax_reference(learning_rate=lr, **spec.hyperparams)
+    optimizer = spec.optax_reference(learning_rate=lr, **{**spec.hyperparams, **(hyperparams or {})})
     n_train = dataset.x_train.shape[0]
     last = eval_every or last_steps or min(25, steps)
 

@@ -93,3 +93,11 @@ def test_bad_perf_flags_are_one_line_and_exit_2(flags, expected, tmp_path, capsy
     err = capsys.readouterr().err
     assert expected in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_search_trains_the_trials_as_one_program_and_the_loop_one_per_trial(tmp_path):
+    found = perf.search("digits-mlp", "adam", trials=2, seeds=2, steps=10, out=str(tmp_path / "s.json"))
+    assert found["one_program"]["compiles"] == 1
+    assert found["loop_over_trials"]["compiles"] == 2  # a new configuration is a new program
+    assert {"learning_rate", "b1", "b2", "eps"} <= set(found["searched"])
+    assert json.loads((tmp_path / "s.json").read_text())["search"]["trials"] == 2
