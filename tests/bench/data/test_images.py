@@ -151,3 +151,23 @@ def test_published_hashes_are_sha256_hex():
         for digest in table.values():
             assert len(digest) == 64 and int(digest, 16) >= 0
     assert images.MNIST_SHA256.keys() == images.FASHION_MNIST_SHA256.keys() == set(images.IDX_FILES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loader, stats", [(data.mnist, images.MNIST_STATS),
+                                           (data.fashion_mnist, images.FASHION_MNIST_STATS),
+                                           (data.cifar10, images.CIFAR10_STATS),
+                                           (data.cifar100, images.CIFAR100_STATS)])
+def test_the_normalization_constants_are_the_real_training_sets(loader, stats):
+    """Runs where the real files are already in the cache (nothing is downloaded); skipped elsewhere."""
+    loader.cache_clear()
+    try:
+        dataset = loader()
+    except UsageError:
+        pytest.skip("not in the data cache")
+    finally:
+        loader.cache_clear()
+    pixels = np.concatenate([dataset.x_train, dataset.x_val]).astype(np.float64) / 255
+    axes = tuple(range(pixels.ndim - 1))
+    np.testing.assert_allclose(pixels.mean(axis=axes), stats.mean, atol=2e-3)
+    np.testing.assert_allclose(pixels.std(axis=axes), stats.std, atol=2e-3)

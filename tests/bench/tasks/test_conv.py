@@ -17,6 +17,8 @@ CASES = [  # (input shape, conv arguments)
     ((2, 8, 8, 3), dict(features=4, kernel_size=(3, 3), strides=2, padding="SAME")),
     ((2, 7, 9, 2), dict(features=4, kernel_size=(2, 3), strides=(1, 2), padding=((1, 2), (0, 1)))),
     ((2, 9, 9, 2), dict(features=3, kernel_size=(3, 3), kernel_dilation=2, padding="SAME")),
+    ((2, 10, 9, 2), dict(features=3, kernel_size=(3, 2), strides=(3, 2), kernel_dilation=(1, 2), padding="VALID")),
+    ((2, 8, 8, 2), dict(features=3, kernel_size=(5, 5), strides=2, padding=3)),  # padding wider than needed
     ((2, 5, 5, 5, 2), dict(features=3, kernel_size=(3, 3, 3), strides=2, padding=1)),
     ((2, 3, 8, 8, 3), dict(features=4, kernel_size=(3, 3), padding="SAME")),  # two batch dims
     ((8, 8, 3), dict(features=4, kernel_size=(3, 3), padding="SAME")),  # no batch dim
@@ -52,7 +54,7 @@ def test_per_run_kernels_under_vmap_match_flax_conv():
 
 
 @pytest.mark.parametrize("arguments", [dict(feature_group_count=3), dict(padding="CIRCULAR"),
-                                       dict(padding="CAUSAL", kernel_size=(3,))])
+                                       dict(padding="CAUSAL", kernel_size=(3,)), dict(input_dilation=2)])
 def test_what_it_does_not_do_is_refused(arguments):
     shape = (2, 9, 3) if arguments.get("kernel_size") == (3,) else (2, 9, 9, 3)
     arguments = {"features": 3, "kernel_size": (3, 3), **arguments}
