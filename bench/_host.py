@@ -52,3 +52,74 @@ def enable_compilation_cache() -> None:
     # The runner's programs compile in 0.3-3 s on a 2-core CPU; JAX's default threshold (1 s)
     # would skip most of them.
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+
+
+def available_memory_bytes() -> int:
+    """Host memory this process can still get: MemAvailable, capped by a cgroup limit if any."""
+    available = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            available = 8 << 30
+    try:  # cgroup v2: a container's limit, often far below the machine's RAM
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as limit_file:
+            limit = limit_file.read().strip()
+        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as current_file:
+            current = int(current_file.read().strip())
+        if limit != "max":
+            available = min(available, max(int(limit) - current, 0))
+    except (OSError, ValueError):
+        pass
+    return available
+
+
+# What to install (or set) for each platform JAX_PLATFORMS may name.
+PLATFORM_ADVICE = {
+    "cuda": "install JAX for NVIDIA GPUs (pip install -e '.[cuda12]') on a machine with a CUDA driver",
+    "gpu": "install JAX for NVIDIA GPUs (pip install -e '.[cuda12]') on a machine with a CUDA driver",
+    "rocm": "install JAX for AMD GPUs (jax[rocm], see JAX's installation guide)",
+    "tpu": "install JAX for TPUs (pip install -e '.[tpu]') on a TPU VM",
+    "cpu": "check the JAX installation (pip install -e .)",
+}
+
+
+def start_jax() -> None:
+    """Start JAX's backend now, so that a platform that cannot start is one clear line.
+
+    JAX_PLATFORMS=gpu on a machine without one otherwise ends in a long traceback about
+    'rocm'. Raises bench.errors.UsageError naming the platform and what to install or set.
+    """
+    import jax
+
+    try:
+        jax.devices()
+    except Exception as error:  # RuntimeError, or a bare AssertionError for 'cuda' without plugin
+        from bench.errors import UsageError
+
+        requested = os.environ.get("JAX_PLATFORMS") or os.environ.get("JAX_PLATFORM_NAME") or ""
+        names = [name.strip().lower() for name in requested.split(",") if name.strip()]
+        unknown = [name for name in names if name not in PLATFORM_ADVICE]
+        detail = (str(error).strip().splitlines() or [""])[0].split(" (set JAX_PLATFORMS")[0]
+        # JAX's own message may name another platform ('gpu' fails as 'rocm'): keep it only
+        # when it speaks of the one asked for.
+        detail = f" ({detail})" if any(f"'{name}'" in detail for name in names) else ""
+        if unknown:
+            advice = (f"'{unknown[0]}' is not a JAX platform (use cpu, cuda/gpu, rocm or tpu), "
+                      "or unset JAX_PLATFORMS to let JAX choose")
+        elif names:
+            advice = "; ".join(dict.fromkeys(PLATFORM_ADVICE[name] for name in names if name != "cpu")
+                               ) or PLATFORM_ADVICE["cpu"]
+            advice += ", or unset JAX_PLATFORMS to run on the CPU"
+        else:
+            advice = PLATFORM_ADVICE["cpu"]
+        where = f"JAX_PLATFORMS={requested}: " if requested else ""
+        raise UsageError(f"{where}JAX cannot start this platform here{detail}; {advice}") from None

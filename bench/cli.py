@@ -10,12 +10,13 @@ import argparse
 import os
 import signal
 import sys
+import threading
 
 from bench.errors import UsageError
 
 DETERMINISTIC_FLAG = "--xla_gpu_deterministic_ops=true"
 
-COMMANDS = ("run", "list", "verify", "perf", "compare", "report", "diagnose")
+COMMANDS = ("run", "tune", "list", "verify", "perf", "compare", "report", "diagnose")
 
 
 def _add_run(sub):
@@ -24,7 +25,11 @@ def _add_run(sub):
     p.add_argument("--task", help="task name (overrides the suite's)")
     p.add_argument("--optimizers", help="comma-separated optimizer names (overrides the suite's)")
     p.add_argument("--inits", help="comma-separated init strategy names (overrides the suite's)")
-    p.add_argument("--seeds", type=int, help="seeds per cell")
+    p.add_argument("--seeds", type=int,
+                   help="evaluation seeds per cell (1000, 1001, ...): they alone report test accuracy")
+    p.add_argument("--selection-seeds", type=int,
+                   help="seeds (0, 1, ...) that choose each (optimizer, init)'s configuration "
+                        "on validation accuracy (default: the suite's, 4)")
     p.add_argument("--steps", type=int, help="training steps per run")
     p.add_argument("--lrs", help="comma-separated learning rates, overriding every optimizer's grid")
     p.add_argument("--batch-size", type=int, help="mini-batch size (gd always trains full-batch)")
@@ -39,6 +44,25 @@ def _add_run(sub):
     p.add_argument("--distributed", action="store_true",
                    help="multi-host: call jax.distributed.initialize() and shard over all global devices")
     p.set_defaults(func=run_from_args)
+
+
+def _add_tune(sub):
+    p = sub.add_parser("tune", help="quasi-random search of every hyperparameter, each optimizer's "
+                                    "trials x seeds as one compiled program")
+    p.add_argument("--task", default="digits-mlp", help="task name")
+    p.add_argument("--optimizers", default="adam", help="comma-separated optimizer names")
+    p.add_argument("--inits", default="he_normal", help="comma-separated init strategy names")
+    p.add_argument("--budget", type=int, default=16, help="trials per optimizer")
+    p.add_argument("--seeds", type=int, default=2, help="selection seeds per trial")
+    p.add_argument("--evaluation-seeds", type=int, default=8,
+                   help="fresh seeds that retrain each chosen trial and report test accuracy")
+    p.add_argument("--steps", type=int, help="training steps per run (default: the task's)")
+    p.add_argument("--schedule", default="constant",
+                   help="learning-rate schedule: constant, warmup_cosine, warmup_linear")
+    p.add_argument("--out", help="results JSON path (default: results/tune-<UTC time>.json)")
+    p.add_argument("--max-runs-per-chunk", type=int, help="cap on runs compiled into one program call")
+    p.add_argument("--no-plots", action="store_true", help="skip the plots and the Markdown report")
+    p.set_defaults(func=tune_from_args)
 
 
 def _add_list(sub):
@@ -90,10 +114,6 @@ def _add_diagnose(sub):
 # Adapters: flags -> the Python API. Imports are lazy so `--help` and bad flags never wait for JAX.
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def run_from_args(args) -> int:
     if args.deterministic:
         # Must reach XLA before its GPU backend starts: nothing has imported jax yet.
@@ -101,42 +121,41 @@ def run_from_args(args) -> int:
     if args.distributed:
         import jax
 
-        jax.distributed.initialize()
+        jax.distributed.initialize()  # before anything starts the backend
 
+    from bench._host import start_jax
     from bench.console import RunProgress, output_console
+    from bench.results import files
     from bench.suite.config import check_output_path, resolve
     from bench.suite.execute import Interrupted, run_suite
 
+    start_jax()
     config = resolve(args.suite, task=args.task, optimizers=args.optimizers, inits=args.inits,
-                     seeds=args.seeds, steps=args.steps, lrs=args.lrs, batch_size=args.batch_size,
+                     seeds=args.seeds, selection_seeds=args.selection_seeds, steps=args.steps,
+                     lrs=args.lrs, batch_size=args.batch_size,
                      eval_every=args.eval_every, target=args.target,
                      max_runs_per_chunk=args.max_runs_per_chunk)
-    if args.out:
-        # run_suite checks it too (for API callers); here it must fail before the progress bar
-        # starts, or the bar's teardown puts a blank line on stderr ahead of the error
-        check_output_path(args.out)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        with RunProgress(len(config.optimizers), output_console(stderr=True, quiet=args.quiet)) as progress:
-            path, document = run_suite(config, args.out, argv=sys.argv,
-                                       deterministic=args.deterministic, progress=progress)
-    except Interrupted as interrupted:
-        print(f"interrupted: finished programs saved in {interrupted.path} "
-              "(meta.complete = false); run the same command to finish", file=sys.stderr)
-        print(interrupted.path)
-        return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # Checked and locked before the progress bar starts: its teardown would put a blank line
+    # on stderr ahead of the error. run_suite checks and locks too (for API callers).
+    path = (check_output_path(args.out) if args.out
+            else check_output_path(files.default_path(config.suite), "results path"))
+    with files.lock(path):
+        try:
+            with RunProgress(len(config.optimizers), output_console(stderr=True, quiet=args.quiet)) as progress:
+                path, document = run_suite(config, path, argv=sys.argv,
+                                           deterministic=args.deterministic, progress=progress)
+        except Interrupted as interrupted:
+            _Interrupts.reported = True
+            print(f"interrupted: finished programs saved in {interrupted.path} "
+                  "(meta.complete = false); run the same command to finish", file=sys.stderr)
+            print(interrupted.path)
+            return 130
 
-    import jax
+        import jax
 
-    if jax.process_index() != 0:  # multi-host: process 0 writes and prints
-        return 0
-    report = None
-    if not args.no_plots:
-        from bench.analysis.report import write_report
-
-        report = write_report(path, results=document)
+        if jax.process_index() != 0:  # multi-host: process 0 writes and prints
+            return 0
+        report = None if args.no_plots else _write_report(path, results=document)
     if args.quiet:
         print(path)
         return 0
@@ -144,10 +163,65 @@ def run_from_args(args) -> int:
 
     out = output_console()
     print_tables(document, out)
-    out.print(f"results: {path}  (summary: {os.path.splitext(path)[0]}.csv)")
+    out.print(f"results: {path}  (summary: {files.summary_path(path)})")
     if report:
         out.print(f"report:  {report}")
-        out.print(f"plots:   {os.path.splitext(path)[0]}-*.png")
+        out.print(f"plots:   {files.plot_pattern(path)}")
+    return 0
+
+
+def _write_report(path: str, **options):
+    """The report and plots of `path`; a failed write (full disk, read-only folder) is one line."""
+    from bench.analysis.report import write_report
+    from bench.results.files import write_failure
+
+    try:
+        return write_report(path, **options)
+    except OSError as error:
+        raise UsageError(write_failure(getattr(error, "filename", None) or path, error)) from None
+
+
+def tune_from_args(args) -> int:
+    from bench._host import start_jax
+    from bench.console import RunProgress, output_console
+    from bench.results import files
+    from bench.suite.config import check_output_path, check_positive
+    from bench.suite.execute import Interrupted, tune
+
+    for flag, value in (("--budget", args.budget), ("--seeds", args.seeds),
+                        ("--evaluation-seeds", args.evaluation_seeds), ("--steps", args.steps),
+                        ("--max-runs-per-chunk", args.max_runs_per_chunk)):
+        check_positive(flag, value)
+    start_jax()
+    path = (check_output_path(args.out) if args.out
+            else check_output_path(files.default_path("tune"), "results path"))
+    with files.lock(path):
+        try:
+            n_programs = 2 * len([name for name in args.optimizers.split(",") if name.strip()])
+            with RunProgress(n_programs, output_console(stderr=True)) as progress:
+                path, document = tune(args.task, args.optimizers, args.budget, args.seeds,
+                                      evaluation_seeds=args.evaluation_seeds, inits=args.inits,
+                                      steps=args.steps, schedule=args.schedule, out=path,
+                                      argv=sys.argv, progress=progress,
+                                      max_runs_per_chunk=args.max_runs_per_chunk)
+        except Interrupted as interrupted:
+            _Interrupts.reported = True
+            print(f"interrupted: finished programs saved in {interrupted.path}; run the same command "
+                  "to finish", file=sys.stderr)
+            return 130
+        from bench.analysis.search import chosen_table, write_search_plots
+
+        console = output_console()
+        console.print(chosen_table(document))
+        if not args.no_plots:
+            stem = os.path.basename(files.stem(path))
+            try:
+                plots = write_search_plots(document, os.path.dirname(os.path.abspath(path)), stem)
+            except OSError as error:
+                raise UsageError(files.write_failure(error.filename or path, error)) from None
+            console.print(f"report:  {_write_report(path, results=document)}")
+            console.print(f"search plots: {', '.join(str(p) for p in plots)}")
+    console.print(f"results: {path}")
     return 0
 
 
@@ -178,13 +252,18 @@ def list_from_args(args) -> int:
 
 
 def verify_from_args(args) -> int:
+    from bench._host import start_jax
+
+    start_jax()
     from bench.tools.verify import verify
 
     return verify(args.what)
 
 
 def perf_from_args(args) -> int:
-    from bench.suite.config import check_name, check_output_path, check_positive
+    from bench._host import start_jax
+    from bench.results.files import read_json
+    from bench.suite.config import check_file_path, check_name, check_positive, make_folder
     from bench.tasks import TASKS
     from optimizers import OPTIMIZERS
 
@@ -193,7 +272,15 @@ def perf_from_args(args) -> int:
     check_positive("--seeds", args.seeds)
     check_positive("--steps", args.steps)
     if args.out:
-        check_output_path(args.out)
+        check_file_path(args.out, "--out", (".json",), example="perf.json")
+        earlier = read_json(args.out, "--out")
+        if os.path.exists(args.out) and not (isinstance(earlier, dict) and "meta" in earlier
+                                             and ("rows" in earlier or "sizes" in earlier)):
+            raise UsageError(f"--out '{args.out}' exists and is not an initopt perf file; "
+                             "choose another path (nothing was changed)")
+    start_jax()
+    if args.out:
+        make_folder(args.out, "--out")
 
     from bench.tools import perf
 
@@ -215,26 +302,124 @@ def compare_from_args(args) -> int:
 
 
 def report_from_args(args) -> int:
-    from bench.analysis.report import write_report
+    from bench.results import files
 
-    print(write_report(args.results, plots=not args.no_plots))
+    path = args.results
+    if not files.is_results_name(path):
+        raise UsageError(f"report reads a results file (NAME.json), not '{path}'")
+    if files.read_existing(path, "report input") is None:
+        raise UsageError(f"report: no such results file '{path}'")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"report: cannot write the report beside '{path}': no permission to "
+                         f"write in '{folder}'")
+    derived = files.report_path(path)
+    if os.path.lexists(derived) and not os.path.isfile(derived):
+        raise UsageError(f"report: '{derived}' exists and is not a regular file")
+    with files.lock(path):
+        print(_write_report(path, plots=not args.no_plots))
     return 0
 
 
+DIAGNOSE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
 def diagnose_from_args(args) -> int:
-    from bench.suite.config import check_name, check_output_path, check_positive, parse_names
+    from bench._host import start_jax
+    from bench.suite.config import (applicable_inits, check_file_path, check_name, check_positive,
+                                    make_folder, parse_names)
     from bench.tasks import TASKS
     from inits import STRATEGIES
 
     task = TASKS[check_name("task", args.task, list(TASKS))]
     names = parse_names("init", args.inits, list(STRATEGIES)) if args.inits is not None else tuple(STRATEGIES)
     check_positive("--seeds", args.seeds)
-    out = check_output_path(args.out or os.path.join("results", f"diagnose-{task.name}.png"))
+    out = args.out or os.path.join("results", f"diagnose-{task.name}.png")
+    check_file_path(out, "--out", DIAGNOSE_SUFFIXES, example="diagnose.png")
+    from bench.results.files import read_json
+    from bench.tools.diagnose import json_path
+
+    earlier = read_json(json_path(out), "the JSON beside --out")
+    if os.path.lexists(json_path(out)) and not (isinstance(earlier, dict)
+                                                and earlier.get("meta", {}).get("command") == "diagnose"):
+        raise UsageError(f"'{json_path(out)}' (written beside --out) exists and is not a diagnose "
+                         "file; choose another --out (nothing was changed)")
+    start_jax()
+    names = applicable_inits(task, names, named_by_user=args.inits is not None)
+    make_folder(out, "--out")
 
     from bench.tools.diagnose import diagnose
 
     diagnose(task, {name: STRATEGIES[name] for name in names}, range(args.seeds), out)
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Interrupts
+
+
+class _Interrupts:
+    """Ctrl-C and SIGTERM. The first raises KeyboardInterrupt in the main thread: a run saves
+    its finished programs and exits 130. The second exits 130 at once, from a watcher thread
+    woken by the signal itself, so it works even while the main thread waits inside a long
+    XLA call (where Python runs no signal handler until the call returns)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    raised = False  # the first interrupt has been raised in the main thread
+    reported = False  # the main thread has told the user about it
+
+    def __enter__(self):
+        self.active = threading.current_thread() is threading.main_thread()
+        if not self.active:
+            return self
+        _Interrupts.reported = _Interrupts.raised = False
+        self.read_end, self.write_end = os.pipe()
+        os.set_blocking(self.write_end, False)
+        self.previous = {sig: signal.signal(sig, self._first) for sig in self.SIGNALS}
+        self.previous_wakeup = signal.set_wakeup_fd(self.write_end, warn_on_full_buffer=False)
+        threading.Thread(target=self._watch, name="initopt-interrupts", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        if not self.active:
+            return False
+        signal.set_wakeup_fd(self.previous_wakeup)
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        os.close(self.write_end)  # the watcher reads end-of-file and stops
+        return False
+
+    @staticmethod
+    def _first(signum, frame):
+        # Only once: a second KeyboardInterrupt could land anywhere (a weakref callback prints
+        # a traceback) while the main thread saves; the watcher ends the process instead.
+        if not _Interrupts.raised:
+            _Interrupts.raised = True
+            raise KeyboardInterrupt
+
+    def _watch(self):
+        seen = 0
+        try:
+            while True:
+                woken = os.read(self.read_end, 64)
+                if not woken:
+                    return
+                seen += sum(byte in (int(sig) for sig in self.SIGNALS) for byte in woken)
+                if seen >= 2:
+                    _exit_now()
+        finally:
+            os.close(self.read_end)
+
+
+def _exit_now():
+    """Exit 130 without unwinding: no waiting for the accelerator, the file on disk as it is."""
+    from bench.results.files import abandon_locks
+
+    if not _Interrupts.reported:
+        os.write(2, b"interrupted twice: stopped at once; the results file keeps the programs "
+                    b"saved before (run the same command to finish)\n")
+    abandon_locks()
+    os._exit(130)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,22 +437,33 @@ def build_parser() -> argparse.ArgumentParser:
         description="initopt: benchmark weight initializations and optimizers (JAX/Flax/Optax).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_run, _add_list, _add_verify, _add_perf, _add_compare, _add_report, _add_diagnose):
+    for add in (_add_run, _add_tune, _add_list, _add_verify, _add_perf, _add_compare, _add_report, _add_diagnose):
         add(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; returns the exit code. As the process's entry (no `argv`), an
+    interrupted command exits at once instead of waiting for work still queued on a device."""
+    entry = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv = ["run", *argv]
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse itself exits 2 with one usage line on bad syntax
-    try:
-        return int(args.func(args) or 0)
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    with _Interrupts():
+        try:
+            code = int(args.func(args) or 0)
+        except UsageError as error:
+            print(f"error: {error}", file=sys.stderr)
+            code = 2
+        except KeyboardInterrupt:
+            if not _Interrupts.reported:
+                print("interrupted", file=sys.stderr)
+                _Interrupts.reported = True
+            code = 130
+        if code == 130 and entry:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+    return code

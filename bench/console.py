@@ -22,13 +22,18 @@ def output_console(*, stderr: bool = False, quiet: bool = False) -> Console:
 
 class RunProgress:
     """Rich progress for a suite: one bar for the programs, one for the current program's
-    run-steps (runs x steps, so chunked programs fill their bar exactly once)."""
+    run-steps (runs x steps, so chunked programs fill their bar exactly once).
+
+    Shown on a terminal only: piped or captured, a live bar has no use and its teardown would
+    still write a line, ahead of any error message.
+    """
 
     def __init__(self, n_programs: int, console: Console):
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                            TimeElapsedColumn(), console=console, transient=True)
+                            TimeElapsedColumn(), console=console, transient=True,
+                            disable=not console.is_terminal)
         self.programs = self.bar.add_task("programs", total=n_programs)
         self.current = None
 

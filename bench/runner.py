@@ -1,17 +1,31 @@
-"""The runner: every (init x seed x learning rate) of one optimizer as one compiled program.
+"""The runner: every (init x seed x configuration) of one optimizer as one compiled program.
 
-Read it like PureJaxRL's `make_train`: a pure per-run function (`_train_period`), vmapped over
-a flat runs axis, the runs axis sharded over every device, the whole thing jit-compiled once.
+Read it like PureJaxRL's `make_train`: a pure per-run training function (`make_train`), vmapped
+over a flat runs axis, the runs axis sharded over every device, the whole thing jit-compiled
+once and called by the host until every step is done.
 
-    init program (one per task):      (seed, init) -> params, data-dependent inits included
-    train program (one per optimizer): runs x (eval_every steps of lax.scan, then evaluate)
-                                       x periods_per_call, called until `steps` are done
+    init program (one per task):   (strategy, seed) -> variables, data-dependent inits included
+    train program (one per (task, optimizer)):
+        runs x (n_steps steps of the training loop, then, at a period's end, evaluate)
 
-Pairing: a run's randomness comes from its seed alone. `seed -> (init_key, data_key)`; the
-init key makes the params (with the strategy), the data key the batch order. Optimizer and
-learning rate never touch a key, so all of them start from the same params and see the same
-batches for a given (seed, init). The init program runs once per task and its params are
-gathered for every optimizer's runs.
+Pairing: a run's randomness comes from its seed alone. `seed -> (init_key, data_key)`; the init
+key makes the variables (with the strategy), the data key the batch order (a fresh permutation
+per epoch) and, where a task augments, the augmentation. Optimizer and hyperparameters never
+touch a key, so every configuration starts from the same variables and sees the same batches
+for a given (seed, init). The permutation of an epoch is a function of (seed, epoch) only, so it
+is computed once per distinct seed on each device and shared by every run with that seed.
+
+Host calls. The step count, the number of steps of a call and whether the call evaluates are
+traced arguments, so one compile serves every call. A call never crosses an epoch or an
+evaluation period, and it is sized from the measured seconds per step to take about
+`call_seconds`: the host regains control (progress, Ctrl-C) every second or so whatever
+`eval_every` is.
+
+What a run reports (per evaluation period): the mean and the maximum of its mini-batch training
+losses and whether all were finite; its validation accuracy at the period's end (at the
+optimizer's evaluation parameters: schedule-free methods evaluate at their averaged
+parameters); after the last step, whether every parameter is finite and its test accuracy;
+and the loss of its first batch, before any update.
 """
 from __future__ import annotations
 
@@ -27,37 +41,68 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from bench.data import Dataset
-from bench.tasks import Task, accuracy, cross_entropy
+from bench.tasks import Task, cross_entropy
 from inits.strategy import Strategy
 from optimizers.spec import OptimizerSpec
 
 RUNS_AXIS = "runs"
+# fold_in index of a run's augmentation stream: epoch numbers (the permutations' fold_in
+# indices) never reach it, so the two streams never share a key.
+AUGMENT_STREAM = 2**32 - 1
+CALL_SECONDS = 1.0  # target wall time of one program call
+EVAL_BATCH = 1024  # examples per evaluation batch: bounds evaluation memory on large test sets
+DATA_NAMES = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+# Learning-rate schedules a run may carry as its "schedule" value (an index into this tuple),
+# with "warmup_fraction" (of the run's steps) and "final_fraction" (of the peak): per-run
+# traced values like every other hyperparameter (optimizers.schedules).
+SCHEDULES = ("constant", "warmup_cosine", "warmup_linear")
+SCHEDULE_VALUES = ("schedule", "warmup_fraction", "final_fraction")
 
 
 class Run(NamedTuple):
+    """One training run: a strategy, a seed, and one configuration of the optimizer."""
+
     init: str
     seed: int
     lr: float
+    trial: int = 0  # index of the configuration among the optimizer's candidates
+    hyperparams: tuple[tuple[str, float], ...] = ()  # per-run values besides the lr, sorted
+
+    def traced_values(self) -> dict[str, float]:
+        return {"learning_rate": self.lr, **dict(self.hyperparams)}
+
+    def described(self) -> dict[str, float | str]:
+        """The run's hyperparameters as a results file records them (a schedule by its name)."""
+        values: dict[str, float | str] = dict(self.traced_values())
+        if "schedule" in values:
+            values["schedule"] = SCHEDULES[int(values["schedule"])]
+        return values
 
 
 class RunOutput(NamedTuple):
     """Host-side arrays for the runs of one program, each with a leading runs axis."""
 
-    steps: np.ndarray  # [periods]: the step at the end of each evaluation period
+    steps: np.ndarray  # [periods]: the step count at the end of each evaluation period
+    initial_train_loss: np.ndarray  # [runs]: loss of the first batch, before any update
     train_loss: np.ndarray  # [runs, periods]: mean mini-batch loss over the period
+    train_loss_max: np.ndarray  # [runs, periods]: largest mini-batch loss of the period
     finite: np.ndarray  # [runs, periods]: every loss of the period was finite
+    params_finite: np.ndarray  # [runs]: every parameter finite after the last update
     val_accuracy: np.ndarray  # [runs, periods]
-    test_accuracy: np.ndarray  # [runs]: after the last step
+    test_accuracy: np.ndarray  # [runs]: after the last step; NaN where not evaluated
 
 
 class ProgramTiming(NamedTuple):
     compile_seconds: float
     run_seconds: float
+    calls: int = 0
+    runs_per_call: int = 0
 
 
 def grid(inits: Sequence[str], seeds: Sequence[int], lrs: Sequence[float]) -> list[Run]:
-    """The flat runs axis, init-major, then seed, then learning rate."""
-    return [Run(init, seed, float(lr)) for init in inits for seed in seeds for lr in lrs]
+    """The flat runs axis of a learning-rate grid: init-major, then seed, then learning rate."""
+    return [Run(init, seed, float(lr), trial) for init in inits for seed in seeds
+            for trial, lr in enumerate(lrs)]
 
 
 def seed_keys(seed: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -69,6 +114,11 @@ def seed_keys(seed: jax.Array) -> tuple[jax.Array, jax.Array]:
 def epoch_order(data_key: jax.Array, epoch: jax.Array, n_train: int) -> jax.Array:
     """The training-set permutation of one epoch (a fresh shuffle per epoch, from the seed)."""
     return jax.random.permutation(jax.random.fold_in(data_key, epoch), n_train)
+
+
+def augment_key(data_key: jax.Array, step: jax.Array) -> jax.Array:
+    """The key that augments the batch of `step` (tasks that augment; see AUGMENT_STREAM)."""
+    return jax.random.fold_in(jax.random.fold_in(data_key, AUGMENT_STREAM), step)
 
 
 def runs_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
@@ -98,46 +148,101 @@ def to_host(tree):
     return jax.device_get(tree)
 
 
-def _as_device_data(dataset: Dataset, mesh: Mesh) -> dict[str, jax.Array]:
-    arrays = {name: getattr(dataset, name) for name in
-              ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
-    return {name: global_array(array, _replicated(mesh)) for name, array in arrays.items()}
+def device_data(dataset: Dataset, mesh: Mesh) -> dict[str, jax.Array]:
+    """The six arrays of a data set, replicated on every device (uint8 images stay uint8)."""
+    return {name: global_array(getattr(dataset, name), _replicated(mesh)) for name in DATA_NAMES}
+
+
+def first_batch_index(data_key: jax.Array, n_train: int, batch_size: int) -> jax.Array:
+    """The examples of a run's first training batch (the head of epoch 0's order): what
+    data-dependent inits see, and what `diagnose` measures at step 0."""
+    return epoch_order(data_key, 0, n_train)[:batch_size]
 
 
 # ---------------------------------------------------------------------------------------------
-# Initialization: once per task, for every (init strategy, seed) any optimizer needs.
+# Initialization: once per task, for every (init strategy, seed) any program needs.
+
+
+class Initialized(NamedTuple):
+    """Host copies of every (strategy, seed)'s initial variables.
+
+    `variables` is {"params": ..., and any other collection such as "batch_stats"}, each leaf
+    shaped [len(inits), len(seeds), ...]. `multipliers[init][rule]` is a params-shaped tree of
+    per-parameter learning-rate multipliers for the strategies that set them (muP), rule
+    "adam" or "sgd" (`optimizer_rule`).
+    """
+
+    variables: Any
+    inits: tuple[str, ...]
+    seeds: tuple[int, ...]
+    multipliers: dict[str, dict[str, Any]] = {}
+
+    def index(self, runs: Sequence[Run]) -> tuple[np.ndarray, np.ndarray]:
+        init_pos = {name: i for i, name in enumerate(self.inits)}
+        seed_pos = {seed: i for i, seed in enumerate(self.seeds)}
+        return (np.asarray([init_pos[run.init] for run in runs], np.int32),
+                np.asarray([seed_pos[run.seed] for run in runs], np.int32))
 
 
 def make_init_program(task: Task, strategies: dict[str, Strategy], batch_size: int):
-    """jit(seeds, data) -> params stacked [strategy, seed, ...] in `strategies` order.
+    """jit(seeds, x_train) -> variables stacked [strategy, seed, ...] in `strategies` order.
 
     Data-dependent strategies (LSUV) see the first training batch of the seed's data order.
     """
 
-    def init_one(strategy: Strategy, seed, data):
+    def init_one(strategy: Strategy, seed, x_train):
         init_key, data_key = seed_keys(seed)
-        n_train = data["x_train"].shape[0]
-        first_batch = data["x_train"][epoch_order(data_key, 0, n_train)[:batch_size]]
+        batch = x_train[first_batch_index(data_key, x_train.shape[0], batch_size)]
         model = task.make_model(strategy.kernel_init, strategy.bias_init)
-        variables = model.init(init_key, first_batch)
+        variables = model.init(init_key, batch)
         if strategy.post_init is not None:
-            variables = strategy.post_init(model, variables, first_batch)
-        return variables["params"]
+            variables = strategy.post_init(model, variables, batch)
+        return dict(variables)
 
-    def init_all(seeds, data):
-        per_strategy = [jax.vmap(lambda s, st=st: init_one(st, s, data))(seeds)
+    def init_all(seeds, x_train):
+        per_strategy = [jax.vmap(lambda s, st=st: init_one(st, s, x_train))(seeds)
                         for st in strategies.values()]
         return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *per_strategy)
 
     return jax.jit(init_all)
 
 
+def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
+               seeds: Sequence[int], batch_size: int, mesh: Mesh,
+               max_seeds_per_call: int | None = None) -> Initialized:
+    """Every (strategy, seed)'s initial variables, computed in chunks of seeds that fit in memory
+    (one compile: every chunk has the same size, the last one padded)."""
+    seeds = tuple(int(seed) for seed in seeds)
+    program = make_init_program(task, strategies, batch_size)
+    x_train = global_array(dataset.x_train, _replicated(mesh))
+    one = jax.eval_shape(program, jax.ShapeDtypeStruct((1,), jnp.uint32), x_train)
+    per_seed = 4 * sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(one))
+    per_seed += 4 * _activation_bytes(task, dataset, batch_size) * len(strategies)
+    size = max(1, min(len(seeds), available_bytes(mesh.devices.flat[0]) // max(per_seed, 1)))
+    if max_seeds_per_call is not None:
+        size = min(size, max_seeds_per_call)
+    chunks = []
+    for start in range(0, len(seeds), size):
+        chunk = np.asarray(seeds[start:start + size], np.uint32)
+        padded = np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.uint32)])
+        out = to_host(program(global_array(padded, _replicated(mesh)), x_train))
+        chunks.append(jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out))
+    variables = jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=1), *chunks)
+    multipliers = {}
+    model_x = jax.ShapeDtypeStruct((batch_size,) + dataset.x_train.shape[1:], dataset.x_train.dtype)
+    for name, strategy in strategies.items():
+        if strategy.lr_multipliers is not None:
+            model = task.make_model(strategy.kernel_init, strategy.bias_init)
+            shapes = jax.eval_shape(model.init, jax.random.key(0), model_x)
+            multipliers[name] = {rule: strategy.lr_multipliers(model, shapes, model_x, rule)
+                                 for rule in ("adam", "sgd")}
+    return Initialized(variables, tuple(strategies), seeds, multipliers)
+
+
 def init_params(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
                 seeds: Sequence[int], batch_size: int, mesh: Mesh):
-    """Params for every (strategy, seed), leaves shaped [n_strategies, n_seeds, ...]."""
-    program = make_init_program(task, strategies, batch_size)
-    seeds = global_array(np.asarray(seeds, np.uint32), _replicated(mesh))
-    return program(seeds, _as_device_data(dataset, mesh))
+    """Params for every (strategy, seed), leaves shaped [n_strategies, n_seeds, ...] (host arrays)."""
+    return initialize(task, dataset, strategies, seeds, batch_size, mesh).variables["params"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,77 +250,206 @@ def init_params(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
 
 
 class TrainState(NamedTuple):
+    """One run's state between calls (leading runs axis in the program)."""
+
     params: Any
     opt_state: Any
-    order: jax.Array  # [runs, n_train]: the current epoch's permutation of the training set
+    model_state: Any  # collections other than params (BatchNorm's batch_stats), else {}
+    initial_loss: jax.Array  # loss of the first batch, before any update
+    loss_sum: jax.Array  # this period's sum of mini-batch losses
+    loss_max: jax.Array  # this period's largest mini-batch loss (NaN once any loss is NaN)
+    all_finite: jax.Array  # every loss of this period finite
 
 
-def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any],
-               batch_size: int, eval_every: int, periods_per_call: int):
+class RunInputs(NamedTuple):
+    """Per-run constants of the program (leading runs axis)."""
+
+    hyperparams: dict[str, jax.Array]  # traced values: learning_rate and any others
+    seed_slot: jax.Array  # row of this run's seed in its device's epoch permutations
+    data_key: jax.Array  # raw key data of the run's data key (augmentation)
+    # per-parameter learning-rate multipliers (muP), params-shaped; None when no run has any
+    multipliers: Any = None
+
+
+def optimizer_rule(spec: OptimizerSpec) -> str:
+    """Which of a strategy's multiplier tables an optimizer takes (muP, Yang et al. 2021,
+    Table 3): "sgd" for the SGD family (gd, sgd, momentum, nesterov: `alias.sgd`), "adam" for
+    every per-coordinate adaptive method."""
+    return "sgd" if getattr(spec.factory, "__name__", "") == "sgd" else "adam"
+
+
+class Window(NamedTuple):
+    """What one call does, the same for every run; sent as one int32 vector (one transfer)."""
+
+    first_step: jax.Array  # step count at the start of the call
+    n_steps: jax.Array  # steps this call trains (a traced trip count: one compile for all)
+    new_period: jax.Array  # the call starts an evaluation period: reset its accumulators
+    evaluate: jax.Array  # the call ends a period: evaluate on the validation set
+    test: jax.Array  # the call ends training: evaluate on the test set too
+
+    @staticmethod
+    def of(vector: jax.Array) -> "Window":
+        first, n, new, evaluate, test = (vector[i] for i in range(5))
+        return Window(first, n, new > 0, evaluate > 0, test > 0)
+
+
+class CallMetrics(NamedTuple):
+    loss_sum: jax.Array
+    loss_max: jax.Array
+    all_finite: jax.Array
+    initial_loss: jax.Array
+    val_accuracy: jax.Array  # NaN when the call did not evaluate
+    test_accuracy: jax.Array  # NaN when the call did not test
+    params_finite: jax.Array
+
+
+def _model_apply(model, params, model_state, x, train: bool):
+    """logits (and, in training, the updated non-param collections) of a task's model."""
+    variables = {"params": params, **model_state}
+    if not model_state:
+        return (model.apply(variables, x), model_state) if train else model.apply(variables, x)
+    if train:
+        logits, updated = model.apply(variables, x, train=True, mutable=list(model_state))
+        return logits, dict(updated)
+    return model.apply(variables, x, train=False)
+
+
+def _batched_accuracy(predict, x: jax.Array, y: jax.Array, batch: int) -> jax.Array:
+    """Accuracy of `predict` over (x, y) in batches of at most `batch` (padded, masked)."""
+    n = x.shape[0]
+    batch = min(batch, n)
+    n_batches = -(-n // batch)
+    pad = n_batches * batch - n
+    xs = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)).reshape((n_batches, batch) + x.shape[1:])
+    ys = jnp.pad(y, (0, pad)).reshape((n_batches, batch))
+    mask = (jnp.arange(n_batches * batch) < n).reshape((n_batches, batch))
+
+    def correct(args):
+        xb, yb, mb = args
+        return jnp.sum((jnp.argmax(predict(xb), axis=-1) == yb) & mb)
+
+    return jnp.sum(jax.lax.map(correct, (xs, ys, mask))) / n
+
+
+def _tree_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
+
+
+def learning_rate_of(values: dict[str, jax.Array], schedule_steps: int | None):
+    """A run's learning rate: its traced `learning_rate`, or, when it carries a schedule, the
+    schedule (SCHEDULES) peaking at it over `schedule_steps` steps."""
+    peak = values["learning_rate"]
+    if "schedule" not in values:
+        return peak
+    if schedule_steps is None:
+        raise ValueError("a run with a learning-rate schedule needs the program's schedule_steps")
+    from optimizers import schedules
+
+    warmup = jnp.round(values["warmup_fraction"] * schedule_steps).astype(jnp.int32)
+    final = values["final_fraction"]
+    cosine = schedules.warmup_cosine_decay(peak, warmup, schedule_steps, final)
+    linear = schedules.warmup_linear_decay(peak, warmup, schedule_steps, final)
+    kind = values["schedule"]
+    return lambda count: jnp.where(kind == SCHEDULES.index("warmup_cosine"), cosine(count),
+                                   jnp.where(kind == SCHEDULES.index("warmup_linear"),
+                                             linear(count), peak))
+
+
+def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], batch_size: int,
+               eval_batch: int = EVAL_BATCH, schedule_steps: int | None = None):
     """Returns (init_state, train): pure functions over a leading runs axis (no jit, no mesh).
 
-    train(state, lrs, data_keys, first_step, data) runs `periods_per_call` periods of
-    `eval_every` steps and evaluates after each; `first_step` is traced, so one compile serves
-    every call. The step counter is shared by all runs (outside the vmap), so the once-per-epoch
-    reshuffle is a real branch, not a select that would sort on every step.
-    init_state(params, lrs, n_train) makes the optimizer state; n_train must be static.
+    init_state(variables, inputs) makes the optimizer state from the runs' initial variables.
+    train(state, inputs, orders, window, data) trains `window.n_steps` steps of every run and,
+    when the window says so, evaluates; `orders` holds the current epoch's permutation of the
+    training set for each distinct seed (rows picked by `inputs.seed_slot`; unused full-batch).
+    Everything that changes between calls is traced, so one compile serves every call.
     `bench.tools.perf` drives these same functions seed by seed and under `lax.map`.
     """
     model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
     full_batch = spec.full_batch
+    augment = getattr(task, "augment", None)
+    # schedule-free methods evaluate at their averaged params: eval_params(opt_state, params)
+    eval_params = getattr(spec, "eval_params", None) or (lambda opt_state, params: params)
 
-    def optimizer(lr):
-        return spec.factory(learning_rate=lr, **hyperparams)
+    def optimizer(values: dict[str, jax.Array], multipliers=None) -> optax.GradientTransformation:
+        traced = {name: value for name, value in values.items()
+                  if name != "learning_rate" and name not in SCHEDULE_VALUES}
+        transformation = spec.factory(learning_rate=learning_rate_of(values, schedule_steps),
+                                      **{**hyperparams, **traced})
+        if multipliers is None:
+            return transformation
+        from optimizers.multipliers import scale_by_tree
 
-    def loss_fn(params, x, y):
-        return cross_entropy(model.apply({"params": params}, x), y)
+        return optax.chain(transformation, scale_by_tree(multipliers))
 
-    def evaluate(params, x, y):
-        return accuracy(model.apply({"params": params}, x), y)
+    def loss_fn(params, model_state, x, y):
+        logits, model_state = _model_apply(model, params, model_state, x, train=True)
+        return cross_entropy(logits, y), model_state
 
-    def train_step(params, opt_state, lr, order, step, data):
-        if full_batch:
-            x, y = data["x_train"], data["y_train"]
-        else:
-            steps_per_epoch = data["x_train"].shape[0] // batch_size
-            index = jax.lax.dynamic_slice_in_dim(order, (step % steps_per_epoch) * batch_size,
-                                                 batch_size)
-            x, y = data["x_train"][index], data["y_train"][index]
-        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
-        updates, opt_state = optimizer(lr).update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
-    def train(state: TrainState, lrs, data_keys, first_step, data):
+    def train_one(state: TrainState, inputs: RunInputs, orders, window: Window, data):
         n_train = data["x_train"].shape[0]
         steps_per_epoch = max(n_train // batch_size, 1)
+        window = Window.of(window)
+        tx = optimizer(inputs.hyperparams, inputs.multipliers)
+        data_key = jax.random.wrap_key_data(inputs.data_key)
+        new = window.new_period
+        state = state._replace(loss_sum=jnp.where(new, 0.0, state.loss_sum),
+                               loss_max=jnp.where(new, -jnp.inf, state.loss_max),
+                               all_finite=state.all_finite | new)
 
-        def step_all(state: TrainState, step):
-            order = state.order
-            if not full_batch:
-                order = jax.lax.cond(
-                    step % steps_per_epoch == 0,
-                    lambda: jax.vmap(epoch_order, (0, None, None))(
-                        data_keys, step // steps_per_epoch, n_train).astype(order.dtype),
-                    lambda: order)
-            params, opt_state, loss = jax.vmap(train_step, (0, 0, 0, 0, None, None))(
-                state.params, state.opt_state, lrs, order, step, data)
-            return TrainState(params, opt_state, order), loss
+        def step(i, state: TrainState) -> TrainState:
+            count = window.first_step + i
+            if full_batch:
+                x, y = data["x_train"], data["y_train"]
+            else:
+                offset = (count % steps_per_epoch) * batch_size
+                index = jax.lax.dynamic_slice(orders, (inputs.seed_slot, offset), (1, batch_size))[0]
+                x, y = data["x_train"][index], data["y_train"][index]
+            if augment is not None:
+                x = augment(augment_key(data_key, count), x)
+            (loss, model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                state.params, state.model_state, x, y)
+            updates, opt_state = tx.update(grads, state.opt_state, state.params)
+            loss = loss.astype(jnp.float32)
+            return TrainState(
+                params=optax.apply_updates(state.params, updates), opt_state=opt_state,
+                model_state=model_state,
+                initial_loss=jnp.where(count == 0, loss, state.initial_loss),
+                loss_sum=state.loss_sum + loss,
+                # jnp.maximum propagates NaN, so a NaN anywhere in the period stays visible
+                loss_max=jnp.maximum(state.loss_max, loss),
+                all_finite=state.all_finite & jnp.isfinite(loss))
 
-        def period(state: TrainState, period_index):
-            start = first_step + period_index * eval_every
-            state, losses = jax.lax.scan(step_all, state, start + jnp.arange(eval_every))
-            val = jax.vmap(evaluate, (0, None, None))(state.params, data["x_val"], data["y_val"])
-            metrics = (jnp.mean(losses, axis=0), jnp.all(jnp.isfinite(losses), axis=0), val)
-            return state, metrics
+        state = jax.lax.fori_loop(0, window.n_steps, step, state)
+        evaluated = eval_params(state.opt_state, state.params)
 
-        state, (loss, finite, val) = jax.lax.scan(period, state, jnp.arange(periods_per_call))
-        test = jax.vmap(evaluate, (0, None, None))(state.params, data["x_test"], data["y_test"])
-        return state, (loss.T, finite.T, val.T, test)
+        def accuracy_on(x_name, y_name):
+            predict = lambda xb: _model_apply(model, evaluated, state.model_state, xb, train=False)
+            return _batched_accuracy(predict, data[x_name], data[y_name], eval_batch)
 
-    def init_state(params, lrs, n_train):
-        opt_state = jax.vmap(lambda p, lr: optimizer(lr).init(p))(params, lrs)
-        order = jnp.zeros((lrs.shape[0], n_train), jnp.int32)
-        return TrainState(params, opt_state, order)
+        nan = jnp.full((), jnp.nan, jnp.float32)
+        val = jax.lax.cond(window.evaluate, lambda: accuracy_on("x_val", "y_val").astype(jnp.float32),
+                           lambda: nan)
+        test = jax.lax.cond(window.test, lambda: accuracy_on("x_test", "y_test").astype(jnp.float32),
+                            lambda: nan)
+        metrics = CallMetrics(state.loss_sum, state.loss_max, state.all_finite, state.initial_loss,
+                              val, test, _tree_finite(evaluated) & _tree_finite(state.params))
+        return state, metrics
+
+    def train(state: TrainState, inputs: RunInputs, orders, window: Window, data):
+        return jax.vmap(train_one, (0, 0, None, None, None))(state, inputs, orders, window, data)
+
+    def init_state(variables, inputs: RunInputs) -> TrainState:
+        def one(variables, values, multipliers):
+            params = variables["params"]
+            model_state = {name: value for name, value in variables.items() if name != "params"}
+            zero = jnp.zeros((), jnp.float32)
+            return TrainState(params, optimizer(values, multipliers).init(params), model_state,
+                              jnp.full((), jnp.nan, jnp.float32), zero, zero, jnp.bool_(True))
+
+        return jax.vmap(one)(variables, inputs.hyperparams, inputs.multipliers)
 
     return init_state, train
 
@@ -236,59 +470,75 @@ VMAP_WIDTH_CPU = 4
 def _map_in_groups(train, width: int | None):
     """train over the runs axis in vmapped groups of `width`, one group after the other."""
 
-    def grouped(state, lrs, data_keys, first_step, data):
-        n = lrs.shape[0]
+    def grouped(state, inputs, orders, window, data):
+        n = inputs.seed_slot.shape[0]
         if width is None or width >= n:
-            return train(state, lrs, data_keys, first_step, data)
+            return train(state, inputs, orders, window, data)
         group = largest_divisor_at_most(n, width)
         split = lambda leaf: leaf.reshape((n // group, group) + leaf.shape[1:])
         merge = lambda leaf: leaf.reshape((n,) + leaf.shape[2:])
-        state, lrs, data_keys = jax.tree_util.tree_map(split, (state, lrs, data_keys))
-        out = jax.lax.map(lambda runs: train(*runs, first_step, data), (state, lrs, data_keys))
+        state, inputs = jax.tree_util.tree_map(split, (state, inputs))
+        out = jax.lax.map(lambda runs: train(*runs, orders, window, data), (state, inputs))
         return jax.tree_util.tree_map(merge, out)
 
     return grouped
 
 
 def make_train_program(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any],
-                       batch_size: int, eval_every: int, periods_per_call: int, mesh: Mesh,
-                       vmap_width: int | None | str = "auto"):
-    """`make_train`'s (init_state, train), jitted with the runs axis sharded over `mesh`.
+                       batch_size: int, mesh: Mesh, vmap_width: int | None | str = "auto",
+                       schedule_steps: int | None = None):
+    """`make_train`'s (init_state, train, orders), jitted with the runs axis sharded over `mesh`.
 
     Each device trains its own runs (shard_map: no communication), in vmapped groups of
     `vmap_width` ("auto": `default_vmap_width` of the mesh's platform; None: all at once).
+    `orders(order_keys, epoch, n_train)` computes each device's epoch permutations.
     """
-    init_state, train = make_train(task, spec, hyperparams, batch_size, eval_every,
-                                   periods_per_call)
+    init_state, train = make_train(task, spec, hyperparams, batch_size,
+                                   schedule_steps=schedule_steps)
     if vmap_width == "auto":
         vmap_width = default_vmap_width(mesh.devices.flat[0].platform)
-    spec_runs, spec_all = PartitionSpec(RUNS_AXIS), PartitionSpec()
+    runs_spec, all_spec = PartitionSpec(RUNS_AXIS), PartitionSpec()
     local_train = jax.shard_map(_map_in_groups(train, vmap_width), mesh=mesh,
-                                in_specs=(spec_runs, spec_runs, spec_runs, spec_all, spec_all),
-                                out_specs=(spec_runs, spec_runs), check_vma=False)
+                                in_specs=(runs_spec, runs_spec, runs_spec, all_spec, all_spec),
+                                out_specs=(runs_spec, runs_spec), check_vma=False)
     runs, replicated = _sharded(mesh), _replicated(mesh)
-    init_state_jit = jax.jit(init_state, static_argnums=2, out_shardings=runs)
     local_train.__name__ = "train"  # the compiled program's name: "jit(train)"
     train_jit = jax.jit(local_train, in_shardings=(runs, runs, runs, replicated, replicated),
                         out_shardings=(runs, runs), donate_argnums=0)
-    return init_state_jit, train_jit
+    init_state_jit = jax.jit(init_state, out_shardings=runs)
+    orders_jit = jax.jit(
+        lambda keys, epoch, n_train: jax.vmap(
+            lambda key: epoch_order(jax.random.wrap_key_data(key), epoch, n_train))(keys),
+        static_argnums=2, in_shardings=(runs, replicated), out_shardings=runs)
+    return init_state_jit, train_jit, orders_jit
 
 
 # ---------------------------------------------------------------------------------------------
 # Memory-aware chunking of the runs axis.
 
 
-def bytes_per_run(params_per_run: int, batch_size: int, widest_layer: int, n_layers: int,
-                  n_train: int, n_eval: int) -> int:
-    """A generous estimate of one run's working set in the train program, in bytes.
+def _activation_bytes(task: Task, dataset: Dataset, batch: int) -> int:
+    """Bytes of every layer's output for one batch: the activations a backward pass keeps."""
+    import flax.linen as nn
 
-    params, grads, updates and up to four optimizer slots; activations kept for the backward
-    pass; the evaluation forward pass; the epoch permutation.
-    """
-    params = 8 * params_per_run
-    activations = 3 * batch_size * widest_layer * n_layers
-    evaluation = 2 * n_eval * widest_layer
-    return 4 * (params + activations + evaluation + n_train)
+    model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+    x = jax.ShapeDtypeStruct((batch,) + dataset.x_train.shape[1:], dataset.x_train.dtype)
+    total = [0]
+
+    def count(next_fun, args, kwargs, context):
+        out = next_fun(*args, **kwargs)
+        if context.method_name == "__call__":
+            total[0] += sum(leaf.size * 4 for leaf in jax.tree_util.tree_leaves(out)
+                            if hasattr(leaf, "size"))
+        return out
+
+    def forward(x):
+        variables = model.init(jax.random.key(0), x)
+        with nn.intercept_methods(count):
+            return model.apply(variables, x)
+
+    jax.eval_shape(forward, x)
+    return total[0]
 
 
 def available_bytes(device: jax.Device) -> int:
@@ -310,7 +560,8 @@ def runs_per_call(n_runs: int, n_devices: int, per_run_bytes: int, budget_bytes:
     """How many runs one call takes: all of them if they fit, else equal chunks.
 
     Always a multiple of the device count (the runs axis is split evenly over devices);
-    every call has the same size so one compile serves all chunks.
+    every call has the same size so one compile serves all chunks. `budget_bytes` is the
+    whole mesh's budget.
     """
     cap = max(1, budget_bytes // max(per_run_bytes, 1))
     if max_runs is not None:
@@ -330,77 +581,214 @@ def largest_divisor_at_most(n: int, at_most: int) -> int:
     return max(d for d in range(1, min(n, at_most) + 1) if n % d == 0)
 
 
+def _compiled_bytes(compiled) -> int | None:
+    """Per-device bytes XLA says the compiled program needs (arguments, outputs, temporaries)."""
+    try:
+        stats = compiled.memory_analysis()
+    except Exception:  # not every backend reports it
+        return None
+    if stats is None:
+        return None
+    return int(stats.argument_size_in_bytes + stats.output_size_in_bytes
+               - stats.alias_size_in_bytes + stats.temp_size_in_bytes)
+
+
+# ---------------------------------------------------------------------------------------------
+# The host loop.
+
+
+def _periods(steps: int, eval_every: int):
+    """(first step, end) of each evaluation period: a call never crosses a period's end."""
+    for period_start in range(0, steps, eval_every):
+        yield period_start, min(period_start + eval_every, steps)
+
+
+def _device_seed_slots(seeds: np.ndarray, n_devices: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per device, its runs' distinct seeds (padded to a common count) and each run's row there."""
+    per_device = np.split(seeds, n_devices)
+    distinct = [list(dict.fromkeys(part.tolist())) for part in per_device]
+    width = max(len(d) for d in distinct)
+    table = np.asarray([d + [d[-1]] * (width - len(d)) for d in distinct], np.uint32).reshape(-1)
+    slots = np.concatenate([[d.index(seed) for seed in part.tolist()]
+                            for d, part in zip(distinct, per_device)]).astype(np.int32)
+    return table, slots
+
+
+_data_key_data = jax.jit(jax.vmap(lambda seed: jax.random.key_data(seed_keys(seed)[1])))
+
+
+class TrainProgram:
+    """One (task, optimizer)'s compiled training program and the host loop that drives it.
+
+    `run(chunk, ...)` trains one chunk of runs (a multiple of the device count; every chunk of a
+    program the same size, so it compiles once) and returns its per-period `CallMetrics`.
+    """
+
+    def __init__(self, task: Task, dataset: Dataset, spec: OptimizerSpec,
+                 hyperparams: dict[str, Any], batch_size: int, mesh: Mesh,
+                 vmap_width: int | None | str = "auto", call_seconds: float = CALL_SECONDS,
+                 schedule_steps: int | None = None):
+        self.spec, self.mesh, self.call_seconds = spec, mesh, call_seconds
+        self.n_devices = mesh.devices.size
+        self.n_train = dataset.x_train.shape[0]
+        self.steps_per_epoch = None if spec.full_batch else max(self.n_train // batch_size, 1)
+        self.init_state, self.train, self.orders_of = make_train_program(
+            task, spec, hyperparams, batch_size, mesh, vmap_width, schedule_steps)
+        self.data = device_data(dataset, mesh)
+        self.compiled, self.compile_seconds, self.calls = None, 0.0, 0
+        self.seconds_per_step: float | None = None
+
+    def inputs(self, runs: Sequence[Run], initialized: Initialized):
+        """(variables, RunInputs, order keys) of a chunk of runs, as global sharded arrays."""
+        sharding = _sharded(self.mesh)
+        init_index, seed_index = initialized.index(runs)
+        variables = jax.tree_util.tree_map(
+            lambda leaf: global_array(leaf[init_index, seed_index], sharding), initialized.variables)
+        names = sorted(runs[0].traced_values())
+        values = {name: np.asarray([run.traced_values()[name] for run in runs], np.float32)
+                  for name in names}
+        seeds = np.asarray([run.seed for run in runs], np.uint32)
+        key_table, slots = _device_seed_slots(seeds, self.n_devices)
+        data_keys, order_keys = (np.asarray(_data_key_data(s)) for s in (seeds, key_table))
+        multipliers = None
+        if any(run.init in initialized.multipliers for run in runs):
+            # every run carries a tree (ones where its strategy sets none), stacked like its lr
+            rule = optimizer_rule(self.spec)
+            ones = jax.tree_util.tree_map(lambda leaf: 1.0, jax.tree_util.tree_map(
+                lambda leaf: leaf[0, 0], initialized.variables["params"]))
+            trees = [initialized.multipliers.get(run.init, {}).get(rule, ones) for run in runs]
+            multipliers = jax.tree_util.tree_map(
+                lambda *values: global_array(np.asarray(values, np.float32), sharding), *trees)
+        inputs = RunInputs({name: global_array(v, sharding) for name, v in values.items()},
+                           global_array(slots, sharding), global_array(data_keys, sharding),
+                           multipliers)
+        return variables, inputs, global_array(order_keys, sharding)
+
+    def state_bytes_per_run(self, runs: Sequence[Run], initialized: Initialized) -> int:
+        variables, inputs, _ = self.inputs([runs[0]] * self.n_devices, initialized)
+        shapes = jax.eval_shape(self.init_state, variables, inputs)
+        return sum(leaf.size * leaf.dtype.itemsize
+                   for leaf in jax.tree_util.tree_leaves(shapes)) // self.n_devices
+
+    def _window(self, *fields) -> jax.Array:
+        return jax.device_put(np.asarray(fields, np.int32), _replicated(self.mesh))
+
+    def compile(self, runs: Sequence[Run], initialized: Initialized):
+        """Compile for chunks of len(runs) runs; returns XLA's per-device bytes (or None)."""
+        variables, inputs, order_keys = self.inputs(runs, initialized)
+        state = self.init_state(variables, inputs)
+        orders = order_keys if self.spec.full_batch else self.orders_of(order_keys, 0, self.n_train)
+        began = time.perf_counter()
+        self.compiled = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1),
+                                         self.data).compile()
+        self.compile_seconds += time.perf_counter() - began
+        return _compiled_bytes(self.compiled)
+
+    def run(self, runs: Sequence[Run], initialized: Initialized, *, steps: int, eval_every: int,
+            test: bool = True, on_step: Callable[[int], None] | None = None) -> list[CallMetrics]:
+        """Train one chunk for `steps` steps; the host metrics at the end of every period."""
+        if self.compiled is None:
+            self.compile(runs, initialized)
+        variables, inputs, order_keys = self.inputs(runs, initialized)
+        state = self.init_state(variables, inputs)
+        orders, epoch = order_keys, None
+        periods = []
+        for period_start, period_end in _periods(steps, eval_every):
+            step = period_start
+            while step < period_end:
+                limit = period_end
+                if self.steps_per_epoch is not None:
+                    if step // self.steps_per_epoch != epoch:
+                        epoch = step // self.steps_per_epoch
+                        orders = self.orders_of(order_keys, epoch, self.n_train)
+                    limit = min(limit, (epoch + 1) * self.steps_per_epoch)
+                n = limit - step
+                # The first call of a program trains one step to measure it; then each call is
+                # sized to take about call_seconds.
+                per_step = self.seconds_per_step
+                n = 1 if per_step is None else max(1, min(n, int(self.call_seconds / per_step)))
+                ends = step + n == period_end
+                began = time.perf_counter()
+                state, metrics = self.compiled(
+                    state, inputs, orders,
+                    self._window(step, n, step == period_start, ends, test and period_end == steps and ends),
+                    self.data)
+                metrics = to_host(metrics)  # waits for the call: the host regains control here
+                elapsed = (time.perf_counter() - began) / n
+                self.seconds_per_step = elapsed if per_step is None else 0.5 * (per_step + elapsed)
+                self.calls += 1
+                step += n
+                if on_step is not None:
+                    on_step(n)
+            periods.append(metrics)
+        return periods
+
+
 def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, hyperparams: dict[str, Any],
-               runs: Sequence[Run], params_by_init_seed, init_names: Sequence[str],
-               seeds: Sequence[int], *, steps: int, batch_size: int, eval_every: int,
-               mesh: Mesh, max_runs_per_call: int | None = None,
+               runs: Sequence[Run], initialized: Initialized, *, steps: int, batch_size: int,
+               eval_every: int, mesh: Mesh, test: bool = True,
+               max_runs_per_call: int | None = None,
                on_progress: Callable[[int], None] | None = None,
-               target_calls: int = 10) -> tuple[RunOutput, ProgramTiming]:
+               call_seconds: float = CALL_SECONDS) -> tuple[RunOutput, ProgramTiming]:
     """Train `runs` of one optimizer as one compiled program; returns host-side metrics.
 
-    `params_by_init_seed` holds leaves [len(init_names), len(seeds), ...] from `init_params`;
-    `on_progress(run_steps)` is called after every program call with the run-steps it did
-    (real runs x steps, padding excluded), so a bar of len(runs) x steps fills exactly once.
+    `initialized` holds every (init, seed) the runs need (`initialize`). Every run must carry
+    the same hyperparameter names (they are traced per run). `test=False` skips the test set
+    (selection runs never report test accuracy). `on_progress(run_steps)` is called after every
+    call with the run-steps it did (real runs x steps, padding excluded).
     """
-    n_periods = steps // eval_every
-    periods_per_call = largest_divisor_at_most(n_periods, max(1, math.ceil(n_periods / target_calls)))
-    n_devices = mesh.devices.size
-    n_train = dataset.x_train.shape[0]
-    params_leaves = jax.tree_util.tree_leaves(params_by_init_seed)
-    params_per_run = sum(int(np.prod(leaf.shape[2:])) for leaf in params_leaves)
-    widest = max(max(leaf.shape[2:], default=1) for leaf in params_leaves)
-    per_run = bytes_per_run(params_per_run, n_train if spec.full_batch else batch_size,
-                            int(widest), len(params_leaves), n_train,
-                            len(dataset.x_val) + len(dataset.x_test))
-    size = runs_per_call(len(runs), n_devices, per_run, available_bytes(mesh.devices.flat[0]),
-                         max_runs_per_call)
+    names = {tuple(sorted(run.traced_values())) for run in runs}
+    if len(names) != 1:
+        raise ValueError(f"every run of a program needs the same hyperparameter names, got {sorted(names)}")
+    program = TrainProgram(task, dataset, spec, hyperparams, batch_size, mesh,
+                           call_seconds=call_seconds, schedule_steps=steps)
+    n_devices = program.n_devices
 
-    init_pos = {name: i for i, name in enumerate(init_names)}
-    seed_pos = {seed: i for i, seed in enumerate(seeds)}
-    init_index = np.asarray([init_pos[run.init] for run in runs], np.int32)
-    seed_index = np.asarray([seed_pos[run.seed] for run in runs], np.int32)
-    data = _as_device_data(dataset, mesh)
-    init_state, train = make_train_program(task, spec, hyperparams, batch_size, eval_every,
-                                           periods_per_call, mesh)
-    runs_sharding = _sharded(mesh)
-    data_keys_of = jax.jit(jax.vmap(lambda s: seed_keys(s)[1]), out_shardings=runs_sharding)
+    # Per-run bytes: the state (params, optimizer slots, model state) twice (donated in, out),
+    # gradients and updates, the epoch permutation; on accelerators, where every run of a
+    # device is one vmap, also its activations. XLA's count of the compiled program then has
+    # the last word: if it needs more than the budget, the chunk shrinks and it recompiles.
+    params_bytes = sum(leaf[0, 0].nbytes for leaf in jax.tree_util.tree_leaves(initialized.variables))
+    per_run = 2 * program.state_bytes_per_run(runs, initialized) + 2 * params_bytes + 4 * program.n_train
+    if mesh.devices.flat[0].platform != "cpu":
+        per_run += 3 * _activation_bytes(task, dataset, program.n_train if spec.full_batch else batch_size)
+    budget = available_bytes(mesh.devices.flat[0]) * n_devices
+    size = runs_per_call(len(runs), n_devices, per_run, budget, max_runs_per_call)
+    while True:
+        needed = program.compile([runs[i] for i in _pad_index(np.arange(min(size, len(runs))), size)],
+                                 initialized)
+        if needed is None or needed * n_devices <= budget or size <= n_devices:
+            break
+        smaller = runs_per_call(len(runs), n_devices, -(-needed * n_devices // size), budget, size - 1)
+        if smaller >= size:
+            break
+        size = smaller
 
-    # Gathered on the host: an eager device gather compiles once per leaf shape (~0.5 s here).
-    host_params = to_host(params_by_init_seed)
-
-    losses, finites, vals, tests = [], [], [], []
-    compiled, compile_seconds, run_seconds = None, 0.0, 0.0
+    outputs = []
+    began = time.perf_counter()
     for start in range(0, len(runs), size):
-        chunk = _pad_index(np.arange(start, min(start + size, len(runs))), size)
-        params = jax.tree_util.tree_map(
-            lambda leaf: global_array(leaf[init_index[chunk], seed_index[chunk]], runs_sharding),
-            host_params)
-        lrs = global_array(np.asarray([runs[i].lr for i in chunk], np.float32), runs_sharding)
-        seeds_chunk = global_array(np.asarray([runs[i].seed for i in chunk], np.uint32),
-                                   runs_sharding)
-        data_keys = data_keys_of(seeds_chunk)
-        state = init_state(params, lrs, n_train)
-        if compiled is None:
-            began = time.perf_counter()
-            compiled = train.lower(state, lrs, data_keys, jnp.int32(0), data).compile()
-            compile_seconds = time.perf_counter() - began
-        began = time.perf_counter()
-        chunk_metrics = []
-        for call in range(n_periods // periods_per_call):
-            first_step = jnp.int32(call * periods_per_call * eval_every)
-            state, metrics = compiled(state, lrs, data_keys, first_step, data)
-            chunk_metrics.append(to_host(metrics))
-            if on_progress is not None:
-                on_progress((min(start + size, len(runs)) - start) * periods_per_call * eval_every)
-        run_seconds += time.perf_counter() - began
+        chunk = [runs[i] for i in _pad_index(np.arange(start, min(start + size, len(runs))), size)]
         real = min(start + size, len(runs)) - start
-        losses.append(np.concatenate([m[0] for m in chunk_metrics], axis=1)[:real])
-        finites.append(np.concatenate([m[1] for m in chunk_metrics], axis=1)[:real])
-        vals.append(np.concatenate([m[2] for m in chunk_metrics], axis=1)[:real])
-        tests.append(chunk_metrics[-1][3][:real])
+        on_step = None if on_progress is None else (lambda n, real=real: on_progress(real * n))
+        periods = program.run(chunk, initialized, steps=steps, eval_every=eval_every, test=test,
+                              on_step=on_step)
+        outputs.append((real, periods))
+    run_seconds = time.perf_counter() - began
+    return collect(outputs, steps, eval_every), ProgramTiming(
+        program.compile_seconds, run_seconds, program.calls, size)
 
-    output = RunOutput(
-        steps=eval_every * np.arange(1, n_periods + 1),
-        train_loss=np.concatenate(losses), finite=np.concatenate(finites),
-        val_accuracy=np.concatenate(vals), test_accuracy=np.concatenate(tests))
-    return output, ProgramTiming(compile_seconds, run_seconds)
+
+def collect(chunks: Sequence[tuple[int, list[CallMetrics]]], steps: int, eval_every: int) -> RunOutput:
+    """The RunOutput of chunks of (real runs, per-period metrics), padding dropped."""
+    ends = [end for _, end in _periods(steps, eval_every)]
+    lengths = np.diff(np.r_[0, ends])
+    stack = lambda field: np.concatenate(
+        [np.stack([np.asarray(getattr(m, field))[:real] for m in periods], axis=1)
+         for real, periods in chunks])
+    last = lambda field: np.concatenate(
+        [np.asarray(getattr(periods[-1], field))[:real] for real, periods in chunks])
+    return RunOutput(
+        steps=np.asarray(ends), initial_train_loss=last("initial_loss"),
+        train_loss=stack("loss_sum") / lengths, train_loss_max=stack("loss_max"),
+        finite=stack("all_finite"), params_finite=last("params_finite"),
+        val_accuracy=stack("val_accuracy"), test_accuracy=last("test_accuracy"))

@@ -113,8 +113,36 @@ def delta_orthogonal(scale=1.0, column_axis: int = -1, dtype: Any = None):
             raise ValueError(f"Delta orthogonal initializer requires a 3D, 4D or 5D shape, got {tuple(shape)}")
         if shape[-1] < shape[-2]:
             raise ValueError(f"`fan_in` must be less or equal than `fan_out`, got shape {tuple(shape)}")
-        centre_matrix = orthogonal(scale=scale, column_axis=column_axis, dtype=dtype)(key, shape[-2:])
-        centre = tuple((k - 1) // 2 for k in shape[:-2])
-        return jnp.zeros(shape, dtype=dtype).at[centre].set(centre_matrix)
+        return _orthogonal_at_centre(key, shape, dtype, scale, column_axis)
+
+    return init
+
+
+def _orthogonal_at_centre(key, shape, dtype, scale, column_axis) -> jax.Array:
+    centre_matrix = orthogonal(scale=scale, column_axis=column_axis, dtype=dtype)(key, shape[-2:])
+    centre = tuple((k - 1) // 2 for k in shape[:-2])
+    return jnp.zeros(shape, dtype=dtype).at[centre].set(centre_matrix)
+
+
+def delta_orthogonal_convs(scale=1.0, dtype: Any = None):
+    """Xiao et al. 2018's init for a CNN: Conv kernels delta-orthogonal, Dense kernels orthogonal.
+
+    Dispatches on the kernel's rank: a 2-D (Dense) kernel gets `orthogonal(scale)`; a 3-D, 4-D
+    or 5-D (Conv) kernel is zero but at its spatial centre, which is `orthogonal(scale)` of shape
+    (in, out): the same bits as `delta_orthogonal(scale)` when in <= out, and then the layer maps
+    every position's input vector to one of the same norm (scale 1). When in > out (the twin
+    refuses) the centre has orthonormal columns instead: the layer is a projection, the nearest
+    an in > out map can come to an isometry.
+    """
+
+    def init(key, shape, dtype: Any = dtype, out_sharding=None) -> jax.Array:
+        if out_sharding is not None:
+            raise NotImplementedError("delta_orthogonal_convs does not take out_sharding")
+        dtype = resolve_dtype(dtype)
+        if len(shape) == 2:
+            return orthogonal(scale=scale, dtype=dtype)(key, shape)
+        if len(shape) not in (3, 4, 5):
+            raise ValueError(f"delta_orthogonal_convs takes a 2-D (Dense) or 3-D to 5-D (Conv) kernel, got {tuple(shape)}")
+        return _orthogonal_at_centre(key, shape, dtype, scale, -1)
 
     return init

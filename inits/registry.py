@@ -1,11 +1,15 @@
 """`STRATEGIES`: the named init strategies the runner and the CLI use, and nothing else.
 
-Every strategy initializes biases to zero, so strategies differ only in their kernels (and,
-for `lsuv`, in the data-dependent rescaling after init).
+Every strategy initializes biases to zero, so strategies differ in their kernels, and in what
+`post_init` does after init: a data-dependent rescaling on a batch (`lsuv`, `kraehenbuehl`, which
+also sets biases), or an architecture-aware one read off the model (`fixup`: residual branches;
+`mup`: an MLP's input, hidden and output layers, with per-layer learning-rate multipliers).
+`fixup` and `mup` raise `inits.NotApplicableError` on a model they cannot handle
+(`inits.applies_to` asks first).
 """
 from __future__ import annotations
 
-from inits import data_dependent, fan_scaling, orthogonal_kernels, simple
+from inits import data_dependent, deterministic, fan_scaling, mup, orthogonal_kernels, residual, simple
 from inits.strategy import Strategy
 
 CONSTANT_KERNEL_VALUE = 0.01
@@ -41,4 +45,17 @@ STRATEGIES: dict[str, Strategy] = {
                                 "Glorot & Bengio 2010 (why the scale must follow the fan)"),
     "lsuv": _strategy(orthogonal_kernels.orthogonal(), "orthogonal, then each layer rescaled to unit output variance",
                       data_dependent.MISHKIN, post_init=data_dependent.lsuv),
+    # Beyond the classic twelve: strategies for convolutional, residual and wide nets.
+    "delta_orthogonal": _strategy(orthogonal_kernels.delta_orthogonal_convs(),
+                                  "Conv kernels zero but an orthogonal spatial centre, Dense kernels orthogonal",
+                                  orthogonal_kernels.XIAO),
+    "fixup": _strategy(fan_scaling.he_normal(), "He; each residual branch's last layer and the classifier at 0, "
+                       "its other layers x L^(-1/(2m-2)); residual nets only", residual.ZHANG,
+                       post_init=residual.fixup),
+    "zero_hadamard": _strategy(deterministic.zero_hadamard(), "ZerO: identity, partial identity or scaled "
+                               "Hadamard kernels, no randomness", deterministic.ZHAO),
+    "kraehenbuehl": _strategy(fan_scaling.variance_scaling(1.0, "fan_in", "normal"), "Gaussian, then each unit's "
+                              "pre-activation at mean 0, variance 1 on a batch (weights and biases)",
+                              data_dependent.KRAEHENBUEHL, post_init=data_dependent.kraehenbuehl),
+    "mup": mup.mup_strategy(),
 }

@@ -2,7 +2,7 @@
 
 `zeros`, `ones`, `constant`, `normal`, `uniform` and `truncated_normal` are bit-identical twins of
 `jax.nn.initializers`; `small_random`, `random_normal` and `random_uniform` have no twin and are
-checked by their distribution (see `inits.checks`).
+checked by their distribution (`inits.conformance.property_checks`).
 """
 from __future__ import annotations
 

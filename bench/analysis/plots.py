@@ -1,15 +1,17 @@
-"""The plots of a results file, as PNGs: convergence curves, the best-lr accuracy heatmap, steps
+"""The plots of a results file, as PNGs: convergence curves, the test-accuracy heatmap, steps
 to target, and learning-rate sensitivity. `make_plots(results, out_dir)` writes them all.
 
-Every mean is over the seeds that did not diverge (null values are skipped, never plotted as 0),
-and every band is the 95% t interval over those seeds (`bench.analysis.stats`). A cell where every seed
-diverged shows as a grey heatmap cell or an "x" at the foot of a sensitivity plot.
+Each (optimizer, init) is drawn at its configuration chosen on validation, from its evaluation
+seeds; "best init" means best on validation too. Validation accuracy counts every seed: where a
+failed run measured nothing finite it counts at chance, as in every mean of the summary; training
+losses have no such stand-in, so a non-finite loss is left out of its band. Bands are 95% t
+intervals over seeds (`bench.analysis.stats`). Steps to target show censored seeds (never
+reached, or failed) at the right edge, and the Kaplan-Meier median with its interval.
 """
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -19,29 +21,39 @@ matplotlib.use("Agg")  # files only, no display: safe on headless CI and remote 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench.results.document import (best_lr_rows, finite_or_none, format_lr, inits_of, lr_key,  # noqa: E402
-                                  optimizers_of, runs_by_cell, tasks)
-from bench.analysis.stats import column_means_ci95, mean_ci95  # noqa: E402
+from bench.analysis.stats import column_means_ci95  # noqa: E402
+from bench.results.files import temporary_beside  # noqa: E402
+from bench.results.document import (chance, chosen_rows, finite_or_none, format_configuration,  # noqa: E402
+                                    format_lr, inits_of, optimizers_of, pair_of, rows_of, runs_of_row,
+                                    selection_key, task_settings, tasks)
 
 DPI = 110
 METRICS = (("val_accuracy", "validation accuracy"), ("train_loss", "training loss"))
+
+
+def plot_paths(results: dict, out_dir, stem: str = "results") -> list[Path]:
+    """The PNGs `make_plots` writes, in order, without drawing anything."""
+    out_dir = Path(out_dir)
+    paths = []
+    for task in tasks(results):
+        kinds = ["convergence", *(f"convergence-{_slug(o)}" for o in optimizers_of(results, task)),
+                 "heatmap", "steps-to-target", "lr-sensitivity"]
+        paths += [out_dir / f"{stem}-{_slug(task)}-{kind}.png" for kind in kinds]
+    return paths
 
 
 def make_plots(results: dict, out_dir, stem: str = "results") -> list[Path]:
     """Write every plot of `results` into `out_dir` as `<stem>-<task>-<kind>.png`; their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    paths = iter(plot_paths(results, out_dir, stem))
     written = []
     for task in tasks(results):
-        prefix = f"{stem}-{_slug(task)}"
-        figures = {"convergence": convergence_by_optimizer(results, task)}
-        for optimizer in optimizers_of(results, task):
-            figures[f"convergence-{_slug(optimizer)}"] = convergence_by_init(results, task, optimizer)
-        figures["heatmap"] = accuracy_heatmap(results, task)
-        figures["steps-to-target"] = steps_to_target_strips(results, task)
-        figures["lr-sensitivity"] = lr_sensitivity(results, task)
-        for kind, figure in figures.items():
-            written.append(save_figure(figure, out_dir / f"{prefix}-{kind}.png"))
+        figures = [convergence_by_optimizer(results, task)]
+        figures += [convergence_by_init(results, task, optimizer) for optimizer in optimizers_of(results, task)]
+        figures += [accuracy_heatmap(results, task), steps_to_target_strips(results, task),
+                    lr_sensitivity(results, task)]
+        written += [save_figure(figure, next(paths)) for figure in figures]
     return written
 
 
@@ -54,7 +66,7 @@ def save_figure(figure, path) -> Path:
     the figure (many figures per report: free each one)."""
     path = Path(path)
     extension = path.suffix.lstrip(".") or "png"
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=f".{extension}")
+    handle, temporary = temporary_beside(str(path))  # named after `path`: a stale one is found
     os.close(handle)
     try:
         figure.savefig(temporary, format=extension, dpi=DPI, bbox_inches="tight")
@@ -69,24 +81,24 @@ def save_figure(figure, path) -> Path:
     return path
 
 
-def config_title(results: dict, task: str, what: str) -> str:
-    config = results["meta"].get("config", {})
-    seeds, steps, batch = (config.get(key, "?") for key in ("seeds", "steps", "batch_size"))
-    return f"{what}\n{task}: {seeds} seeds, {steps} steps, batch size {batch}"
+def config_title(results: dict, task: str, what: str, phase: str = "evaluation") -> str:
+    seeds = len(results["meta"]["config"][f"{phase}_seeds"])
+    steps, batch = (task_settings(results, task).get(key, "?") for key in ("steps", "batch_size"))
+    return f"{what}\n{task}: {seeds} {phase} seeds, {steps} steps, batch size {batch}"
 
 
 # -- convergence curves -------------------------------------------------------------------------
 
-def curve_matrix(runs: list[dict], metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, runs x steps values) over the union of the runs' evaluated steps; null -> NaN."""
+def curve_matrix(runs: list[dict], metric: str, missing: float = np.nan) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, runs x steps values) over the union of the runs' evaluated steps; a null value
+    becomes `missing` (NaN: left out of the band; chance, for an accuracy: counted)."""
     steps = np.array(sorted({step for run in runs for step in run["curve"]["step"]}), dtype=float)
     column = {step: index for index, step in enumerate(steps)}
     matrix = np.full((len(runs), len(steps)), np.nan)
     for row, run in enumerate(runs):
         for step, value in zip(run["curve"]["step"], run["curve"][metric]):
             value = finite_or_none(value)
-            if value is not None:
-                matrix[row, column[step]] = value
+            matrix[row, column[step]] = missing if value is None else value
     return steps, matrix
 
 
@@ -95,10 +107,10 @@ def line_colors(count: int) -> tuple:
     return plt.cm.tab10.colors if count <= 10 else plt.cm.tab20.colors
 
 
-def _plot_band(axes, runs: list[dict], metric: str, label: str, color) -> None:
+def _plot_band(axes, runs: list[dict], metric: str, label: str, color, chance_accuracy: float) -> None:
     if not runs:
         return
-    steps, matrix = curve_matrix(runs, metric)
+    steps, matrix = curve_matrix(runs, metric, chance_accuracy if metric == "val_accuracy" else np.nan)
     mean, low, high = column_means_ci95(matrix)
     axes.plot(steps, mean, label=label, color=color, linewidth=1.8)
     axes.fill_between(steps, low, high, color=color, alpha=0.2, linewidth=0)
@@ -109,17 +121,17 @@ def _curve_figure(results: dict, task: str, lines: list[tuple[str, list[dict]]],
     colors = line_colors(len(lines))
     for axes, (metric, label) in zip(axes_pair, METRICS):
         for index, (line_label, runs) in enumerate(lines):
-            _plot_band(axes, runs, metric, line_label, colors[index % len(colors)])
+            _plot_band(axes, runs, metric, line_label, colors[index % len(colors)], chance(results, task))
         axes.set_xlabel("step")
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
     if _all_positive(axes_pair[1]):
         axes_pair[1].set_yscale("log")  # losses span decades; log shows the late phase too
-    target = results["meta"].get("config", {}).get("target")
+    target = task_settings(results, task).get("target")
     if target is not None:
         axes_pair[0].axhline(target, color="grey", linestyle=":", linewidth=1, label=f"target {target}")
     axes_pair[0].legend(fontsize=8, loc="lower right")
-    figure.suptitle(config_title(results, task, what + " (mean, 95% band over seeds)"))
+    figure.suptitle(config_title(results, task, what + " (mean, 95% band over seeds; failed runs at chance)"))
     return figure
 
 
@@ -130,65 +142,61 @@ def _all_positive(axes) -> bool:
 
 
 def _best_init_row(results: dict, task: str, optimizer: str) -> dict | None:
-    """The optimizer's best (init, lr) summary row, by mean validation accuracy."""
-    rows = [row for (_, opt, _), row in best_lr_rows(results, task).items() if opt == optimizer]
-    scored = [row for row in rows if finite_or_none(row["val_accuracy_mean"]) is not None]
-    return max(scored, key=lambda row: row["val_accuracy_mean"]) if scored else None
+    """The optimizer's evaluation row at its best init on validation (`selection_key`)."""
+    evaluation = chosen_rows(results, "evaluation", task)
+    selection = chosen_rows(results, "selection", task)
+    pairs = [pair for pair in evaluation if pair[1] == optimizer and pair in selection]
+    return evaluation[min(pairs, key=lambda pair: selection_key(selection[pair]))] if pairs else None
 
 
-def _runs_at(results: dict, row: dict) -> list[dict]:
-    cell = (row["task"], row["optimizer"], row["init"], lr_key(row["lr"]))
-    return runs_by_cell(results).get(cell, [])
-
-
-def _lr_and_divergences(row: dict) -> str:
-    """Legend text: the lr, and how many seeds diverged there (their curves stop where they blew up)."""
-    text = f"lr {format_lr(row['lr'])}"
-    if row["n_diverged"]:
-        text += f", {row['n_diverged']}/{row['n_seeds']} diverged"
+def _configuration_and_failures(row: dict) -> str:
+    """Legend text: the chosen configuration, and how many seeds failed there."""
+    text = format_configuration(row)
+    if row["n_failed"]:
+        text += f", {row['n_failed']}/{row['n_seeds']} failed"
     return text
 
 
 def convergence_by_optimizer(results: dict, task: str):
-    """One line per optimizer, at its best init and best learning rate."""
+    """One line per optimizer, at its best init and chosen configuration (on validation)."""
     lines = []
     for optimizer in optimizers_of(results, task):
         row = _best_init_row(results, task, optimizer)
         if row is not None:
-            lines.append((f"{optimizer} ({row['init']}, {_lr_and_divergences(row)})", _runs_at(results, row)))
-    return _curve_figure(results, task, lines, "Convergence: each optimizer at its best init and lr")
+            lines.append((f"{optimizer} ({row['init']}, {_configuration_and_failures(row)})", runs_of_row(results, row)))
+    return _curve_figure(results, task, lines, "Convergence: each optimizer at its best init, chosen on validation")
 
 
 def convergence_by_init(results: dict, task: str, optimizer: str):
-    """One line per init the optimizer ran, each at that init's best learning rate."""
-    rows = best_lr_rows(results, task)
+    """One line per init the optimizer ran, each at its chosen configuration."""
+    rows = chosen_rows(results, "evaluation", task)
     chosen = [rows[(task, optimizer, init)] for init in inits_of(results, task) if (task, optimizer, init) in rows]
-    lines = [(f"{row['init']} ({_lr_and_divergences(row)})", _runs_at(results, row)) for row in chosen]
-    return _curve_figure(results, task, lines, f"Convergence of {optimizer}: each init at its best lr")
+    lines = [(f"{row['init']} ({_configuration_and_failures(row)})", runs_of_row(results, row)) for row in chosen]
+    return _curve_figure(results, task, lines, f"Convergence of {optimizer}: each init at its chosen configuration")
 
 
 # -- heatmap ------------------------------------------------------------------------------------
 
 def accuracy_heatmap(results: dict, task: str):
-    """Best-lr mean test accuracy, init (rows) x optimizer (columns); grey where not run or diverged."""
+    """Test accuracy of each chosen configuration, init (rows) x optimizer (columns); grey: not run."""
     optimizers, inits = optimizers_of(results, task), inits_of(results, task)
-    rows = best_lr_rows(results, task)
+    rows = chosen_rows(results, "evaluation", task)
     means = np.full((len(inits), len(optimizers)), np.nan)
     for i, init in enumerate(inits):
         for j, optimizer in enumerate(optimizers):
             row = rows.get((task, optimizer, init))
-            if row is not None and finite_or_none(row["test_accuracy_mean"]) is not None:
+            if row is not None:
                 means[i, j] = row["test_accuracy_mean"]
     figure, axes = plt.subplots(figsize=(1.6 * len(optimizers) + 3, 0.7 * len(inits) + 2.2))
-    colormap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")  # NaN: not run, or diverged
+    colormap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")  # NaN: not run
     image = axes.imshow(np.ma.masked_invalid(means), cmap=colormap, aspect="auto")
     _annotate_heatmap(axes, means, rows, task, inits, optimizers)
     axes.set_xticks(range(len(optimizers)), optimizers)
     axes.set_yticks(range(len(inits)), inits)
     axes.set_xlabel("optimizer")
     axes.set_ylabel("init")
-    figure.colorbar(image, ax=axes, label="mean test accuracy")
-    axes.set_title(config_title(results, task, "Test accuracy at each cell's best lr"), fontsize=10)
+    figure.colorbar(image, ax=axes, label="mean test accuracy (failures counted)")
+    axes.set_title(config_title(results, task, "Test accuracy at each chosen configuration"), fontsize=10)
     return figure
 
 
@@ -200,10 +208,10 @@ def _annotate_heatmap(axes, means, rows, task, inits, optimizers) -> None:
             row = rows.get((task, optimizer, init))
             if row is None:
                 text, color = "not run", "dimgrey"
-            elif np.isnan(means[i, j]):
-                text, color = "diverged", "dimgrey"
             else:
                 text = f"{means[i, j]:.3f}\nlr {format_lr(row['lr'])}"
+                if row["n_failed"]:
+                    text += f"\n{row['n_failed']}/{row['n_seeds']} failed"
                 color = "black" if means[i, j] > middle else "white"  # readable on viridis
             axes.text(j, i, text, ha="center", va="center", fontsize=8, color=color)
 
@@ -211,60 +219,73 @@ def _annotate_heatmap(axes, means, rows, task, inits, optimizers) -> None:
 # -- steps to target ----------------------------------------------------------------------------
 
 def steps_to_target_strips(results: dict, task: str):
-    """Per (optimizer, init) at its best lr: each seed's steps to target, the median, and at the
-    right edge the count of seeds that never reached it (diverged ones included)."""
-    config = results["meta"].get("config", {})
-    by_pair = best_lr_rows(results, task)
+    """Per (optimizer, init) at its chosen configuration: each seed's steps to target (dots), the
+    censored seeds (never reached, or failed) at the right edge, and the Kaplan-Meier median
+    (bar) with its 95% interval (line; an arrow where it runs past the end of training)."""
+    settings = task_settings(results, task)
+    by_pair = chosen_rows(results, "evaluation", task)
     rows = [by_pair[(task, optimizer, init)] for optimizer in optimizers_of(results, task)
             for init in inits_of(results, task) if (task, optimizer, init) in by_pair]
-    max_step = _max_step(results, config)
+    max_step = float(settings["steps"])
     never_x = max_step * 1.06
     figure, axes = plt.subplots(figsize=(9, 0.45 * len(rows) + 2))
     rng = np.random.default_rng(0)  # jitter only, fixed so the picture is reproducible
     labels = []
     for y, row in enumerate(rows):
-        runs = _runs_at(results, row)
-        reached = [run["steps_to_target"] for run in runs
-                   if not run["diverged"] and run["steps_to_target"] is not None]
-        labels.append(f"{row['optimizer']} / {row['init']} (lr {format_lr(row['lr'])})")
+        runs = runs_of_row(results, row)
+        reached = [run["steps_to_target"] for run in runs if run["steps_to_target"] is not None]
+        labels.append(f"{row['optimizer']} / {row['init']} ({format_configuration(row)})")
         axes.scatter(reached, y + rng.uniform(-0.15, 0.15, len(reached)), s=14, color="tab:blue", alpha=0.7)
-        if reached:
-            axes.plot([np.median(reached)] * 2, [y - 0.3, y + 0.3], color="black", linewidth=2)
-        never = len(runs) - len(reached)
-        if never:
+        _median_and_interval(axes, row, y, max_step)
+        censored = len(runs) - len(reached)
+        if censored:
+            failed = sum(run["failed"] for run in runs)
             axes.scatter([never_x], [y], marker="x", color="tab:red", s=30)
-            axes.text(never_x * 1.015, y, f"{never}/{len(runs)} never", va="center", fontsize=8, color="tab:red")
+            axes.text(never_x * 1.015, y, f"{censored}/{len(runs)} never" + (f" ({failed} failed)" if failed else ""),
+                      va="center", fontsize=8, color="tab:red")
     axes.axvline(max_step, color="grey", linestyle=":", linewidth=1)
     axes.set_yticks(range(len(rows)), labels, fontsize=8)
-    axes.set_xlim(0, max_step * 1.25)
+    axes.set_xlim(0, max_step * 1.3)
     axes.set_ylim(len(rows) - 0.3, -0.7)  # first pair on top, in the config's order
-    axes.set_xlabel("steps to reach the target validation accuracy (bar: median; x: never reached)")
+    axes.set_xlabel("steps to reach the target validation accuracy (bar: Kaplan-Meier median, line: its 95% "
+                    "interval; x: censored at the end of training)")
     axes.grid(axis="x", alpha=0.3)
-    axes.set_title(config_title(results, task, f"Steps to target (val accuracy >= {config.get('target', '?')})"),
+    axes.set_title(config_title(results, task, f"Steps to target (val accuracy >= {settings.get('target', '?')})"),
                    fontsize=10)
     return figure
 
 
-def _max_step(results: dict, config: dict) -> float:
-    steps = [step for run in results["runs"] for step in run["curve"]["step"]]
-    return float(config.get("steps") or (max(steps) if steps else 1) or 1)
+def _median_and_interval(axes, row: dict, y: float, max_step: float) -> None:
+    median, interval = row["steps_to_target_median"], row["steps_to_target_ci95"]
+    if interval is not None:
+        low, high = interval
+        axes.plot([low, max_step if high is None else high], [y + 0.25] * 2, color="black", linewidth=1)
+        if high is None:
+            axes.annotate("", xy=(max_step * 1.03, y + 0.25), xytext=(max_step, y + 0.25),
+                          arrowprops={"arrowstyle": "->", "color": "black", "linewidth": 1})
+    if median is not None:
+        axes.plot([median] * 2, [y - 0.3, y + 0.3], color="black", linewidth=2)
+    else:
+        axes.text(max_step * 0.98, y - 0.32, f"median > {max_step:g}", ha="right", fontsize=7)
 
 
 # -- learning-rate sensitivity ------------------------------------------------------------------
 
 def lr_sensitivity(results: dict, task: str):
-    """Final validation accuracy vs learning rate (log x), one panel per init, one line per optimizer."""
+    """Final validation accuracy vs learning rate (log x), one panel per init, one line per optimizer,
+    over the selection seeds (every seed counted); x at the foot: more than half the seeds failed."""
     inits, optimizers = inits_of(results, task), optimizers_of(results, task)
     columns = min(3, len(inits)) or 1
     panels = max(1, -(-len(inits) // columns))
     figure, axes_grid = plt.subplots(panels, columns, figsize=(4.6 * columns, 3.6 * panels + 0.8),
                                      squeeze=False, sharey=True)
-    cells = runs_by_cell(results)
+    candidates = _candidate_rows(results, task)
     colors = line_colors(len(optimizers))
     for index, init in enumerate(inits):
         axes = axes_grid[index // columns][index % columns]
         for color_index, optimizer in enumerate(optimizers):
-            _sensitivity_line(axes, cells, task, optimizer, init, colors[color_index % len(colors)])
+            _sensitivity_line(axes, candidates.get((task, optimizer, init), []), optimizer,
+                              colors[color_index % len(colors)])
         axes.set_xscale("log")
         axes.set_title(f"init {init}", fontsize=9)
         axes.set_xlabel("learning rate")
@@ -274,31 +295,34 @@ def lr_sensitivity(results: dict, task: str):
         axes_grid[index // columns][index % columns].set_visible(False)
     for row_axes in axes_grid:
         row_axes[0].set_ylabel("final validation accuracy")
-    figure.suptitle(config_title(results, task, "Learning-rate sensitivity (mean, 95% CI; x: every seed diverged)"))
+    figure.suptitle(config_title(results, task, "Learning-rate sensitivity on the selection seeds (mean, 95% CI, "
+                                                "failures counted; x: most seeds failed)", "selection"))
     figure.tight_layout()
     return figure
 
 
-def _sensitivity_line(axes, cells, task, optimizer, init, color) -> None:
-    found = sorted((lr, runs) for (t, opt, ini, lr), runs in cells.items()
-                   if (t, opt, ini) == (task, optimizer, init))
-    if not found:
+def _candidate_rows(results: dict, task: str) -> dict[tuple, list[dict]]:
+    """(task, optimizer, init) -> its candidates' rows: the selection rows (evaluation rows for a
+    pair that has none, as in a schema-1 file)."""
+    found: dict[str, dict[tuple, list[dict]]] = {"selection": {}, "evaluation": {}}
+    for phase, by_pair in found.items():
+        for row in rows_of(results, phase, task):
+            by_pair.setdefault(pair_of(row), []).append(row)
+    return {**found["evaluation"], **found["selection"]}
+
+
+def _sensitivity_line(axes, rows: list[dict], optimizer: str, color) -> None:
+    rows = sorted(rows, key=lambda row: row["lr"])
+    if not rows:
         return
-    points, all_diverged = [], []
-    for lr, runs in found:
-        values = [run["final_val_accuracy"] for run in runs if not run["diverged"]]
-        interval = mean_ci95(values)
-        finite = [v for v in (finite_or_none(v) for v in values) if v is not None]
-        if finite:
-            mean = float(np.mean(finite))
-            points.append((lr, mean, *(interval or (mean, mean))))
-        else:
-            all_diverged.append(lr)
-    if points:
-        lrs, means, lows, highs = map(np.array, zip(*points))
-        axes.errorbar(lrs, means, yerr=[means - lows, highs - means], marker="o", markersize=4,
-                      capsize=3, color=color, label=optimizer)
-    if all_diverged:
+    lrs = np.array([row["lr"] for row in rows])
+    means = np.array([row["val_accuracy_mean"] for row in rows])
+    lows = np.array([(row["val_accuracy_ci95"] or [row["val_accuracy_mean"]] * 2)[0] for row in rows])
+    highs = np.array([(row["val_accuracy_ci95"] or [row["val_accuracy_mean"]] * 2)[1] for row in rows])
+    axes.errorbar(lrs, means, yerr=[means - lows, highs - means], marker="o", markersize=4,
+                  capsize=3, color=color, label=optimizer)
+    failed = [row["lr"] for row in rows if row["failed_fraction"] > 0.5]
+    if failed:
         # y in axes coordinates: the marks sit at the foot of the panel whatever its scale
-        axes.plot(all_diverged, [0.03] * len(all_diverged), "x", color=color, markersize=8,
-                  transform=axes.get_xaxis_transform(), label=None if points else optimizer)
+        axes.plot(failed, [0.03] * len(failed), "x", color=color, markersize=8,
+                  transform=axes.get_xaxis_transform())

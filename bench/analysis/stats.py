@@ -1,33 +1,43 @@
-"""Statistics over seeds: t intervals of a mean, Welch tests, and paired differences.
+"""Statistics over seeds, all from scipy (and statsmodels for Holm's correction): t intervals of
+a mean, censored medians, paired and unpaired differences, and the report's families of
+comparisons.
 
-Seeds are paired: for a given (seed, init) every optimizer and learning rate starts from the
+Seeds are paired: for a given (seed, init) every optimizer and configuration starts from the
 same parameters and sees the same batches (README, "Results format"). So "is optimizer A better
 than B under init X?" is a question about the per-seed differences A(seed) - B(seed), which
 cancel the seed's luck and give much tighter intervals than comparing two means.
 
-Conventions, relied on by the report and the runner:
+Conventions, relied on by metrics, the report and compare:
+- Every value is counted: a failed run enters with the accuracy it measured, or chance
+  (`bench.results.document.counted_accuracy`); nothing is dropped from a mean or a difference.
 - `mean_ci95(values)` is the two-sided 95% Student-t interval of the mean. With fewer than two
-  values there is no spread to estimate, so it returns None (JSON null), never [mean, mean],
-  which would claim a certainty one seed cannot give. Identical values give [mean, mean].
-  The runner's `test_accuracy_ci95` is `list(mean_ci95(accuracies) or []) or None`.
-- A paired difference drops every seed where either run diverged (its accuracy is None) and
-  counts the dropped pairs; one remaining pair gives a mean but no interval and no p-value.
+  values there is no spread to estimate, so it returns None (JSON null), never [mean, mean].
+  Identical values give [mean, mean].
 - Zero variance never yields NaN: identical samples give p = 1; samples that are each constant
   but differ give p = 0 (the difference is exact, no noise could explain it).
+- A family of comparisons (one table of the report) is corrected with Holm-Bonferroni
+  (`holm`); a comparison is significant when its Holm-adjusted p-value is below 0.05.
+- The reference of "every optimizer minus the best" is the best on VALIDATION (the selection
+  seeds' mean validation accuracy, `bench.results.document.selection_key`), never on test: a
+  leader picked on test would be favoured by the very noise the test then measures.
 """
 from __future__ import annotations
 
 import contextlib
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Sequence
 
 import numpy as np
 from scipy import stats as scipy_stats
 
-from bench.results.document import (accuracy_by_seed, best_lr_rows, finite_or_none, inits_of,
-                                  lr_key, optimizers_of, runs_by_cell, tasks)
+from bench.results.document import (accuracy_by_seed, chance, chosen_rows, finite_or_none, inits_of,
+                                    optimizers_of, runs_of_row, selection_key, task_settings, tasks)
 
 CONFIDENCE = 0.95
+FAMILY_ALPHA = 0.05
+# A difference of fewer test examples than this is below what the test set can resolve.
+RESOLUTION_EXAMPLES = 3
 
 
 def finite_values(values) -> np.ndarray:
@@ -49,37 +59,160 @@ def mean_ci95(values, confidence: float = CONFIDENCE) -> tuple[float, float] | N
     return (float(low), float(high))
 
 
-def two_sample_p_value(a, b) -> float | None:
-    """Two-sided p-value of mean(a) == mean(b) for independent samples (NaN never comes out).
-
-    Both sides with two or more values: Welch's t-test (`ttest_ind(equal_var=False)`), which
-    allows different spreads and seed counts. One side with a single value: Student's pooled
-    test (`ttest_ind(equal_var=True)`), which then takes its spread from the other side alone:
-    it asks whether the single value is a plausible draw from the other side's distribution.
-    Both sides single (or empty): None, untestable. Zero spread: see the module docstring.
-    """
-    a, b = finite_values(a), finite_values(b)
-    if a.size < 1 or b.size < 1 or (a.size < 2 and b.size < 2):
-        return None
-    if a.var() == 0.0 and b.var() == 0.0:
-        return 1.0 if a.mean() == b.mean() else 0.0
-    welch = a.size >= 2 and b.size >= 2
-    with _near_constant_samples_are_fine():
-        return float(scipy_stats.ttest_ind(a, b, equal_var=not welch).pvalue)
-
-
 @contextlib.contextmanager
-def _near_constant_samples_are_fine():
+def _quiet_numerics():
     """scipy warns of precision loss on nearly identical samples (seeds that agree to the last
-    digit); the p-value is still right, and the warning would only clutter the CLI output."""
-    with warnings.catch_warnings():
+    digit) and of undefined interval bounds where a survival curve is 0 or 1; the results are
+    still right (handled below), and the warnings would only clutter the CLI output."""
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
 
 
+# -- censored speed -----------------------------------------------------------------------------
+
+def censored_median(times: Sequence[int | None], horizon: float, confidence: float = CONFIDENCE
+                    ) -> tuple[float | None, tuple[float, float | None] | None]:
+    """Kaplan-Meier median of the time to an event, and its confidence interval.
+
+    `times[i]` is when seed i reached the target, or None when it never did (or failed): that
+    seed is right-censored at `horizon`, the end of training. The estimate is
+    `scipy.stats.ecdf` on `scipy.stats.CensoredData`; with every censoring at the end it equals
+    the sample median with "never" counted as +infinity: None when half or more never reached
+    it. Where the curve sits exactly at 1/2 between two reaching times, the median is their
+    midpoint (as for an ordinary median).
+
+    The interval inverts the ecdf's pointwise confidence band (`confidence_interval`, log-log):
+    from where its upper bound first reaches 1/2 (the end of training, `horizon`, if it never
+    does: the median lies beyond training) to where its lower bound does, or None for the upper
+    end when that never happens within training (unbounded). None when no seed reached the target.
+    """
+    reached = [float(time) for time in times if time is not None]
+    if not reached:
+        return None, None
+    censored = [float(horizon)] * (len(times) - len(reached))
+    with _quiet_numerics():
+        result = scipy_stats.ecdf(scipy_stats.CensoredData(uncensored=reached, right=censored))
+        band = result.cdf.confidence_interval(confidence, method="log-log")
+    quantiles, probabilities = result.cdf.quantiles, result.cdf.probabilities
+    # The log-log band is undefined where the curve reaches 1 (every seed reached the target, so
+    # none was censored): there the curve is a plain proportion n/n, whose exact (Clopper-Pearson)
+    # interval is [(alpha/2)^(1/n), 1]: one seed proves little, eight a lot.
+    everyone = scipy_stats.binomtest(len(times), len(times)).proportion_ci(confidence, method="exact")
+    low_band = np.where(np.isfinite(band.low.probabilities), band.low.probabilities, everyone.low)
+    high_band = np.where(np.isfinite(band.high.probabilities), band.high.probabilities, 1.0)
+    low = _first_at_half(quantiles, high_band)
+    return _median(quantiles, probabilities), (float(horizon) if low is None else low,
+                                               _first_at_half(quantiles, low_band))
+
+
+_HALF_TOLERANCE = 1e-9  # Kaplan-Meier products of k/n land on 1/2 only up to rounding
+
+
+def _first_at_half(quantiles: np.ndarray, probabilities: np.ndarray) -> float | None:
+    index = _index_at_half(probabilities)
+    return None if index is None else float(quantiles[index])
+
+
+def _index_at_half(probabilities: np.ndarray) -> int | None:
+    at_half = np.flatnonzero(probabilities >= 0.5 - _HALF_TOLERANCE)
+    return int(at_half[0]) if at_half.size else None
+
+
+def _median(quantiles: np.ndarray, probabilities: np.ndarray) -> float | None:
+    index = _index_at_half(probabilities)
+    if index is None:
+        return None
+    if probabilities[index] > 0.5 + _HALF_TOLERANCE:
+        return float(quantiles[index])
+    # exactly 1/2 from here: the midpoint with the next time the curve rises; none -> censored
+    rises = np.flatnonzero(probabilities[index + 1:] > probabilities[index] + _HALF_TOLERANCE)
+    return None if not rises.size else float((quantiles[index] + quantiles[index + 1 + rises[0]]) / 2)
+
+
+# -- differences --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Difference:
+    """mean of (a - b) with its interval and two-sided p-value; `test` names how it was tested."""
+
+    mean: float | None
+    interval: tuple[float, float] | None
+    p_value: float | None
+    test: str        # "paired t", "Welch t", "pooled t" or "none"
+    n_a: int
+    n_b: int
+    n_pairs: int = 0
+
+
+def paired(a_by_seed: dict, b_by_seed: dict, confidence: float = CONFIDENCE) -> Difference:
+    """Paired t over the seeds both sides ran (`scipy.stats.ttest_rel`): mean of a - b.
+
+    Values are taken as given (counted accuracies: nothing is dropped); a seed on one side only is
+    no pair. One pair gives a mean but no interval and no p-value.
+    """
+    seeds = sorted(set(a_by_seed) & set(b_by_seed))
+    a = np.array([a_by_seed[seed] for seed in seeds], dtype=float)
+    b = np.array([b_by_seed[seed] for seed in seeds], dtype=float)
+    differences = a - b
+    mean = float(differences.mean()) if seeds else None
+    if len(seeds) < 2:
+        return Difference(mean, None, None, "none", len(seeds), len(seeds), len(seeds))
+    if differences.var() == 0.0:
+        exact = (mean, mean)
+        return Difference(mean, exact, 1.0 if mean == 0.0 else 0.0, "paired t", len(seeds), len(seeds),
+                          len(seeds))
+    with _quiet_numerics():
+        result = scipy_stats.ttest_rel(a, b)
+        low, high = result.confidence_interval(confidence)
+    return Difference(mean, (float(low), float(high)), float(result.pvalue), "paired t",
+                      len(seeds), len(seeds), len(seeds))
+
+
+def unpaired(a, b, confidence: float = CONFIDENCE) -> Difference:
+    """mean(a) - mean(b) for independent samples (`scipy.stats.ttest_ind`).
+
+    Both sides with two or more values: Welch's test (different spreads and counts allowed).
+    One side with a single value: Student's pooled test, which takes its spread from the other
+    side alone (is the single value a plausible draw from it?). Both single: no test.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if not a.size or not b.size:
+        return Difference(None, None, None, "none", a.size, b.size)
+    mean = float(a.mean() - b.mean())
+    if a.size < 2 and b.size < 2:
+        return Difference(mean, None, None, "none", a.size, b.size)
+    if a.var() == 0.0 and b.var() == 0.0:
+        return Difference(mean, (mean, mean), 1.0 if mean == 0.0 else 0.0, "Welch t", a.size, b.size)
+    welch = a.size >= 2 and b.size >= 2
+    with _quiet_numerics():
+        result = scipy_stats.ttest_ind(a, b, equal_var=not welch)
+        low, high = result.confidence_interval(confidence)
+    return Difference(mean, (float(low), float(high)), float(result.pvalue),
+                      "Welch t" if welch else "pooled t", a.size, b.size)
+
+
+def holm(p_values: Sequence[float | None], alpha: float = FAMILY_ALPHA) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values of one family (`statsmodels`' multipletests); None
+    entries (untestable comparisons) are not part of the family and stay None."""
+    tested = [index for index, p in enumerate(p_values) if p is not None]
+    adjusted: list[float | None] = [None] * len(p_values)
+    if not tested:
+        return adjusted
+    from statsmodels.stats.multitest import multipletests  # slow to import: only when needed
+
+    corrected = multipletests([p_values[i] for i in tested], alpha=alpha, method="holm")[1]
+    for index, value in zip(tested, corrected):
+        adjusted[index] = float(value)
+    return adjusted
+
+
+# -- the report's comparisons -------------------------------------------------------------------
+
 @dataclass(frozen=True)
 class PairedDifference:
-    """mean over seeds of (a - b), with its t interval; `a` and `b` are names (optimizers or inits)."""
+    """Test accuracy of `a` minus that of the leader `b` (the best on validation), over the
+    evaluation seeds, each at its chosen configuration; Holm-corrected within its family."""
 
     task: str
     held_fixed: str            # what both sides share, e.g. "init he_normal" or "optimizer adam"
@@ -89,87 +222,66 @@ class PairedDifference:
     ci95: tuple[float, float] | None
     p_value: float | None
     n_pairs: int
-    n_dropped: int             # seeds both sides ran where either run diverged
+    p_holm: float | None = None
+    family_size: int = 0
+    resolution: float | None = None  # RESOLUTION_EXAMPLES / test examples (None: size unknown)
 
     @property
     def significant(self) -> bool:
-        """The 95% interval excludes zero (equivalently, paired t-test p < 0.05)."""
-        return self.ci95 is not None and (self.ci95[0] > 0.0 or self.ci95[1] < 0.0)
+        """Holm-adjusted p < 0.05 within its family."""
+        return self.p_holm is not None and self.p_holm < FAMILY_ALPHA
+
+    @property
+    def below_resolution(self) -> bool:
+        """Smaller than a few test examples: too small to claim whatever its p-value."""
+        return (self.resolution is not None and self.mean_difference is not None
+                and abs(self.mean_difference) < self.resolution)
 
 
 def paired_difference(a_by_seed: dict, b_by_seed: dict, *, task: str = "", held_fixed: str = "",
                       a: str = "a", b: str = "b") -> PairedDifference:
-    """Paired mean difference a - b over the seeds both sides ran and neither diverged.
-
-    `a_by_seed` and `b_by_seed` map seed -> value (None: diverged).
-    """
-    seeds = sorted(set(a_by_seed) & set(b_by_seed))  # a seed run on one side only is no pair
-    pairs = [(finite_or_none(a_by_seed.get(seed)), finite_or_none(b_by_seed.get(seed))) for seed in seeds]
-    kept = [(x, y) for x, y in pairs if x is not None and y is not None]
-    differences = np.array([x - y for x, y in kept], dtype=float)
-    mean = float(differences.mean()) if kept else None
-    return PairedDifference(task=task, held_fixed=held_fixed, a=a, b=b, mean_difference=mean,
-                            ci95=mean_ci95(differences), p_value=_paired_p_value(kept),
-                            n_pairs=len(kept), n_dropped=len(pairs) - len(kept))
-
-
-def _paired_p_value(kept: list[tuple[float, float]]) -> float | None:
-    if len(kept) < 2:
-        return None
-    differences = np.array([x - y for x, y in kept])
-    if differences.var() == 0.0:
-        return 1.0 if differences.mean() == 0.0 else 0.0
-    with _near_constant_samples_are_fine():
-        first, second = zip(*kept)
-        return float(scipy_stats.ttest_rel(first, second).pvalue)
-
-
-def _best_lr_accuracies(results: dict, task: str) -> dict[tuple[str, str], tuple[float | None, dict]]:
-    """(optimizer, init) -> (mean test accuracy at its best lr, seed -> test accuracy there)."""
-    cells = runs_by_cell(results)
-    table = {}
-    for (_, optimizer, init), row in best_lr_rows(results, task).items():
-        runs = cells.get((task, optimizer, init, lr_key(row["lr"])), [])
-        table[(optimizer, init)] = (finite_or_none(row["test_accuracy_mean"]), accuracy_by_seed(runs))
-    return table
-
-
-def _leader(candidates: dict) -> str | None:
-    """The name with the highest mean test accuracy (None when every candidate diverged)."""
-    scored = {name: mean for name, (mean, _) in candidates.items() if mean is not None}
-    return max(scored, key=scored.get) if scored else None
+    """Paired mean difference a - b over the seeds both sides ran (uncorrected)."""
+    found = paired(a_by_seed, b_by_seed)
+    return PairedDifference(task=task, held_fixed=held_fixed, a=a, b=b, mean_difference=found.mean,
+                            ci95=found.interval, p_value=found.p_value, n_pairs=found.n_pairs)
 
 
 def optimizer_differences(results: dict) -> list[PairedDifference]:
-    """Under each init: every other optimizer minus the best optimizer, each at its best lr."""
-    found = []
-    for task in tasks(results):
-        table = _best_lr_accuracies(results, task)
-        for init in inits_of(results, task):
-            candidates = {opt: table[(opt, init)] for opt in optimizers_of(results, task) if (opt, init) in table}
-            found += _against_leader(candidates, task, f"init {init}")
-    return found
+    """Per task, one family: under each init, every optimizer minus the best optimizer."""
+    return [d for task in tasks(results) for d in _family(results, task, "optimizer")]
 
 
 def init_differences(results: dict) -> list[PairedDifference]:
-    """Under each optimizer: every other init minus the best init, each at its best lr."""
+    """Per task, one family: under each optimizer, every init minus the best init."""
+    return [d for task in tasks(results) for d in _family(results, task, "init")]
+
+
+def _family(results: dict, task: str, varied: str) -> list[PairedDifference]:
+    evaluation = chosen_rows(results, "evaluation", task)
+    selection = chosen_rows(results, "selection", task)
+    optimizers, inits = optimizers_of(results, task), inits_of(results, task)
+    fixed_kind, fixed_names, varied_names = (("init", inits, optimizers) if varied == "optimizer"
+                                             else ("optimizer", optimizers, inits))
+    chance_accuracy = chance(results, task)
     found = []
-    for task in tasks(results):
-        table = _best_lr_accuracies(results, task)
-        for optimizer in optimizers_of(results, task):
-            candidates = {init: table[(optimizer, init)] for init in inits_of(results, task)
-                          if (optimizer, init) in table}
-            found += _against_leader(candidates, task, f"optimizer {optimizer}")
-    return found
+    for fixed in fixed_names:
+        def pair(name):
+            return (task, name, fixed) if varied == "optimizer" else (task, fixed, name)
 
-
-def _against_leader(candidates: dict, task: str, held_fixed: str) -> list[PairedDifference]:
-    leader = _leader(candidates)
-    if leader is None:
-        return []
-    return [paired_difference(by_seed, candidates[leader][1], task=task, held_fixed=held_fixed,
-                              a=name, b=leader)
-            for name, (_, by_seed) in candidates.items() if name != leader]
+        candidates = [name for name in varied_names if pair(name) in evaluation and pair(name) in selection]
+        if len(candidates) < 2:
+            continue
+        leader = min(candidates, key=lambda name: selection_key(selection[pair(name)]))
+        by_seed = {name: accuracy_by_seed(runs_of_row(results, evaluation[pair(name)]), chance_accuracy)
+                   for name in candidates}
+        found += [paired_difference(by_seed[name], by_seed[leader], task=task,
+                                    held_fixed=f"{fixed_kind} {fixed}", a=name, b=leader)
+                  for name in candidates if name != leader]
+    n_test = task_settings(results, task).get("n_test")
+    resolution = RESOLUTION_EXAMPLES / n_test if n_test else None
+    adjusted = holm([d.p_value for d in found])
+    size = sum(p is not None for p in adjusted)
+    return [replace(d, p_holm=p, family_size=size, resolution=resolution) for d, p in zip(found, adjusted)]
 
 
 def column_means_ci95(matrix, confidence: float = CONFIDENCE):
@@ -179,8 +291,7 @@ def column_means_ci95(matrix, confidence: float = CONFIDENCE):
     """
     matrix = np.asarray(matrix, dtype=float)
     counts = np.isfinite(matrix).sum(axis=0)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN and single-value columns, masked below
+    with _quiet_numerics():  # all-NaN and single-value columns, masked below
         mean = np.nanmean(matrix, axis=0)
         standard_error = np.nanstd(matrix, axis=0, ddof=1) / np.sqrt(counts)
         low, high = scipy_stats.t.interval(confidence, np.maximum(counts - 1, 1), loc=mean, scale=standard_error)

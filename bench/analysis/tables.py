@@ -1,61 +1,86 @@
-"""The run's console tables: best-lr test accuracy and convergence speed, init x optimizer,
-and the lines on divergences and timings that `python -m bench run` prints after a run."""
+"""The run's console tables: test accuracy and convergence speed of each (optimizer, init)'s
+chosen configuration on the evaluation seeds, init x optimizer, and the lines on failures and
+timings that `python -m bench run` prints after a run."""
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from bench.results.document import (chosen_rows, format_lr, inits_of, optimizers_of, shared_seeds,
+                                    task_settings, tasks)
+
+LISTED_FAILURES = 12
+
 
 def _fmt_accuracy(row: dict[str, Any] | None) -> str:
     if row is None:
         return ""
-    if row["test_accuracy_mean"] is None:
-        return "[red]diverged[/red]"
     text = f"{100 * row['test_accuracy_mean']:.1f}"
     if row["test_accuracy_ci95"]:
         low, high = row["test_accuracy_ci95"]
         text += f" ± {100 * (high - low) / 2:.1f}"
-    return text + (f" [red]({row['n_diverged']} div)[/red]" if row["n_diverged"] else "")
+    return text + (f" [red]({row['n_failed']}/{row['n_seeds']} failed)[/red]" if row["n_failed"] else "")
 
 
-def _fmt_speed(row: dict[str, Any] | None) -> str:
+def _fmt_speed(row: dict[str, Any] | None, steps: int) -> str:
+    """Kaplan-Meier median steps to target, "> N" where half or more seeds never reached it."""
     if row is None:
         return ""
     median = row["steps_to_target_median"]
-    return f"{'—' if median is None else int(median)} ({100 * row['reached_fraction']:.0f}%)"
+    return f"{f'> {steps}' if median is None else f'{median:g}'} ({100 * row['reached_fraction']:.0f}%)"
 
 
 def print_tables(document: dict[str, Any], console: Console) -> None:
     config = document["meta"]["config"]
-    best = {(r["optimizer"], r["init"]): r for r in document["summary"] if r["best_lr"]}
-    optimizers, inits = config["optimizers"], config["inits"]
-    title = f"{config['task']}: test accuracy %, mean ± 95% CI over {config['seeds']} seeds"
-    speed_title = f"{config['task']}: median steps to {100 * config['target']:.0f}% val. accuracy (% reached)"
-    caption = "each cell at its best learning rate, chosen on validation accuracy"
-    for table_title, cell in ((title, _fmt_accuracy), (speed_title, _fmt_speed)):
-        table = Table(title=table_title, title_justify="left", caption=caption, caption_justify="left")
-        table.add_column("init")
-        for optimizer in optimizers:
-            table.add_column(optimizer, justify="right")
-        for init in inits:
-            table.add_row(init, *(cell(best.get((opt, init))) for opt in optimizers))
-        console.print(table)
-    runs = document["runs"]
-    diverged = [r for r in runs if r["diverged"]]
-    line = f"divergences: {len(diverged)} of {len(runs)} runs"
-    if diverged:
-        counts: dict[tuple[str, str, float], int] = {}
-        for r in diverged:
-            counts[(r["optimizer"], r["init"], r["lr"])] = counts.get((r["optimizer"], r["init"], r["lr"]), 0) + 1
-        line += ": " + ", ".join(f"{o}/{i}/lr={lr:g} x{n}" for (o, i, lr), n in sorted(counts.items()))
-    console.print(line)
-    programs = document["meta"]["programs"]
-    compile_s = sum(p["compile_seconds"] for p in programs if not p.get("reused"))
-    run_s = sum(p["run_seconds"] for p in programs if not p.get("reused"))
-    reused = sum(1 for p in programs if p.get("reused"))
-    console.print(f"{len(runs)} runs in {len(programs)} programs on {document['meta']['device_count']} "
-                  f"{document['meta']['backend']} device(s): compile {compile_s:.1f} s, train {run_s:.1f} s, "
-                  f"wall {document['meta']['wall_seconds']:.1f} s"
-                  + (f"; {reused} program(s) reused from the earlier file" if reused else ""))
+    chosen_on = ("the same seeds (schema 1)" if shared_seeds(document)
+                 else f"{len(config['selection_seeds'])} selection seeds")
+    caption = f"chosen on validation ({chosen_on}); failures counted"
+    for task in tasks(document):
+        chosen = {(optimizer, init): row for (_, optimizer, init), row in chosen_rows(document, "evaluation", task).items()}
+        optimizers, inits = optimizers_of(document, task), inits_of(document, task)
+        settings = task_settings(document, task)
+        steps = settings["steps"]
+        seeds = len(config["evaluation_seeds"])
+        tables = ((f"{task}: test accuracy %, mean ± 95% CI over {seeds} evaluation seeds", _fmt_accuracy),
+                  (f"{task}: median steps to {100 * settings['target']:.0f}% val. accuracy, censored (% reached)",
+                   lambda row, steps=steps: _fmt_speed(row, steps)))
+        for title, cell in tables:
+            table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+            table.add_column("init")
+            for optimizer in optimizers:
+                table.add_column(optimizer, justify="right")
+            for init in inits:
+                table.add_row(init, *(cell(chosen.get((optimizer, init))) for optimizer in optimizers))
+            console.print(table)
+    console.print(failures_line(document["runs"]), highlight=False)
+    console.print(timing_line(document), highlight=False)
+
+
+def failures_line(runs: list[dict[str, Any]]) -> str:
+    """"failures: 3 of 48 runs (1 non-finite, 2 exploded): sgd/he_normal/selection/lr=10 x2, ..."."""
+    failed = [run for run in runs if run["failed"]]
+    line = f"failures: {len(failed)} of {len(runs)} runs"
+    if not failed:
+        return line
+    kinds = Counter(run["failure"] for run in failed)
+    line += " (" + ", ".join(f"{kinds[kind]} {kind}" for kind in ("non-finite", "exploded") if kinds[kind]) + ")"
+    counts = Counter((run["optimizer"], run["init"], run["phase"], run["lr"]) for run in failed)
+    listed = [f"{o}/{i}/{phase}/lr={format_lr(lr)} x{n}" for (o, i, phase, lr), n in sorted(counts.items())]
+    more = f", and {len(listed) - LISTED_FAILURES} more" if len(listed) > LISTED_FAILURES else ""
+    return line + ": " + ", ".join(listed[:LISTED_FAILURES]) + more
+
+
+def timing_line(document: dict[str, Any]) -> str:
+    meta = document["meta"]
+    programs = meta["programs"]
+    fresh = [p for p in programs if not p.get("reused")]
+    compile_s = sum(p.get("compile_seconds") or 0.0 for p in fresh)
+    run_s = sum(p.get("run_seconds") or 0.0 for p in fresh)
+    reused = len(programs) - len(fresh)
+    return (f"{len(document['runs'])} runs in {len(programs)} programs on {meta.get('device_count', '?')} "
+            f"{meta.get('backend', '?')} device(s): compile {compile_s:.1f} s, train {run_s:.1f} s, "
+            f"wall {meta.get('wall_seconds') or 0.0:.1f} s"
+            + (f"; {reused} program(s) reused from the earlier file" if reused else ""))

@@ -34,16 +34,44 @@ def git_revision() -> str | None:
     return revision + ("+dirty" if dirty else "")
 
 
+def cpu_model() -> str | None:
+    """The host CPU's model name ("AMD EPYC 7B13"): float rounding differs between CPUs, so a
+    reader comparing two files needs it. None where the platform does not say."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                name, _, value = line.partition(":")
+                if name.strip() in ("model name", "Model", "cpu model") and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    if platform.system() == "Darwin":
+        try:
+            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
+                                  text=True, timeout=5, check=True).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return platform.processor() or None
+
+
+def gpu_name(backend: str, devices: Sequence[Any]) -> str | None:
+    """The GPU's name as JAX reports it ("NVIDIA H100 80GB HBM3"), or None without a GPU."""
+    return devices[0].device_kind if backend == "gpu" and devices else None
+
+
 def environment(deterministic: bool = False) -> dict[str, Any]:
-    """Versions, backend and devices: what a reader needs to reproduce or compare a run."""
+    """Versions, CPU, backend and devices: what a reader needs to reproduce or compare a run."""
     import jax
 
     devices = jax.devices()
+    backend = jax.default_backend()
     return {
         "versions": {"python": platform.python_version(), "initopt": _version("initopt"),
                      **{name: _version(name) for name in ("jax", "jaxlib", "flax", "optax", "numpy")}},
         "platform": platform.platform(),
-        "backend": jax.default_backend(),
+        "cpu_model": cpu_model(),
+        "gpu_name": gpu_name(backend, devices),
+        "backend": backend,
         "device_kind": devices[0].device_kind,
         "device_count": len(devices),
         "devices": [str(device) for device in devices],

@@ -6,12 +6,17 @@ closest valid one), before anything is compiled or written.
 from __future__ import annotations
 
 import difflib
+import functools
+import numbers
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from bench.errors import UsageError
 
+# Evaluation seeds start here; selection seeds are 0, 1, 2, ...: the seeds that choose a
+# configuration never report test accuracy.
+EVALUATION_SEED_BASE = 1000
 CLASSIC_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam")
 # The twelve strategies of the default and deep suites: every one applies to a plain MLP.
 CLASSIC_INITS = ("small_random", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
@@ -23,16 +28,27 @@ CLASSIC_INITS = ("small_random", "glorot_uniform", "glorot_normal", "he_uniform"
 class Suite:
     name: str
     description: str
-    task: str
+    tasks: tuple[str, ...]
     # (optimizer, init) pairs; None means every pair of `optimizers` x `inits`.
     optimizers: tuple[str, ...] | None = None
     inits: tuple[str, ...] | None = None
     pairs: tuple[tuple[str, str], ...] | None = None
-    seeds: int = 8
-    steps: int | None = None  # None: the task's default
-    eval_every: int = 25
+    seeds: int = 8  # evaluation seeds per cell: they alone report test accuracy
+    selection_seeds: int = 4  # seeds that choose each (optimizer, init)'s configuration
+    steps: int | None = None  # None: each task's default
+    eval_every: int | None = None  # None: default_eval_every(steps)
     # optimizer -> learning rates; None (or a missing optimizer): the optimizer's default grid
     learning_rates: dict[str, tuple[float, ...]] | None = None
+
+
+def default_eval_every(steps: int) -> int:
+    """Every 25 steps, or about 40 evaluations on long runs: the largest divisor of `steps` up
+    to max(25, steps // 40)."""
+    return largest_divisor_at_most(steps, max(25, steps // 40))
+
+
+def largest_divisor_at_most(n: int, at_most: int) -> int:
+    return max(d for d in range(1, min(n, at_most) + 1) if n % d == 0)
 
 
 def _default_pairs(inits: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -64,42 +80,68 @@ def suites() -> dict[str, Suite]:
         "default": Suite(
             "default", "digits-mlp: 12 inits under momentum and Adam, 8 optimizers under "
             "he_normal, 8 seeds, each optimizer at its swept learning rate",
-            "digits-mlp", pairs=_default_pairs(inits), seeds=8,
+            ("digits-mlp",), pairs=_default_pairs(inits), seeds=8, eval_every=25,
             learning_rates=DEFAULT_LEARNING_RATES),
         "full": Suite(
             "full", "digits-mlp: every optimizer x every init, each optimizer's learning-rate grid",
-            "digits-mlp", seeds=8),
+            ("digits-mlp",), seeds=8, eval_every=25),
         "sweep": Suite(
             "sweep", "digits-mlp: the 8 classic optimizers under he_normal over 11 learning "
             "rates (1e-4..10), 4 seeds: picks the default suite's learning rates",
-            "digits-mlp", optimizers=CLASSIC_OPTIMIZERS, inits=("he_normal",), seeds=4,
+            ("digits-mlp",), optimizers=CLASSIC_OPTIMIZERS, inits=("he_normal",), seeds=4, eval_every=25,
             learning_rates={opt: SWEEP_LEARNING_RATES for opt in CLASSIC_OPTIMIZERS}),
         "deep": Suite(
             "deep", "digits-deep (20 hidden layers): every init under momentum and Adam",
-            "digits-deep", optimizers=("momentum", "adam"), inits=CLASSIC_INITS, seeds=8,
+            ("digits-deep",), optimizers=("momentum", "adam"), inits=CLASSIC_INITS, seeds=8, eval_every=25,
             # not swept: the MLP's swept momentum rates (0.1-1) are too hot for 20 plain layers
             learning_rates={"momentum": (0.003, 0.01, 0.03), "adam": (1e-3, 3e-3, 1e-2)}),
         "smoke": Suite(
             "smoke", "a few seconds: 2 optimizers x 2 inits x 2 seeds, 50 steps",
-            "digits-mlp", optimizers=("sgd", "adam"), inits=("he_normal", "lsuv"), seeds=2,
+            ("digits-mlp",), optimizers=("sgd", "adam"), inits=("he_normal", "lsuv"), seeds=2,
+            selection_seeds=2,
             steps=50, eval_every=10, learning_rates={"sgd": (0.1,), "adam": (3e-3,)}),
     }
 
 
 @dataclass(frozen=True)
-class Config:
-    """A fully resolved, validated run: everything a results file's `meta.config` records."""
+class TaskSettings:
+    """One task of a run, with the settings its runs train under."""
 
-    suite: str
     task: str
-    pairs: tuple[tuple[str, str], ...]
-    seeds: tuple[int, ...]
     steps: int
     batch_size: int
     eval_every: int
     target: float
+    num_classes: int  # chance, 1 / num_classes, is what a failed run that measured nothing counts as
+    n_test: int  # test examples: the report flags a difference below 3 of them
+
+
+@dataclass(frozen=True)
+class Config:
+    """A fully resolved, validated run: everything a results file's `meta.config` records.
+
+    Every (task, optimizer, init) first trains each candidate configuration of the optimizer
+    on the selection seeds (skipped when there is only one candidate), chooses one on
+    validation accuracy, then trains the chosen one on the evaluation seeds, which alone report
+    test accuracy.
+    """
+
+    suite: str
+    tasks: tuple[TaskSettings, ...]
+    pairs: tuple[tuple[str, str], ...]
+    evaluation_seeds: tuple[int, ...]
+    selection_seeds: tuple[int, ...]
     learning_rates: dict[str, tuple[float, ...]] = field(default_factory=dict)
     max_runs_per_chunk: int | None = None
+    # optimizer -> candidate configurations (name -> value, learning_rate included); None: the
+    # learning-rate grid. `tune` sets it from its search, with the space it searched.
+    search: dict[str, tuple[dict[str, float], ...]] | None = None
+    search_space: dict[str, dict[str, list]] | None = None
+    schedule: str = "constant"
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self.evaluation_seeds
 
     @property
     def optimizers(self) -> list[str]:
@@ -112,15 +154,33 @@ class Config:
     def inits_for(self, optimizer: str) -> list[str]:
         return [init for opt, init in self.pairs if opt == optimizer]
 
+    def candidates(self, optimizer: str) -> tuple[dict[str, float], ...]:
+        """The optimizer's configurations, in trial order (trial i is candidates[i])."""
+        if self.search is not None and optimizer in self.search:
+            return self.search[optimizer]
+        return tuple({"learning_rate": float(lr)} for lr in self.learning_rates[optimizer])
+
     def as_json(self) -> dict[str, Any]:
-        config = asdict(self)
-        config["pairs"] = [list(pair) for pair in self.pairs]
-        config["seeds"] = len(self.seeds)
-        config["seed_list"] = list(self.seeds)
-        config["optimizers"] = self.optimizers
-        config["inits"] = self.inits
-        config["learning_rates"] = {k: list(v) for k, v in self.learning_rates.items()}
-        return config
+        first = self.tasks[0]
+        return {
+            "suite": self.suite,
+            "tasks": [asdict(settings) for settings in self.tasks],
+            # one-task runs also keep the settings at the top level, as schema 1 had them
+            **({"task": first.task, "steps": first.steps, "batch_size": first.batch_size,
+                "eval_every": first.eval_every, "target": first.target, "num_classes": first.num_classes,
+                "n_test": first.n_test} if len(self.tasks) == 1 else {}),
+            "pairs": [list(pair) for pair in self.pairs],
+            "optimizers": self.optimizers,
+            "inits": self.inits,
+            "seeds": len(self.evaluation_seeds),
+            "seed_list": list(self.evaluation_seeds),
+            "evaluation_seeds": list(self.evaluation_seeds),
+            "selection_seeds": list(self.selection_seeds),
+            "learning_rates": {k: list(v) for k, v in self.learning_rates.items()},
+            "candidates": {opt: [dict(c) for c in self.candidates(opt)] for opt in self.optimizers},
+            "search_space": self.search_space, "schedule": self.schedule,
+            "max_runs_per_chunk": self.max_runs_per_chunk,
+        }
 
 
 def check_name(kind: str, name: str, valid: Sequence[str]) -> str:
@@ -133,7 +193,8 @@ def check_name(kind: str, name: str, valid: Sequence[str]) -> str:
 
 def check_positive(flag: str, value: int | None) -> None:
     """A count given on the command line must be a positive integer (None: not given)."""
-    if value is not None and value <= 0:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                              or value <= 0):
         raise UsageError(f"{flag} must be a positive integer, got {value}")
 
 
@@ -155,22 +216,39 @@ def parse_learning_rates(text: str) -> tuple[float, ...]:
     return tuple(dict.fromkeys(rates))
 
 
-def resolve(suite: str = "default", *, task: str | None = None,
+def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None = None,
             optimizers: str | Sequence[str] | None = None, inits: str | Sequence[str] | None = None,
-            seeds: int | Sequence[int] | None = None, steps: int | None = None,
-            lrs: str | Sequence[float] | None = None, batch_size: int | None = None,
-            eval_every: int | None = None, target: float | None = None,
-            max_runs_per_chunk: int | None = None) -> Config:
-    """A suite, overridden by whatever the caller gives; every value checked."""
+            seeds: int | Sequence[int] | None = None, selection_seeds: int | None = None,
+            steps: int | None = None, lrs: str | Sequence[float] | None = None,
+            batch_size: int | None = None, eval_every: int | None = None,
+            target: float | None = None, max_runs_per_chunk: int | None = None,
+            trials: int | None = None) -> Config:
+    """A suite (a name, or a Suite of the caller's), overridden by whatever the caller gives;
+    every value checked.
+
+    `seeds`: the number of evaluation seeds (EVALUATION_SEED_BASE, +1, ...) or their list;
+    `selection_seeds`: the number of selection seeds (0, 1, ...). `task` may name several
+    tasks ("a,b"); the other overrides then apply to every one of them. `trials`: the number of
+    candidate configurations per optimizer when a search (`tune`) will replace the learning-rate
+    grid, so that the memory check counts them.
+    """
     from bench.tasks import TASKS
     from inits import STRATEGIES
     from optimizers import OPTIMIZERS
 
-    all_suites = suites()
-    base = all_suites[check_name("suite", suite, list(all_suites))]
-    task_name = check_name("task", task or base.task, list(TASKS))
-    task_spec = TASKS[task_name]
-    for flag, value in (("--seeds", seeds if isinstance(seeds, int) else None), ("--steps", steps),
+    if isinstance(suite, Suite):
+        base = suite
+    else:
+        all_suites = suites()
+        base = all_suites[check_name("suite", suite, list(all_suites))]
+    if task is None:
+        task_names = base.tasks
+    elif isinstance(task, str):
+        task_names = parse_names("task", task, list(TASKS))
+    else:
+        task_names = tuple(dict.fromkeys(check_name("task", name, list(TASKS)) for name in task))
+    for flag, value in (("--seeds", seeds if isinstance(seeds, numbers.Integral) else None),
+                        ("--selection-seeds", selection_seeds), ("--steps", steps),
                         ("--batch-size", batch_size), ("--eval-every", eval_every),
                         ("--max-runs-per-chunk", max_runs_per_chunk)):
         check_positive(flag, value)
@@ -193,6 +271,12 @@ def resolve(suite: str = "default", *, task: str | None = None,
         chosen_inits = (as_names("init", inits, list(STRATEGIES)) if inits is not None
                         else tuple(dict.fromkeys(i for _, i in suite_pairs)))
         pairs = tuple((o, i) for o in chosen_opts for i in chosen_inits)
+    # Every init must apply to every task's model (Fixup needs residual branches, muP an MLP):
+    # one the user named is an error; one the suite brings along is left out where it cannot run.
+    for name in task_names:
+        kept = set(applicable_inits(TASKS[name], list(dict.fromkeys(i for _, i in pairs)),
+                                    named_by_user=inits is not None))
+        pairs = tuple((o, i) for o, i in pairs if i in kept)
 
     if isinstance(lrs, str):
         override = parse_learning_rates(lrs)
@@ -205,37 +289,212 @@ def resolve(suite: str = "default", *, task: str | None = None,
         opt: override or (base.learning_rates or {}).get(opt) or tuple(OPTIMIZERS[opt].learning_rates)
         for opt in optimizer_names}
 
-    if seeds is None or isinstance(seeds, int):
-        seed_list = tuple(range(base.seeds if seeds is None else seeds))
+    n_selection = base.selection_seeds if selection_seeds is None else selection_seeds
+    if seeds is None or isinstance(seeds, numbers.Integral):
+        n_evaluation = base.seeds if seeds is None else seeds
+        if EVALUATION_SEED_BASE + n_evaluation - 1 > MAX_SEED:
+            raise UsageError(f"--seeds must be at most {MAX_SEED - EVALUATION_SEED_BASE + 1} "
+                             f"(seeds are uint32), got {n_evaluation}")
     else:
-        seed_list = tuple(dict.fromkeys(int(s) for s in seeds))
-        if not seed_list or min(seed_list) < 0:
-            raise UsageError(f"seeds must be non-negative integers, got {list(seeds)}")
-    n_train = len(task_spec.load().x_train)
-    chosen_batch = batch_size or task_spec.batch_size
-    if chosen_batch > n_train:
-        raise UsageError(f"--batch-size {chosen_batch} is larger than the {n_train}-example "
-                         f"training set of {task_name}")
-    chosen_steps = steps or base.steps or task_spec.steps
-    chosen_eval = eval_every or min(base.eval_every, chosen_steps)
-    if chosen_steps % chosen_eval:
-        raise UsageError(f"--steps ({chosen_steps}) must be a multiple of --eval-every ({chosen_eval})")
+        seeds = tuple(dict.fromkeys(int(s) for s in seeds))
+        if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED:
+            raise UsageError(f"seeds must be integers in [0, {MAX_SEED}], got {_abridged(seeds)}")
+        shared = sorted(seed for seed in seeds if seed < n_selection)
+        if shared:
+            raise UsageError(f"evaluation seeds must not be selection seeds (0..{n_selection - 1}); "
+                             f"shared: {shared[:5]}")
+        n_evaluation = len(seeds)
+
+    settings, models = [], []
+    for name in task_names:
+        spec = TASKS[name]
+        dataset = spec.load()
+        n_train = len(dataset.x_train)
+        chosen_batch = batch_size or spec.batch_size
+        if chosen_batch > n_train:
+            raise UsageError(f"--batch-size {chosen_batch} is larger than the {n_train}-example "
+                             f"training set of {name}")
+        chosen_steps = steps or base.steps or spec.steps
+        if chosen_steps > MAX_STEPS:
+            raise UsageError(f"--steps must be at most {MAX_STEPS} (the runner counts steps in "
+                             f"int32), got {chosen_steps}")
+        chosen_eval = eval_every or (min(base.eval_every, chosen_steps) if base.eval_every
+                                     else default_eval_every(chosen_steps))
+        if chosen_steps % chosen_eval:
+            raise UsageError(f"--steps ({chosen_steps}) must be a multiple of --eval-every ({chosen_eval})")
+        settings.append(TaskSettings(name, chosen_steps, chosen_batch, chosen_eval,
+                                     target if target is not None else spec.target,
+                                     dataset.num_classes, len(dataset.x_test)))
+        models.append((spec, dataset.x_train[:1]))
+    candidates = {opt: trials or len(rates) for opt, rates in learning_rates.items()}
+    check_fits_in_memory(settings, models, pairs, candidates, n_selection, n_evaluation)
+    # built only now that they are known to fit
+    selection = tuple(range(n_selection))
+    evaluation = (tuple(range(EVALUATION_SEED_BASE, EVALUATION_SEED_BASE + n_evaluation))
+                  if seeds is None or isinstance(seeds, numbers.Integral) else seeds)
     return Config(
-        suite=base.name, task=task_name, pairs=tuple(pairs), seeds=seed_list, steps=chosen_steps,
-        batch_size=chosen_batch, eval_every=chosen_eval,
-        target=target if target is not None else task_spec.target,
-        learning_rates=learning_rates, max_runs_per_chunk=max_runs_per_chunk)
+        suite=base.name, tasks=tuple(settings), pairs=tuple(pairs), evaluation_seeds=evaluation,
+        selection_seeds=selection, learning_rates=learning_rates,
+        max_runs_per_chunk=max_runs_per_chunk)
 
 
-def check_output_path(path: str) -> str:
-    """--out must be a file we can create or replace; its folder is created if missing."""
-    if os.path.isdir(path):
-        raise UsageError(f"--out '{path}' is a directory; give a file path like {path.rstrip('/')}/run.json")
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"--out '{path}': cannot create its folder ({error.strerror})") from None
-    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise UsageError(f"--out '{path}' cannot be written (permission denied)")
+def applicable_inits(task, names: Sequence[str], named_by_user: bool) -> tuple[str, ...]:
+    """The strategies of `names` that can initialize the task's model (`inits.check_applies`,
+    from shapes alone): Fixup needs residual branches, muP an MLP. Unnamed, a strategy that does
+    not apply is left out; named by the user, it is a UsageError saying why."""
+    import jax
+    import jax.numpy as jnp
+
+    from inits import STRATEGIES, NotApplicableError, check_applies
+
+    model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+    x = jnp.asarray(task.load().x_train[:2])
+    variables = jax.eval_shape(model.init, jax.random.key(0), x)
+    kept = []
+    for name in names:
+        try:
+            check_applies(STRATEGIES[name], model, variables, x)
+        except NotApplicableError as error:
+            if named_by_user:
+                raise UsageError(f"--inits {name} does not apply to {task.name}: {error}") from None
+            continue
+        kept.append(name)
+    return tuple(kept)
+
+
+def check_output_path(path: str, flag: str = "--out") -> str:
+    """`run --out`: a new `.json` path, or an initopt results file to resume and replace.
+
+    Its folder must exist or be creatable, and be writable; an existing file must be a regular
+    file holding an initopt results document (anything else is the user's and is never
+    overwritten); the derived files beside it (`bench.results.files`) must not be folders or
+    devices. The folder is created only once every check has passed.
+    """
+    from bench.results import files
+
+    check_file_path(path, flag, (files.RESULTS_SUFFIX,), example="run.json")
+    files.read_existing(path, flag)
+    for derived in (files.summary_path(path), files.report_path(path)):
+        if os.path.lexists(derived) and not os.path.isfile(derived):
+            raise UsageError(f"{flag} '{path}': '{derived}' (written beside it) exists and is not "
+                             "a regular file")
+    make_folder(path, flag)
     return path
+
+
+def check_file_path(path: str, flag: str, suffixes: Sequence[str], example: str) -> str:
+    """A path a command will write: a file name (not a folder) with one of `suffixes`, whose
+    folder exists or can be made, and can be written. Writes nothing."""
+    if not path:
+        raise UsageError(f"{flag} needs a file path like {example}")
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        state = "is a directory" if os.path.isdir(path) else "names a folder"
+        raise UsageError(f"{flag} '{path}' {state}; give a file path like "
+                         f"{os.path.join(path.rstrip('/' + os.sep) or '.', example)}")
+    name = os.path.basename(path)
+    if not any(name.endswith(suffix) and len(name) > len(suffix) for suffix in suffixes):
+        raise UsageError(f"{flag} '{path}' must end in {' or '.join(suffixes)}, like {example}")
+    folder = os.path.dirname(os.path.abspath(path))
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise UsageError(f"{flag} '{path}': cannot create its folder ('{existing}' is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} '{path}' cannot be written: no permission to write in '{existing}'")
+    if os.path.isfile(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} '{path}' cannot be written (permission denied)")
+    return path
+
+
+def make_folder(path: str, flag: str) -> None:
+    """Create the folder of `path` (after its checks have passed)."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"{flag} '{path}': cannot create its folder ({error.strerror})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Counts that cannot fit
+
+MAX_SEED = 2**32 - 1  # seeds become uint32 keys
+MAX_STEPS = 2**31 - 1  # the runner's step counter is int32
+# Host memory a run keeps until its results are written: the params of every (init, seed) (the
+# init program's output and its host copy, float32), and per run its record: ~4 KiB of fields,
+# plus ~512 B per recorded point (four curve values as Python floats, as arrays and as JSON text).
+RECORD_BYTES = 4096
+POINT_BYTES = 512
+# The rest of the available memory is for the runner's chunks (up to a third of RAM) and Python.
+HOST_MEMORY_SHARE = 0.5
+
+
+def check_fits_in_memory(settings: Sequence[TaskSettings], models: Sequence[tuple[Any, Any]],
+                         pairs: Sequence[tuple[str, str]], candidates: dict[str, int],
+                         n_selection: int, n_evaluation: int) -> None:
+    """Refuse, before anything is built, a run whose kept results cannot fit in host memory;
+    the message gives the largest number of evaluation seeds that fits.
+
+    Kept: the initial parameters of every (init, seed) of one task at a time, and every run's
+    record (`RECORD_BYTES` plus `POINT_BYTES` per recorded point) of every task. Selection runs
+    are each (optimizer, init) x candidate x selection seed (for optimizers with several
+    candidates); evaluation runs each (optimizer, init) x evaluation seed.
+    """
+    from bench._host import available_memory_bytes
+
+    n_inits = len(dict.fromkeys(init for _, init in pairs))
+    params = 8 * n_inits * max(params_per_run(task, example) for task, example in models)
+    record = sum(RECORD_BYTES + POINT_BYTES * (task.steps // task.eval_every) for task in settings)
+    selection_runs = sum(candidates[opt] for opt, _ in pairs if candidates[opt] > 1)
+    evaluation_runs = len(pairs)
+    fixed = n_selection * (params + selection_runs * record)
+    per_seed = params + evaluation_runs * record
+    available = available_memory_bytes()
+    budget = int(available * HOST_MEMORY_SHARE)
+    fits = (budget - fixed) // per_seed if budget > fixed else 0
+    if n_evaluation <= fits:
+        return
+    runs = (selection_runs * n_selection + evaluation_runs * n_evaluation) * len(settings)
+    needs = (f"{runs:,} runs would keep about {_size(fixed + per_seed * n_evaluation)} in host "
+             f"memory (parameters, records and curves), more than the {_size(budget)} this run "
+             f"may use (half of the {_size(available)} available)")
+    if fits:
+        raise UsageError(f"{n_evaluation:,} evaluation seeds: {needs}; at most {fits:,} evaluation "
+                         "seeds fit with these tasks, optimizers, inits, candidates and steps")
+    if fixed >= budget:
+        cause = (f"the selection runs alone ({n_selection:,} selection seeds x up to "
+                 f"{max(candidates.values()):,} candidates) do not fit; use fewer of either")
+    else:
+        points = max(task.steps // task.eval_every for task in settings)
+        cause = f"{points:,} recorded points per run; raise --eval-every or lower --steps"
+    raise UsageError(f"{needs}, even with one evaluation seed: {cause}")
+
+
+def params_per_run(task, example_input) -> int:
+    """How many numbers one run's model holds, from shapes alone (nothing is allocated)."""
+    return _params_per_run(task.name, task.make_model, tuple(example_input.shape),
+                           str(example_input.dtype))
+
+
+@functools.lru_cache(maxsize=None)
+def _params_per_run(name: str, make_model, shape: tuple, dtype: str) -> int:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    model = make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+    shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x),
+                            jax.ShapeDtypeStruct(shape, jnp.dtype(dtype)))
+    return sum(int(np.prod(leaf.shape)) for leaf in jax.tree_util.tree_leaves(shapes))
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n_bytes < 1000 or unit == "PB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1000
+
+
+def _abridged(values: Sequence[int]) -> str:
+    values = list(values)
+    return str(values) if len(values) <= 8 else f"[{', '.join(map(str, values[:8]))}, ...]"

@@ -14,27 +14,7 @@ import jax.numpy as jnp
 
 from bench.tasks.conv import PatchConv
 
-try:
-    from inits.residual import Bias, ResidualBranch, Scale
-except ImportError:  # TODO(issue 14): delete this fallback once inits/residual.py is on main.
-    # Stand-ins with the same params and names, so models and their params do not change when
-    # the real blocks (which Fixup finds by type) arrive.
-    class ResidualBranch(nn.Module):  # type: ignore[no-redef]
-        """Marker base class for the module computing F in y = shortcut(x) + F(x)."""
-
-    class Bias(nn.Module):  # type: ignore[no-redef]
-        """x + b, b one learnable scalar initialized at 0."""
-
-        @nn.compact
-        def __call__(self, x):
-            return x + self.param("bias", nn.initializers.zeros_init(), (), jnp.float32)
-
-    class Scale(nn.Module):  # type: ignore[no-redef]
-        """x * s, s one learnable scalar initialized at 1."""
-
-        @nn.compact
-        def __call__(self, x):
-            return x * self.param("scale", nn.initializers.ones_init(), (), jnp.float32)
+from inits.residual import Bias, ResidualBranch, Scale
 
 Initializer = Callable[..., jax.Array]
 LECUN_NORMAL = nn.initializers.lecun_normal()
@@ -99,7 +79,11 @@ class Linear(nn.Module):
 
 
 class DenseBranch(ResidualBranch):
-    """ReLU(Dense(x)), with Fixup's scalar biases around the Dense and its multiplier after it."""
+    """ReLU(Dense(x)), with Fixup's scalar biases around the Dense and its multiplier after it.
+
+    The ReLU follows the branch's last layer (the paper's MLP adds ReLU(Dense(h))); ReLU(0) = 0,
+    so a branch that Fixup zeroes still adds exactly 0.
+    """
 
     width: int
     kernel_init: Initializer = LECUN_NORMAL

@@ -33,7 +33,8 @@ import numpy as np
 from bench.tasks import Task, cross_entropy
 from inits.data_dependent import RESCALED_LAYERS as LAYER_TYPES
 from inits.data_dependent import find_layers as find_model_layers
-from inits.data_dependent import is_layer_call
+from bench.results.document import finite_or_none
+from inits.data_dependent import get_at, is_layer_call
 from inits.strategy import Strategy
 VANISH_BELOW = 1e-2
 EXPLODE_ABOVE = 1e2
@@ -68,12 +69,6 @@ def _scaled_norm(values: jax.Array) -> jax.Array:
     return scale * jnp.sqrt(jnp.sum(jnp.square(values / safe)))
 
 
-def _get(tree, path):
-    for name in path:
-        tree = tree[name]
-    return tree
-
-
 def _trace(model: nn.Module, paths: Sequence[tuple[str, ...]], params, x, y):
     """[3, n_layers]: pre-activation std, post-activation std, gradient norm of one (params, batch)."""
 
@@ -94,7 +89,7 @@ def _trace(model: nn.Module, paths: Sequence[tuple[str, ...]], params, x, y):
         return cross_entropy(logits, y), (pre, post)
 
     (_, (pre, post)), grads = jax.value_and_grad(loss_and_stats, has_aux=True)(params)
-    grad_norm = jnp.stack([_scaled_norm(_get(grads, path)["kernel"]) for path in paths])
+    grad_norm = jnp.stack([_scaled_norm(get_at(grads, path)["kernel"]) for path in paths])
     return jnp.stack([pre, post, grad_norm])
 
 
@@ -129,8 +124,9 @@ def signal_propagation(task: Task | str, strategies: dict[str, Strategy], seeds:
     def one_run(run_params, seed, x_train, y_train):
         # The runner's step-0 batch: the first `batch_size` of epoch 0's order, from the seed.
         _, data_key = runner.seed_keys(seed)
-        index = runner.epoch_order(data_key, 0, n_train)[:batch_size]
+        index = runner.first_batch_index(data_key, n_train, batch_size)
         return _trace(model, paths, run_params, x_train[index], y_train[index])
+
 
     # One flat runs axis (strategy-major, as the runner's), not vmap over vmap: the Conv kernel
     # gradient under two vmaps raised NotImplementedError (jax 0.10.2, CPU).
@@ -284,13 +280,12 @@ def _undrawable(values: np.ndarray) -> str:
 
 
 def _finite_or_none(value):
+    """The results with every non-finite number (an overflowed net) as None, for JSON."""
     if isinstance(value, list):
         return [_finite_or_none(v) for v in value]
     if isinstance(value, dict):
         return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return finite_or_none(value) if isinstance(value, float) else value
 
 
 def json_path(plot_path: str) -> str:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from bench.console import output_console
+
 from inits import conformance
 from optimizers import agreement
 
@@ -48,7 +50,7 @@ def _property_row(checks) -> tuple[str, str, bool]:
 
 def verify_inits(console: Console | None = None) -> bool:
     """Print the table; True when every row passes."""
-    console = console or Console()
+    console = console or output_console()
     properties = conformance.property_checks()
     table = Table(title="inits: hand-written initializers vs jax.nn.initializers", show_lines=False)
     for column in ("initializer", "reference", "cases tried", "result"):
@@ -84,7 +86,7 @@ def _verdict(row32: agreement.Agreement, row64: agreement.Agreement) -> str:
 
 def verify_optimizers(console: Console | None = None) -> bool:
     """Print the agreement table; True when every row is within both bars."""
-    console = console or Console()
+    console = console or output_console()
     cases = agreement.build_cases()
     with console.status("running every optimizer against optax in float32 and float64..."):
         rows32 = agreement.compare_many(cases, "float32")

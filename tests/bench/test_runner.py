@@ -20,6 +20,8 @@ STRATEGIES = {"he_normal": Strategy(I.he_normal(), I.zeros, "", ""),
               "lecun_normal": Strategy(I.lecun_normal(), I.zeros, "", "")}
 ADAM = OptimizerSpec(optax.adam, optax.adam, {}, (1e-3,), "", "")
 SGD = OptimizerSpec(optax.sgd, optax.sgd, {}, (0.1,), "", "")
+INFINITE_STEP = OptimizerSpec(lambda learning_rate: optax.sgd(learning_rate * np.inf), optax.sgd,
+                              {}, (0.1,), "", "")
 GD = OptimizerSpec(optax.sgd, optax.sgd, {}, (0.5,), "", "", full_batch=True)
 TASK = TASKS["digits-mlp"]
 STEPS, EVAL_EVERY, BATCH = 40, 10, 64
@@ -28,9 +30,9 @@ STEPS, EVAL_EVERY, BATCH = 40, 10, 64
 def train(spec, inits, seeds, lrs, **options):
     mesh = runner.runs_mesh()
     dataset = TASK.load()
-    params = runner.init_params(TASK, dataset, {n: STRATEGIES[n] for n in inits}, seeds, BATCH, mesh)
+    initialized = runner.initialize(TASK, dataset, {n: STRATEGIES[n] for n in inits}, seeds, BATCH, mesh)
     runs = runner.grid(inits, seeds, lrs)
-    output, _ = runner.train_runs(TASK, dataset, spec, {}, runs, params, inits, seeds, steps=STEPS,
+    output, _ = runner.train_runs(TASK, dataset, spec, {}, runs, initialized, steps=STEPS,
                                   batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh, **options)
     return runs, output
 
@@ -42,7 +44,7 @@ def batch_of_runs():
 
 def test_grid_is_init_major_then_seed_then_lr():
     runs = runner.grid(["a", "b"], [0, 1], [0.1, 0.2])
-    assert runs[:3] == [runner.Run("a", 0, 0.1), runner.Run("a", 0, 0.2), runner.Run("a", 1, 0.1)]
+    assert runs[:3] == [runner.Run("a", 0, 0.1, 0), runner.Run("a", 0, 0.2, 1), runner.Run("a", 1, 0.1, 0)]
     assert len(runs) == 8
 
 
@@ -50,7 +52,7 @@ def test_seed_inside_the_batch_equals_the_seed_alone(batch_of_runs):
     runs, output = batch_of_runs
     for seed in (0, 3):
         alone_runs, alone = train(ADAM, ["lecun_normal"], [seed], [3e-3])
-        i = runs.index(alone_runs[0])
+        i = runs.index(alone_runs[0]._replace(trial=1))  # lr 3e-3 is the second point of the grid
         np.testing.assert_allclose(alone.train_loss[0], output.train_loss[i], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(alone.val_accuracy[0], output.val_accuracy[i], atol=1e-6)
 
@@ -67,6 +69,16 @@ def test_chunked_runs_axis_gives_the_same_numbers(batch_of_runs):
     _, chunked = train(ADAM, ["he_normal", "lecun_normal"], [0, 1, 2, 3], [1e-3, 3e-3],
                        max_runs_per_call=6)  # 16 runs in 3 padded calls of 6
     np.testing.assert_allclose(chunked.train_loss, output.train_loss, rtol=1e-5, atol=1e-6)
+
+
+def test_initialization_in_chunks_of_seeds_gives_the_same_variables():
+    mesh, dataset = runner.runs_mesh(), TASK.load()
+    whole = runner.initialize(TASK, dataset, STRATEGIES, [0, 1, 2, 3, 4], BATCH, mesh)
+    chunked = runner.initialize(TASK, dataset, STRATEGIES, [0, 1, 2, 3, 4], BATCH, mesh,
+                                max_seeds_per_call=2)  # 2 + 2 + 1 (padded)
+    for a, b in zip(jax.tree_util.tree_leaves(whole.variables), jax.tree_util.tree_leaves(chunked.variables)):
+        np.testing.assert_array_equal(a, b)
+        assert a.shape[:2] == (2, 5)
 
 
 def test_init_depends_on_seed_and_strategy_only():
@@ -93,19 +105,37 @@ def test_full_batch_gd_and_learning_progress():
     assert (output.val_accuracy[:, -1] > 0.5).all()
 
 
-def test_a_diverging_run_is_recorded_not_raised():
-    runs, output = train(SGD, ["he_normal"], [0, 1], [0.1, 1e6])
-    records = metrics.run_records("digits-mlp", "sgd", runs, output, target=0.5)
-    diverged = [r for r in records if r["diverged"]]
-    assert {r["lr"] for r in diverged} == {1e6}
-    assert all(r["final_test_accuracy"] is None for r in diverged)
-    summary = metrics.summarize(records, {})
-    bad = [row for row in summary if row["lr"] == 1e6][0]
-    good = [row for row in summary if row["lr"] == 0.1][0]
-    assert bad["diverged_fraction"] == 1.0 and bad["test_accuracy_mean"] is None
-    assert bad["reached_fraction"] == 0.0
-    assert good["best_lr"] and not bad["best_lr"]
+def test_exploding_and_non_finite_runs_fail_are_recorded_and_never_chosen():
+    # SGD at lr 10 blows the loss up by orders of magnitude, then sits at chance (dead ReLUs);
+    # at 1e30 everything turns NaN. Neither raises; both are failures; lr 0.1 is chosen.
+    runs, output = train(SGD, ["he_normal"], [0, 1], [0.1, 10.0, 1e30])
+    records = metrics.run_records("digits-mlp", "sgd", runs, output, target=0.5,
+                                  phase="selection", examples_per_step=BATCH)
+    by_lr = {lr: [r for r in records if r["lr"] == lr] for lr in (0.1, 10.0, 1e30)}
+    assert not any(r["failed"] for r in by_lr[0.1])
+    assert all(r["failed"] for r in by_lr[10.0] + by_lr[1e30])
+    assert {r["failure"] for r in by_lr[1e30]} == {"non-finite"}
+    assert all(r["diverged"] == (r["failure"] == "non-finite") for r in records)
+    assert all(r["steps_to_target"] is None for r in by_lr[10.0] + by_lr[1e30])
+    assert all(r["initial_train_loss"] is not None for r in records)  # measured before any update
+    assert metrics.chosen_trials(records, num_classes={"digits-mlp": 10}) == {"he_normal": 0}  # trial 0: lr 0.1
     json.dumps(records, allow_nan=False)  # no NaN leaks into the results file
+
+
+def test_a_nan_made_by_the_last_update_is_caught():
+    # One step of an update that is infinite: the loss recorded (before the update) is finite,
+    # the parameters after it are not; the run must still count as non-finite.
+    mesh = runner.runs_mesh()
+    dataset = TASK.load()
+    initialized = runner.initialize(TASK, dataset, {"he_normal": STRATEGIES["he_normal"]}, [0, 1],
+                                    BATCH, mesh)
+    runs = runner.grid(["he_normal"], [0, 1], [0.1])
+    output, _ = runner.train_runs(TASK, dataset, INFINITE_STEP, {}, runs, initialized, steps=1,
+                                  batch_size=BATCH, eval_every=1, mesh=mesh)
+    assert output.finite.all() and not output.params_finite.any()
+    records = metrics.run_records("digits-mlp", "sgd", runs, output, target=0.5, phase="evaluation",
+                                  examples_per_step=BATCH)
+    assert all(r["failure"] == "non-finite" for r in records)
 
 
 def test_runs_per_call_splits_evenly_over_devices():
@@ -180,3 +210,26 @@ def test_two_processes_give_the_same_numbers_as_one():
         assert (result["processes"], result["devices"]) == (2, 2)
         np.testing.assert_allclose(result["loss"], one["loss"], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(result["test"], one["test"], atol=1e-6)
+
+
+def test_learning_rate_multipliers_travel_per_run_and_leave_other_runs_alone():
+    # muP's per-layer multipliers ride on the runs axis; a run whose strategy has none gets
+    # ones, and trains exactly as in a program without multipliers.
+    from inits import STRATEGIES as REGISTRY
+
+    mesh, dataset = runner.runs_mesh(), TASK.load()
+    strategies = {name: REGISTRY[name] for name in ("lecun_normal", "mup")}
+    both = runner.initialize(TASK, dataset, strategies, [0, 1], BATCH, mesh)
+    assert set(both.multipliers) == {"mup"}
+    hidden = both.multipliers["mup"]["adam"]["Dense_1"]["kernel"]
+    assert hidden == 64 / 128  # digits-mlp's hidden width 128 against muP's base width 64
+    mixed, _ = runner.train_runs(TASK, dataset, ADAM, {}, runner.grid(["lecun_normal", "mup"], [0, 1], [1e-3]),
+                                 both, steps=STEPS, batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh)
+    alone, _ = runner.train_runs(TASK, dataset, ADAM, {}, runner.grid(["lecun_normal"], [0, 1], [1e-3]),
+                                 both, steps=STEPS, batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh)
+    np.testing.assert_allclose(mixed.train_loss[:2], alone.train_loss, rtol=1e-6)
+    assert not np.allclose(mixed.train_loss[2:], mixed.train_loss[:2])
+    assert runner.optimizer_rule(ADAM) == "adam"
+    from optimizers import sgd
+
+    assert runner.optimizer_rule(OptimizerSpec(sgd, None, {}, (), "", "")) == "sgd"

@@ -49,12 +49,16 @@ def test_delta_orthogonal_is_orthogonal_at_the_centre_and_zero_elsewhere():
     assert not kernel.any()
 
 
-EXPECTED_NAMES = ["small_random", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal",
-                  "orthogonal", "zeros", "constant", "random_normal", "random_uniform", "lsuv"]
+CLASSIC_NAMES = ["small_random", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal",
+                 "orthogonal", "zeros", "constant", "random_normal", "random_uniform", "lsuv"]
+ISSUE_14_NAMES = ["delta_orthogonal", "fixup", "zero_hadamard", "kraehenbuehl", "mup"]
+EXPECTED_NAMES = CLASSIC_NAMES + ISSUE_14_NAMES
+WITH_POST_INIT = {"lsuv", "fixup", "kraehenbuehl", "mup"}
+NEEDS_QR = ("orthogonal", "lsuv", "delta_orthogonal")
 
 
 def test_strategy_names_are_exactly_the_issues():
-    assert sorted(inits.STRATEGIES) == sorted(EXPECTED_NAMES)
+    assert list(inits.STRATEGIES) == EXPECTED_NAMES
 
 
 @pytest.mark.parametrize("name", EXPECTED_NAMES)
@@ -62,10 +66,11 @@ def test_strategy_names_are_exactly_the_issues():
 def test_every_strategy_builds_a_dense_layer(name, dtype):
     strategy = inits.STRATEGIES[name]
     layer = nn.Dense(16, kernel_init=strategy.kernel_init, bias_init=strategy.bias_init, param_dtype=dtype)
-    if name in ("orthogonal", "lsuv") and dtype == jnp.bfloat16:
+    if name in NEEDS_QR and dtype == jnp.bfloat16:
         pytest.skip("LAPACK has no half-precision QR (the built-in orthogonal fails alike)")
     params = layer.init(jax.random.key(0), jnp.ones((2, 12)))["params"]
     assert params["kernel"].shape == (12, 16) and params["kernel"].dtype == dtype
     assert not params["bias"].any(), "every strategy's biases start at zero"
     assert strategy.description and strategy.reference
-    assert (strategy.post_init is not None) == (name == "lsuv")
+    assert (strategy.post_init is not None) == (name in WITH_POST_INIT)
+    assert (strategy.lr_multipliers is not None) == (name == "mup")

@@ -1,83 +1,164 @@
-"""`python -m bench report`: the Markdown report and the plots, from a synthetic results file."""
+"""`python -m bench report`: the Markdown report, its statistics and the plots, from synthetic
+results documents (schema 2 and an upgraded schema 1)."""
+import json
+import os
 import re
+from urllib.parse import unquote
 
 import pytest
+from markdown_it import MarkdownIt
 
-from bench.cli import main
-from bench.analysis.plots import make_plots
 from bench.analysis.report import render_report, write_report
-from tests.bench.fake_results import DEFAULT_LRS, make_results
+from bench.cli import main
+from tests.bench.fake_results import DEFAULT_LRS, make_results, make_schema_1_results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+KINDS = {"convergence", "convergence-sgd", "convergence-adam", "heatmap", "steps-to-target", "lr-sensitivity"}
 
 
 @pytest.fixture(scope="module")
 def report_with_plots(tmp_path_factory):
-    """One small report with plots, shared: drawing is the slow part."""
-    import json
-
-    directory = tmp_path_factory.mktemp("report")
-    results_path = directory / "tiny.json"
-    results_path.write_text(json.dumps(make_results(seeds=3, steps=60, eval_every=20)))
+    """One small report with plots, shared: drawing is the slow part. Its path has spaces and
+    parentheses, which break plain Markdown links."""
+    directory = tmp_path_factory.mktemp("report") / "my runs"
+    directory.mkdir()
+    results_path = directory / "tiny (v2).json"
+    results_path.write_text(json.dumps(make_results(steps=60, eval_every=20)))
     report_path = write_report(results_path, plots=True)
     return results_path, report_path, report_path.read_text()
 
 
 def test_report_is_written_beside_the_results(report_with_plots):
     results_path, report_path, _ = report_with_plots
-    assert report_path == results_path.with_suffix(".md")
+    assert report_path == results_path.with_suffix(".report.md")
 
 
-def test_plots_are_non_empty_pngs_embedded_by_relative_path(report_with_plots):
-    results_path, report_path, text = report_with_plots
-    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    kinds = {"convergence", "convergence-sgd", "convergence-adam", "heatmap", "steps-to-target", "lr-sensitivity"}
-    assert {link.removeprefix("tiny-digits-mlp-").removesuffix(".png") for link in links} == kinds
-    for link in links:
-        assert not link.startswith("/")
-        png = report_path.parent / link
+def test_image_links_render_under_commonmark_with_spaces_in_the_path(report_with_plots):
+    _, report_path, text = report_with_plots
+    images = [token for block in MarkdownIt("commonmark").parse(text) if block.type == "inline"
+              for token in block.children if token.type == "image"]
+    sources = [unquote(image.attrs["src"]) for image in images]
+    assert {source.removeprefix("tiny (v2)-digits-mlp-").removesuffix(".png") for source in sources} == KINDS
+    for source in sources:
+        png = report_path.parent / source
         assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 5000
 
 
-def test_report_holds_the_tables_and_the_metadata(report_with_plots):
+def test_report_holds_the_protocol_the_tables_and_the_metadata(report_with_plots):
     _, _, text = report_with_plots
-    for heading in ("### Test accuracy at the best learning rate", "### Convergence speed",
-                    "### Paired differences", "## Run metadata"):
+    for heading in ("### Test accuracy of the chosen configuration", "### Convergence speed",
+                    "### Paired differences", "## Run metadata", "**Protocol.**"):
         assert heading in text
+    assert "**selection seeds** 0–3 · **evaluation seeds** 1000–1003" in text
     assert "| init \\ optimizer | sgd | adam |" in text
-    assert "(n=1, no CI)" in text           # the single-seed pair
-    assert "| orthogonal | — |" in text      # sgd never ran orthogonal
-    assert "| adam | he_normal | 0.01 | 3 | 3 | diverged |" in text  # every seed diverged at that lr
-    assert "median steps to target" in text and "reached" in text
+    assert "(n=1, no CI)" in text                  # the single-seed pair
+    assert "| orthogonal | — |" in text            # sgd never ran orthogonal
+    assert "| adam | he_normal | selection | lr 0.01 | 4 | 4 (non-finite) |" in text  # failures per cell
+    assert "| sgd | he_normal | selection | lr 1 | 4 | 2 (exploded) |" in text
     assert "`python -m bench run --suite synthetic`" in text
-    assert "a654acc0000000000000000000000000deadbeef" in text and "jax 0.4.35" in text
-    assert "Significant at 95%: sgd is worse than adam" in text
+    assert "| CPU | AMD EPYC 7B13 |" in text and "jax 0.4.35" in text
+
+
+def test_the_leader_is_chosen_on_validation_not_on_test():
+    # adam/he_normal leads on validation; make sgd/he_normal's TEST accuracy the highest
+    results = make_results(evaluation_shift=lambda o, i, s: 0.06 if (o, i) == ("sgd", "he_normal") else 0.0)
+    text = render_report(results)
+    assert "**0.950" in text  # adam/he_normal is bold, though sgd/he_normal tests higher
+    assert "| init he_normal | sgd − adam | +" in text  # sgd minus the validation leader adam: positive
+
+
+def test_holm_correction_is_applied_and_said():
+    text = render_report(make_results())
+    assert "Holm-Bonferroni over the 2 tests of this table" in text
+    row = next(line for line in text.splitlines() if line.startswith("| init glorot_uniform | sgd − adam"))
+    p_value, p_holm = (float(cell) for cell in row.split(" | ")[4:6])
+    assert p_holm == pytest.approx(min(1.0, 2 * p_value))  # the smallest of two: Bonferroni's 2x
+
+
+def test_a_difference_below_three_test_examples_says_so():
+    results = make_results(evaluation_seeds=8, evaluation_shift=lambda o, i, s: 0.005 if o == "sgd" else 0.0)
+    for run in results["runs"]:  # make sgd and adam nearly equal: sgd = adam + 0.005 on every seed
+        if run["phase"] == "evaluation" and run["optimizer"] == "sgd":
+            twin = next(r for r in results["runs"] if r["phase"] == "evaluation" and r["optimizer"] == "adam"
+                        and r["init"] == run["init"] and r["seed"] == run["seed"])
+            run["final_test_accuracy"] = twin["final_test_accuracy"] + 0.005 + 1e-4 * (run["seed"] % 3)
+    from tests.bench.fake_results import resummarize
+
+    text = render_report(resummarize(results))
+    assert "< 3 test examples" in text
+    assert "smaller than 3 test examples (0.0111): too small to matter whatever the p-value" in text
+
+
+def test_censored_medians_show_as_more_than_the_training_length():
+    results = make_results(failures={("sgd", 0.1): (0.75, "exploded")}, steps=60, eval_every=20)
+    text = render_report(results)
+    assert "> 60" in text
 
 
 def test_report_cli_without_plots(write_results, capsys):
     path = write_results("run.json")
     assert main(["report", str(path), "--no-plots"]) == 0
-    assert capsys.readouterr().out.strip() == str(path.with_suffix(".md"))
+    assert capsys.readouterr().out.strip() == str(path.with_suffix(".report.md"))
     assert not list(path.parent.glob("*.png"))
-    assert "Plots skipped" in path.with_suffix(".md").read_text()
+    assert "Plots skipped" in path.with_suffix(".report.md").read_text()
 
 
 def test_an_incomplete_run_is_flagged():
-    results = make_results(seeds=2)
+    results = make_results()
     results["meta"]["complete"] = False
     text = render_report(results)
     assert "**Incomplete run**" in text and "**no** (interrupted)" in text
 
 
-def test_plots_survive_pairs_where_every_seed_diverged(tmp_path):
-    every_sgd_lr = {("sgd", lr): 1.0 for lr in DEFAULT_LRS["sgd"]}
-    results = make_results(seeds=2, steps=40, diverge=every_sgd_lr, single_seed_pairs=())
-    paths = make_plots(results, tmp_path, stem="diverged")
-    assert len(paths) == 6 and all(path.stat().st_size > 0 for path in paths)
-    assert "| he_normal | diverged lr " in render_report(results)  # in the best-lr accuracy table
+def test_a_schema_1_file_reports_that_its_seeds_were_shared(write_results, capsys):
+    path = write_results("old.json", make_schema_1_results())
+    assert main(["report", str(path), "--no-plots"]) == 0
+    text = path.with_suffix(".report.md").read_text()
+    assert "**Schema-1 file**" in text and "shared seeds" in text
+    assert "| adam | he_normal | evaluation | lr 0.01 | 4 | 4 (non-finite) |" in text
 
 
-def test_report_of_a_bad_file_is_a_one_line_error(tmp_path, capsys):
-    assert main(["report", str(tmp_path / "absent.json")]) == 2
+def test_plots_survive_pairs_where_every_seed_failed():
+    import matplotlib.pyplot as plt
+
+    from bench.analysis import plots
+
+    every_sgd_lr = {("sgd", lr): (1.0, "non-finite") for lr in DEFAULT_LRS["sgd"]}
+    results = make_results(steps=40, failures=every_sgd_lr, single_seed_pairs=())
+    for draw in (plots.convergence_by_optimizer, plots.accuracy_heatmap, plots.steps_to_target_strips,
+                 plots.lr_sensitivity):
+        plt.close(draw(results, "digits-mlp"))  # drawn, not saved: saving is tested above
+    assert "0.100 [0.100, 0.100] · 4/4 failed" in render_report(results)  # counted at chance
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["runs"][0].update(final_val_accuracy=5.0), "runs[0].final_val_accuracy: 5.0"),
+    (lambda d: d["runs"][0].update(diverged="no"), "runs[0].diverged: 'no'"),
+    (lambda d: d["summary"][-1].update(test_accuracy_ci95=[0.9]), "test_accuracy_ci95: [0.9]"),
+    (lambda d: d["runs"][-1].update(seed=None), "seed: None"),
+])
+def test_a_bad_file_is_one_line_and_leaves_nothing_behind(tmp_path, capsys, edit, message):
+    document = make_results()
+    edit(document)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(document))
+    assert main(["report", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edited.json"]  # no PNG, no .md
+
+
+def test_report_of_a_missing_file_or_into_a_read_only_folder(tmp_path, write_results, capsys):
+    assert main(["report", str(tmp_path / "absent.json")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    path = write_results("run.json")
+    os.chmod(path.parent, 0o555)
+    try:
+        if os.access(path.parent, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        assert main(["report", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "cannot write the report there" in err and err.count("\n") == 1
+    finally:
+        os.chmod(path.parent, 0o755)
+    assert re.fullmatch(r"run\.json", " ".join(p.name for p in path.parent.iterdir()))

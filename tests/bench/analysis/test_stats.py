@@ -1,13 +1,14 @@
-"""Paired differences, t intervals of a mean, and two-sample p-values (bench.analysis.stats)."""
+"""Statistics (bench.analysis.stats): t intervals, censored medians, paired and unpaired
+differences, Holm's correction, and the report's families of comparisons."""
 import warnings
 
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from bench.analysis.stats import (column_means_ci95, init_differences, mean_ci95, optimizer_differences,
-                         paired_difference, two_sample_p_value)
-from tests.bench.fake_results import make_results
+from bench.analysis.stats import (censored_median, column_means_ci95, holm, init_differences, mean_ci95,
+                                  optimizer_differences, paired, paired_difference, unpaired)
+from tests.bench.fake_results import make_results, resummarize
 
 
 def test_mean_ci95_matches_the_t_interval():
@@ -20,8 +21,32 @@ def test_mean_ci95_matches_the_t_interval():
 def test_mean_ci95_of_one_value_is_none_and_of_identical_values_is_a_point():
     assert mean_ci95([0.9]) is None
     assert mean_ci95([]) is None
-    assert mean_ci95([0.9, None, float("nan")]) is None  # diverged seeds do not count
     assert mean_ci95([0.9, 0.9, 0.9]) == (0.9, 0.9)
+
+
+@pytest.mark.parametrize("times, median", [
+    ([50, 50, 75, 100, 125, None, None, None], 112.5),   # 5 of 8: the 4th and 5th times' midpoint
+    ([50, 50, 75, 100, None, None, None, None], None),   # half never reached: censored
+    ([50, 75, 100, None, None], 100.0),                  # 3 of 5: the 3rd time
+    ([None, None], None),
+    ([300, 300, None], 300.0),                           # reached at the very last step
+])
+def test_censored_median_is_the_median_with_never_as_infinity(times, median):
+    found, _ = censored_median(times, horizon=300)
+    assert found == median
+    if median is not None:
+        assert found == np.median([np.inf if t is None else t for t in times])
+
+
+def test_censored_median_interval_widens_with_fewer_seeds():
+    _, eight = censored_median([25, 50, 50, 75, 75, 100, 125, 150], horizon=300)
+    _, two = censored_median([50, 75], horizon=300)
+    assert eight[0] <= 75 <= eight[1] <= 150
+    assert two[0] <= 50 and two[1] is None or two[1] >= eight[1]
+    _, everyone_at_once = censored_median([50] * 8, horizon=300)
+    assert everyone_at_once == (50, 50)  # eight of eight by step 50: the median is there
+    _, one = censored_median([50], horizon=300)
+    assert one == (50, None)  # one seed proves little
 
 
 def test_paired_interval_covers_a_known_shift_and_is_tighter_than_unpaired():
@@ -29,46 +54,46 @@ def test_paired_interval_covers_a_known_shift_and_is_tighter_than_unpaired():
     seed_luck = rng.normal(0.9, 0.03, size=10)  # shared by both sides: pairing cancels it
     a = {seed: float(luck + 0.02 + rng.normal(0, 0.002)) for seed, luck in enumerate(seed_luck)}
     b = {seed: float(luck) for seed, luck in enumerate(seed_luck)}
-    difference = paired_difference(a, b, a="adam", b="sgd")
-    low, high = difference.ci95
-    assert low < 0.02 < high
-    assert difference.significant and difference.p_value < 0.05
-    unpaired_width = np.diff(mean_ci95(list(a.values())))[0]
-    assert high - low < unpaired_width / 5
+    found = paired(a, b)
+    assert found.test == "paired t" and found.interval[0] < 0.02 < found.interval[1]
+    assert found.p_value == pytest.approx(scipy_stats.ttest_rel(list(a.values()), list(b.values())).pvalue)
+    welch = unpaired(list(a.values()), list(b.values()))
+    assert welch.test == "Welch t" and welch.p_value > 0.05
+    assert np.diff(found.interval)[0] < np.diff(welch.interval)[0] / 5
 
 
-def test_diverged_pairs_are_dropped_and_counted():
-    a = {0: 0.95, 1: None, 2: 0.94, 3: 0.96, 4: 0.93}
-    b = {0: 0.90, 1: 0.91, 2: None, 3: 0.92, 4: 0.90, 5: 0.88}  # seed 5: no partner, not a pair
-    difference = paired_difference(a, b)
-    assert difference.n_pairs == 3 and difference.n_dropped == 2
-    assert difference.mean_difference == pytest.approx(np.mean([0.05, 0.04, 0.03]))
+def test_seeds_on_one_side_only_are_no_pairs():
+    found = paired({0: 0.95, 1: 0.90, 2: 0.94}, {0: 0.90, 1: 0.91, 2: 0.92, 5: 0.88})
+    assert found.n_pairs == 3 and found.mean == pytest.approx(np.mean([0.05, -0.01, 0.02]))
 
 
 def test_one_pair_gives_a_mean_but_no_interval_and_zero_spread_no_nan():
     one = paired_difference({0: 0.9}, {0: 0.8})
     assert one.mean_difference == pytest.approx(0.1) and one.ci95 is None and one.p_value is None
-    assert not one.significant
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        constant = paired_difference({0: 0.75, 1: 0.5}, {0: 0.625, 1: 0.375})  # exact in binary
-        rounded = paired_difference({0: 0.9, 1: 0.8}, {0: 0.8, 1: 0.7})  # differences off by 1e-16
-        same = paired_difference({0: 0.9, 1: 0.8}, {0: 0.9, 1: 0.8})
-    assert constant.p_value == 0.0 and constant.ci95 == (0.125, 0.125) and constant.significant
-    assert rounded.p_value < 1e-10 and rounded.significant
-    assert same.p_value == 1.0 and same.ci95 == (0.0, 0.0) and not same.significant
+        constant = paired({0: 0.75, 1: 0.5}, {0: 0.625, 1: 0.375})  # exact in binary
+        rounded = paired({0: 0.9, 1: 0.8}, {0: 0.8, 1: 0.7})  # differences off by 1e-16
+        same = paired({0: 0.9, 1: 0.8}, {0: 0.9, 1: 0.8})
+    assert constant.p_value == 0.0 and constant.interval == (0.125, 0.125)
+    assert rounded.p_value < 1e-10
+    assert same.p_value == 1.0 and same.interval == (0.0, 0.0)
 
 
-def test_two_sample_p_value_edge_cases_never_nan():
-    assert two_sample_p_value([0.9, 0.9], [0.9, 0.9, 0.9]) == 1.0
-    assert two_sample_p_value([0.9, 0.9], [0.8, 0.8]) == 0.0
-    assert two_sample_p_value([0.9], [0.8]) is None
-    assert two_sample_p_value([], [0.8, 0.9]) is None
-    single_vs_many = two_sample_p_value([0.5], [0.90, 0.91, 0.92, 0.90])
-    assert 0.0 <= single_vs_many < 0.01
-    welch = two_sample_p_value([0.90, 0.91, 0.92], [0.90, 0.92, 0.93, 0.91, 0.94])
-    assert welch == pytest.approx(scipy_stats.ttest_ind([0.90, 0.91, 0.92], [0.90, 0.92, 0.93, 0.91, 0.94],
-                                                        equal_var=False).pvalue)
+def test_unpaired_edge_cases_never_nan():
+    assert unpaired([0.9, 0.9], [0.9, 0.9, 0.9]).p_value == 1.0
+    assert unpaired([0.9, 0.9], [0.8, 0.8]).p_value == 0.0
+    assert unpaired([0.9], [0.8]).p_value is None
+    assert unpaired([], [0.8, 0.9]).mean is None
+    single = unpaired([0.5], [0.90, 0.91, 0.92, 0.90])
+    assert single.test == "pooled t" and 0.0 <= single.p_value < 0.01
+
+
+def test_holm_matches_the_step_down_rule_and_skips_untestable_comparisons():
+    adjusted = holm([0.01, None, 0.04, 0.03])
+    # sorted 0.01, 0.03, 0.04 over 3 tests: 3 x 0.01, max(0.03, 2 x 0.03), max(0.06, 1 x 0.04)
+    assert adjusted == pytest.approx([0.03, None, 0.06, 0.06])
+    assert holm([None, None]) == [None, None]
 
 
 def test_column_bands_skip_missing_values():
@@ -79,13 +104,41 @@ def test_column_bands_skip_missing_values():
     assert np.isnan(low[1]) and np.isnan(high[2])  # one value: no band
 
 
-def test_comparisons_are_against_the_best_and_find_the_synthetic_gaps():
+def test_comparisons_are_against_the_validation_leader_holm_corrected_per_family():
     results = make_results()
     by_optimizer = optimizer_differences(results)
     assert {(d.held_fixed, d.a, d.b) for d in by_optimizer} == {
         ("init he_normal", "sgd", "adam"), ("init glorot_uniform", "sgd", "adam")}
-    assert all(d.significant and d.mean_difference < 0 for d in by_optimizer)
+    assert all(d.significant and d.mean_difference < 0 and d.family_size == 2 for d in by_optimizer)
+    assert all(d.p_holm >= d.p_value for d in by_optimizer)
     by_init = {(d.held_fixed, d.a): d for d in init_differences(results)}
     assert by_init[("optimizer sgd", "glorot_uniform")].b == "he_normal"
     single_seed = by_init[("optimizer adam", "orthogonal")]
-    assert single_seed.n_pairs == 1 and single_seed.ci95 is None
+    assert single_seed.n_pairs == 1 and single_seed.ci95 is None and single_seed.p_holm is None
+    assert single_seed.family_size == 2  # the untestable comparison is not part of the family
+
+
+def test_failed_seeds_count_in_the_paired_differences():
+    results = make_results(single_seed_pairs=())
+    for run in results["runs"]:  # two of sgd's evaluation seeds under he_normal go non-finite
+        if (run["optimizer"], run["init"], run["phase"]) == ("sgd", "he_normal", "evaluation") and run["seed"] < 1002:
+            run.update(final_test_accuracy=None, final_val_accuracy=None, failed=True, failure="non-finite",
+                       diverged=True, steps_to_target=None, examples_to_target=None)
+    (difference,) = [d for d in optimizer_differences(resummarize(results)) if d.held_fixed == "init he_normal"]
+    assert difference.n_pairs == 4  # no seed dropped
+    assert difference.mean_difference < -0.3  # two seeds at chance (0.1) against adam's ~0.95
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(1, 12).map(lambda k: 25 * k)), min_size=1, max_size=16))
+def test_censored_median_equals_the_median_with_never_as_infinity_for_any_seeds(times):
+    median, interval = censored_median(times, horizon=300)
+    expected = float(np.median([np.inf if t is None else t for t in times]))
+    assert median == (expected if np.isfinite(expected) else None)
+    if interval is not None:
+        low, high = interval
+        assert 300 >= low >= min(t for t in times if t is not None)  # no seed reached it earlier
+        assert median is None or (low <= median and (high is None or median <= high))

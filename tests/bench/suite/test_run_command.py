@@ -105,16 +105,22 @@ def test_a_run_writes_schema_valid_json_and_csv_and_prints_tables(tmp_path, caps
     out = tmp_path / "sub" / "run.json"
     assert main(["run", *TINY, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "test accuracy" in printed and "divergences: 0 of 8 runs" in printed
+    # smoke: 2 optimizers x 2 inits, one learning rate each, so one program per optimizer
+    # trains the 2 selection seeds (which choose the report's leaders) and the 2 evaluation seeds
+    assert "test accuracy" in printed and "failures: 0 of 16 runs" in printed
     document = json.loads(out.read_text())
     check_schema(document)
     assert document["meta"]["complete"] is True
     assert document["meta"]["config"]["seeds"] == 2
     assert {"jax", "jaxlib", "flax", "optax"} <= set(document["meta"]["versions"])
-    assert len(document["runs"]) == 8 and len(document["summary"]) == 4
+    assert len(document["runs"]) == 16 and len(document["summary"]) == 8
+    assert [p["phase"] for p in document["meta"]["programs"]] == ["selection+evaluation"] * 2
+    selection = [r for r in document["runs"] if r["phase"] == "selection"]
+    assert {r["seed"] for r in selection} == {0, 1}
+    assert all(r["final_test_accuracy"] is None for r in selection)
     assert all(r["curve"]["step"] == [10, 20] for r in document["runs"])
-    csv_lines = out.with_suffix(".csv").read_text().splitlines()
-    assert csv_lines[0].startswith("task,optimizer,init,lr,n_seeds") and len(csv_lines) == 5
+    csv_lines = out.with_suffix(".summary.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("task,optimizer,init,phase,trial,lr,hyperparams,seeds") and len(csv_lines) == 9
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []  # no temp files
 
 
@@ -156,7 +162,9 @@ def test_interrupted_run_keeps_finished_programs_and_a_rerun_reuses_them(tmp_pat
 def test_python_api_runs_a_suite_and_returns_the_document(tmp_path):
     document = bench.run("smoke", out=str(tmp_path / "api.json"), steps=20, eval_every=10,
                          optimizers="adam", seeds=[5, 7])
-    assert {r["seed"] for r in document["runs"]} == {5, 7}
+    evaluation = [r for r in document["runs"] if r["phase"] == "evaluation"]
+    assert {r["seed"] for r in evaluation} == {5, 7}
+    assert {r["seed"] for r in document["runs"]} - {5, 7} == {0, 1}  # the selection seeds
     assert {r["optimizer"] for r in document["runs"]} == {"adam"}
 
 
@@ -176,3 +184,36 @@ def test_sigterm_exits_130_with_the_finished_programs_saved(tmp_path):
     document = json.loads(out.read_text())
     assert document["meta"]["complete"] is False
     assert [p["optimizer"] for p in document["meta"]["programs"]] == ["sgd"]
+
+
+@pytest.mark.slow
+def test_an_interrupt_is_honoured_within_seconds_inside_one_long_period(tmp_path):
+    # 20 million steps in periods of 2 million: without calls bounded in time the first period
+    # alone would take hours; the host must regain control about every second.
+    out = tmp_path / "run.json"
+    command = [sys.executable, "-m", "bench", "--suite", "smoke", "--optimizers", "sgd",
+               "--inits", "he_normal", "--steps", "20000000", "--eval-every", "2000000",
+               "--no-plots", "--out", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    time.sleep(25)  # imports, init and compile are over; training is inside the first period
+    assert process.poll() is None
+    process.send_signal(signal.SIGINT)
+    sent = time.time()
+    _, err = process.communicate(timeout=120)
+    waited = time.time() - sent
+    assert process.returncode == 130, err[-2000:]
+    assert waited < 15, f"exited {waited:.1f} s after the interrupt"
+    assert "Traceback" not in err
+
+
+def test_selection_seeds_flag_sets_the_seeds_that_choose(tmp_path):
+    out = tmp_path / "run.json"
+    assert main(["run", *TINY, "--optimizers", "adam", "--inits", "he_normal", "--lrs", "1e-3,3e-3",
+                 "--selection-seeds", "3", "--seeds", "2", "--quiet", "--out", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert document["meta"]["config"]["selection_seeds"] == [0, 1, 2]
+    selection = [r for r in document["runs"] if r["phase"] == "selection"]
+    assert sorted({r["seed"] for r in selection}) == [0, 1, 2] and len(selection) == 6  # 2 lrs
+    evaluation = [r for r in document["runs"] if r["phase"] == "evaluation"]
+    assert sorted({r["seed"] for r in evaluation}) == [1000, 1001] and len({r["lr"] for r in evaluation}) == 1

@@ -5,7 +5,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bench.tasks import models
 from bench.tasks.models import BidirectionalGRU, ConvNet1D, LeNet5, ResidualBranch, ResidualMLP, standardize
 from bench.tasks.resnet import CifarResNet, shortcut
 from inits.data_dependent import find_layers
@@ -161,7 +160,25 @@ def test_plain_resnet_has_fixups_scalar_biases_at_0_and_multipliers_at_1():
     assert len(scalars["scale"]) == 3 and set(scalars["scale"]) == {1.0}
 
 
-def test_the_residual_blocks_are_the_ones_inits_defines_when_there():
-    residual = pytest.importorskip("inits.residual")
-    assert models.ResidualBranch is residual.ResidualBranch
-    assert models.Bias is residual.Bias and models.Scale is residual.Scale
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_fixup_finds_resnet20s_9_branches_of_2_convolutions_and_zeroes_them(batch_norm):
+    from inits.residual import find_residual_branches, fixup
+
+    model = _resnet(batch_norm)
+    x = jnp.asarray(np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8))
+    variables = jax.jit(model.init)(jax.random.key(0), x)
+    branches = find_residual_branches(model, variables, x)
+    assert len(branches) == 9 and all(len(layers) == 2 for layers in branches)
+    fixed = jax.jit(lambda v: fixup(model, v, x))(variables)
+    assert not np.any(np.asarray(fixed["params"]["stage3_block3"]["Conv_1"]["kernel"]))
+    np.testing.assert_array_equal(jax.jit(model.apply)(fixed, x), 0.0)  # classifier zeroed too
+
+
+def test_fixup_zeroes_the_mnist1d_mlps_branch():
+    from inits.residual import fixup
+
+    model = ResidualMLP(100, 10, HE, ZEROS)
+    x = jax.random.normal(jax.random.key(1), (5, 40))
+    variables = fixup(model, jax.jit(model.init)(jax.random.key(0), x), x)
+    assert not np.any(np.asarray(variables["params"]["DenseBranch_0"]["Dense_0"]["kernel"]))
+    assert np.any(np.asarray(variables["params"]["Dense_0"]["kernel"]))  # outside the branch: kept

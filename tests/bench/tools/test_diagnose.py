@@ -9,6 +9,7 @@ import pytest
 
 from bench import runner
 from bench.cli import main
+from bench.suite.config import applicable_inits
 from bench.tools.diagnose import judge, representative_layers, signal_propagation
 from bench.tasks import TASKS, cross_entropy
 from inits import STRATEGIES
@@ -128,6 +129,7 @@ def test_cli_writes_table_plot_and_json_for_a_conv_net(tmp_path, capsys):
     (["--inits", "he_normal,smal_random"], "unknown init 'smal_random'; did you mean 'small_random'"),
     (["--inits", ","], "--inits needs at least one name"),
     (["--seeds", "0"], "--seeds must be a positive integer"),
+    (["--inits", "he_normal,fixup"], "--inits fixup does not apply to digits-deep: fixup needs residual branches"),
 ])
 def test_bad_input_is_one_line_and_exit_2(flags, expected, tmp_path, capsys):
     code = main(["diagnose", *flags, "--out", str(tmp_path / "d.png")])
@@ -136,3 +138,9 @@ def test_bad_input_is_one_line_and_exit_2(flags, expected, tmp_path, capsys):
     assert expected in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_by_default_only_the_strategies_that_apply_to_the_model():
+    assert applicable_inits(TASKS["digits-mlp"], tuple(STRATEGIES), named_by_user=False) == tuple(
+        name for name in STRATEGIES if name != "fixup")
+    assert "mup" not in applicable_inits(TASKS["digits-cnn"], tuple(STRATEGIES), named_by_user=False)

@@ -30,3 +30,10 @@ def test_a_differing_twin_fails_the_verification(monkeypatch):
 def test_a_broken_property_fails_the_verification(monkeypatch):
     ok, text = _run(monkeypatch, lambda name, case: None, {"lsuv": [("unit variance", lambda: ["Var = 3.2"])]})
     assert not ok and "Var = 3.2" in text
+
+
+def test_every_new_strategy_has_a_property_row():
+    properties = conformance.property_checks()
+    for name in ("delta_orthogonal", "fixup", "zero_hadamard", "kraehenbuehl", "mup"):
+        assert properties.get(name), name
+    assert "delta_orthogonal" in conformance.TWIN_NAMES  # its row shows the twin and the strategy's property

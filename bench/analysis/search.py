@@ -1,0 +1,182 @@
+"""What a reader needs from a hyperparameter search (`python -m bench tune`).
+
+- The expected best validation accuracy as a function of the number of trials, with its spread
+  (Dodge et al. 2019, "Show Your Work: Improved Reporting of Experimental Results", sec. 3):
+  for the N trial scores v_(1) <= ... <= v_(N) of a search, the best of n trials drawn with
+  replacement has P(max = v_(i)) = (i/N)^n - ((i-1)/N)^n, so
+
+      E[max_n] = sum_i v_(i) ((i/N)^n - ((i-1)/N)^n),   Var[max_n] = E[max_n^2] - E[max_n]^2.
+
+  One line per optimizer compares optimizers at equal budgets: a ranking at 64 trials can
+  differ from one at 4.
+- Sensitivity: each trial's validation accuracy against each searched hyperparameter (log
+  axes for log-scaled ones; 1 - value for decay rates), failed trials marked.
+- The chosen configuration of each (task, optimizer, init) and the count of failed trials.
+
+A trial's score is its mean final validation accuracy over the selection seeds, a failed run
+counting at what it measured, or at chance where that is not finite (the suite's rule).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from bench.results.document import chance, counted_accuracy
+
+
+def expected_best(scores: Sequence[float], budgets: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, standard deviation) of the best of n trials, for each n in `budgets` (Dodge et al.)."""
+    values = np.sort(np.asarray(scores, dtype=float))
+    count = values.size
+    ranks = np.arange(1, count + 1) / count
+    means, stds = [], []
+    for n in budgets:
+        weights = ranks ** n - (ranks - 1 / count) ** n
+        mean = float(np.sum(weights * values))
+        second = float(np.sum(weights * values ** 2))
+        means.append(mean)
+        stds.append(float(np.sqrt(max(second - mean ** 2, 0.0))))
+    return np.asarray(means), np.asarray(stds)
+
+
+def trials(results: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """(task, optimizer, init) -> its trials in order: {"trial", "hyperparams", "score",
+    "failed" (runs), "seeds"}, from the selection runs of a results document."""
+    grouped: dict[tuple, dict[int, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for run in results["runs"]:
+        if run.get("phase") == "selection":
+            grouped[(run["task"], run["optimizer"], run["init"])][run["trial"]].append(run)
+    found = {}
+    for key, by_trial in grouped.items():
+        rows = []
+        guess = chance(results, key[0])
+        for trial, runs in sorted(by_trial.items()):
+            values = [counted_accuracy(run["final_val_accuracy"], guess) for run in runs]
+            rows.append({"trial": trial, "hyperparams": runs[0].get("hyperparams", {}),
+                         "score": float(np.mean(values)),
+                         "failed": sum(bool(run.get("failed")) for run in runs),
+                         "seeds": len(runs)})
+        found[key] = rows
+    return found
+
+
+def chosen_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per (task, optimizer, init): the chosen trial (the configuration its evaluation runs
+    trained), its selection score, and its evaluation test accuracy."""
+    by_key = trials(results)
+    evaluation: dict[tuple, list[dict]] = defaultdict(list)
+    for run in results["runs"]:
+        if run.get("phase", "evaluation") == "evaluation":
+            evaluation[(run["task"], run["optimizer"], run["init"])].append(run)
+    rows = []
+    for key, runs in evaluation.items():
+        trial = runs[0].get("trial", 0)
+        scored = {row["trial"]: row for row in by_key.get(key, [])}
+        tests = [counted_accuracy(run["final_test_accuracy"], chance(results, key[0])) for run in runs]
+        rows.append({"task": key[0], "optimizer": key[1], "init": key[2], "trial": trial,
+                     "hyperparams": runs[0].get("hyperparams", {}),
+                     "selection_score": scored[trial]["score"] if trial in scored else None,
+                     "trials": len(scored),
+                     "failed_trials": sum(row["failed"] > 0 for row in scored.values()),
+                     "test_accuracy_mean": float(np.mean(tests)) if tests else None,
+                     "evaluation_seeds": len(runs)})
+    return rows
+
+
+def budget_figure(results: dict[str, Any], task: str, init: str):
+    """Expected best validation accuracy vs number of trials, one line (mean +- std) per optimizer."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for (t, optimizer, i), rows in trials(results).items():
+        if (t, i) != (task, init):
+            continue
+        budgets = np.arange(1, len(rows) + 1)
+        mean, std = expected_best([row["score"] for row in rows], budgets)
+        axes.plot(budgets, mean, marker="o", markersize=3, label=f"{optimizer} ({len(rows)} trials)")
+        axes.fill_between(budgets, mean - std, mean + std, alpha=0.2, linewidth=0)
+    axes.set(xscale="log", xlabel="trials (budget)", ylabel="expected best validation accuracy",
+             title=f"{task}, init {init}: expected best of n trials (Dodge et al. 2019), mean +- std")
+    axes.grid(alpha=0.3, which="both")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def sensitivity_figure(results: dict[str, Any], task: str, optimizer: str, init: str):
+    """Each trial's score against each searched hyperparameter; failed trials as red x."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = trials(results).get((task, optimizer, init), [])
+    space = (results["meta"].get("config", {}).get("search_space") or {}).get(optimizer, {})
+    dimensions = [(dimension[0], dimension[1]) for dimension in space.values()]
+    if results["meta"].get("config", {}).get("schedule", "constant") != "constant":
+        dimensions.append(("warmup_fraction", "linear"))
+    figure, panels = plt.subplots(1, max(len(dimensions), 1), figsize=(4 * max(len(dimensions), 1), 3.6),
+                                  squeeze=False, sharey=True)
+    for axes, (argument, scale) in zip(panels[0], dimensions):
+        x = np.asarray([row["hyperparams"].get(argument, np.nan) for row in rows], dtype=float)
+        label = argument
+        if scale == "one_minus_log":
+            x, label = 1 - x, f"1 - {argument}"
+        y = np.asarray([row["score"] for row in rows])
+        failed = np.asarray([row["failed"] > 0 for row in rows], dtype=bool)
+        axes.scatter(x[~failed], y[~failed], s=16, color="tab:blue", label="trial")
+        if failed.any():
+            axes.scatter(x[failed], y[failed], marker="x", s=30, color="tab:red",
+                         label="trial with failed seeds")
+        if scale in ("log", "one_minus_log"):
+            axes.set_xscale("log")
+        axes.set_xlabel(label)
+        axes.grid(alpha=0.3, which="both")
+    panels[0][0].set_ylabel("validation accuracy (selection seeds)")
+    panels[0][0].legend(fontsize=7)
+    figure.suptitle(f"{task}, {optimizer}, init {init}: sensitivity of {len(rows)} trials")
+    figure.tight_layout()
+    return figure
+
+
+def write_search_plots(results: dict[str, Any], out_dir, stem: str) -> list[Path]:
+    """Every search plot of a tune results document: `<stem>-<task>-<init>-budget.png` and
+    `<stem>-<task>-<optimizer>-<init>-sensitivity.png`."""
+    from bench.analysis.plots import _slug, save_figure
+
+    written = []
+    keys = sorted(trials(results))
+    for task, init in sorted({(task, init) for task, _, init in keys}):
+        written.append(save_figure(budget_figure(results, task, init),
+                                   Path(out_dir) / f"{stem}-{_slug(task)}-{_slug(init)}-budget.png"))
+    for task, optimizer, init in keys:
+        written.append(save_figure(
+            sensitivity_figure(results, task, optimizer, init),
+            Path(out_dir) / f"{stem}-{_slug(task)}-{_slug(optimizer)}-{_slug(init)}-sensitivity.png"))
+    return written
+
+
+def chosen_table(results: dict[str, Any]):
+    """A rich table of the chosen configurations and failed trials."""
+    from rich.table import Table
+
+    table = Table(title="tune: the configuration chosen on the selection seeds, tested on the evaluation seeds",
+                  title_justify="left")
+    for column in ("task", "optimizer", "init", "trial", "hyperparameters", "val (selection)",
+                   "test (evaluation)", "failed trials"):
+        table.add_column(column, justify="right" if column in ("trial", "val (selection)",
+                                                               "test (evaluation)", "failed trials") else "left")
+    for row in chosen_rows(results):
+        hyper = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in sorted(row["hyperparams"].items()))
+        table.add_row(row["task"], row["optimizer"], row["init"], str(row["trial"]), hyper,
+                      "—" if row["selection_score"] is None else f"{row['selection_score']:.3f}",
+                      "—" if row["test_accuracy_mean"] is None else f"{row['test_accuracy_mean']:.3f}",
+                      f"{row['failed_trials']}/{row['trials']}")
+    return table
