@@ -90,7 +90,8 @@ def _resnet20(stats: PixelStats, num_classes: int, batch_norm: bool):
                                                       kernel_init=kernel_init, bias_init=bias_init)
 
 
-MNIST1D_DATA = "MNIST-1D (Greydanus 2020; mnist1d package defaults), 3,500/500/1,000"
+MNIST1D_DATA = ("MNIST-1D (Greydanus 2020; mnist1d package defaults), 3,500/500/1,000 (the paper trains on all "
+                "4,000, in a fixed order, from PyTorch's default init)")
 PROVISIONAL = "target provisional (to be set from a tuned baseline)"
 IMAGE_EVAL_BATCH, IMAGE_EVAL_EVERY = 1000, 250
 
@@ -115,7 +116,8 @@ TASKS: dict[str, Task] = {
         published_accuracy=0.32),
     "mnist1d-mlp": Task(
         "mnist1d-mlp", f"{MNIST1D_DATA}; the paper's MLP: Dense(100)-ReLU, h + ReLU(Dense(100) h), "
-        f"Dense(10) (branch marked for Fixup); {PROVISIONAL}",
+        f"Dense(10) (branch marked for Fixup; its 4 Fixup scalars, 3 biases and a multiplier, are the identity at init); "
+        f"{PROVISIONAL}",
         _mnist1d(), _mnist1d_mlp, MNIST1D_BATCH, target=0.60, steps=MNIST1D_STEPS,
         published_accuracy=0.68),
     "mnist1d-cnn": Task(
@@ -125,7 +127,8 @@ TASKS: dict[str, Task] = {
         published_accuracy=0.94),
     "mnist1d-gru": Task(
         "mnist1d-gru", f"{MNIST1D_DATA}; the paper's GRU: bidirectional, 6 hidden units, zero initial "
-        f"states, Dense(10) on all 40 steps' states; {PROVISIONAL}",
+        f"states, Dense(10) on all 40 steps' states (Flax's GRU biases: 5,110 params, PyTorch's 5,134); "
+        f"{PROVISIONAL}",
         _mnist1d(), _mnist1d_gru, MNIST1D_BATCH, target=0.80, steps=MNIST1D_STEPS,
         published_accuracy=0.91),
     "mnist1d-shuffled-mlp": Task(
