@@ -116,8 +116,8 @@ TASKS: dict[str, Task] = {
         published_accuracy=0.32),
     "mnist1d-mlp": Task(
         "mnist1d-mlp", f"{MNIST1D_DATA}; the paper's MLP: Dense(100)-ReLU, h + ReLU(Dense(100) h), "
-        f"Dense(10) (branch marked for Fixup; its 4 Fixup scalars, 3 biases and a multiplier, are the identity at init); "
-        f"{PROVISIONAL}",
+        f"Dense(10) (branch marked for Fixup; its 4 Fixup scalars, 3 biases and a multiplier, are the "
+        f"identity at init); {PROVISIONAL}",
         _mnist1d(), _mnist1d_mlp, MNIST1D_BATCH, target=0.60, steps=MNIST1D_STEPS,
         published_accuracy=0.68),
     "mnist1d-cnn": Task(

@@ -13,7 +13,8 @@ CASES = [  # (input shape, conv arguments)
     ((3, 11, 2), dict(features=3, kernel_size=(4,), strides=1, padding="SAME")),
     ((2, 9, 9, 3), dict(features=7, kernel_size=(3, 3), padding="SAME")),
     ((2, 9, 9, 3), dict(features=7, kernel_size=(3, 3), padding="VALID")),
-    ((2, 8, 8, 3), dict(features=4, kernel_size=(3, 3), strides=2, padding=1, use_bias=False)),  # ResNet's downsampling
+    # ResNet-20's downsampling convolution
+    ((2, 8, 8, 3), dict(features=4, kernel_size=(3, 3), strides=2, padding=1, use_bias=False)),
     ((2, 8, 8, 3), dict(features=4, kernel_size=(3, 3), strides=2, padding="SAME")),
     ((2, 7, 9, 2), dict(features=4, kernel_size=(2, 3), strides=(1, 2), padding=((1, 2), (0, 1)))),
     ((2, 9, 9, 2), dict(features=3, kernel_size=(3, 3), kernel_dilation=2, padding="SAME")),
