@@ -1,4 +1,5 @@
-"""The `Dataset` every task loads, and the one fixed split of a labelled set into train/val/test."""
+"""The `Dataset` every task loads, and the fixed splits: 70/15/15 of one labelled set, or a
+validation set carved from a training set beside an official test set."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -30,3 +31,16 @@ def split_70_15_15(x: np.ndarray, y: np.ndarray, num_classes: int) -> Dataset:
     as_label = lambda a: np.ascontiguousarray(a, dtype=np.int32)
     return Dataset(as_float(x_train), as_label(y_train), as_float(x_val), as_label(y_val),
                    as_float(x_test), as_label(y_test), num_classes)
+
+
+def carve_validation(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                     validation_size: int, num_classes: int) -> Dataset:
+    """Training set minus a stratified validation set of `validation_size` (fixed SPLIT_SEED); the
+    official test set kept as it is. Inputs keep their dtype (uint8 images stay uint8)."""
+    from sklearn.model_selection import train_test_split
+
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_train, y_train, test_size=validation_size, stratify=y_train, random_state=SPLIT_SEED)
+    as_label = lambda a: np.ascontiguousarray(a, dtype=np.int32)
+    return Dataset(np.ascontiguousarray(x_train), as_label(y_train), np.ascontiguousarray(x_val),
+                   as_label(y_val), np.ascontiguousarray(x_test), as_label(y_test), num_classes)
