@@ -45,13 +45,15 @@ QUANTITIES = ("preactivation_std", "postactivation_std", "grad_norm")
 # Measuring
 
 
-def find_layers(model: nn.Module, params, x) -> list[tuple[tuple[str, ...], str]]:
+def find_layers(model: nn.Module, variables, x) -> list[tuple[tuple[str, ...], str]]:
     """(path in params, "Dense" or "Conv") of every layer, in order of first call. Shapes only.
 
     The same walk LSUV makes (`inits.data_dependent.find_layers`), so both see the same layers.
+    `variables` is {"params": ..., and any other collection} or the bare params.
     """
     kind = lambda layer: next(t.__name__ for t in LAYER_TYPES if isinstance(layer, t))
-    return [(path, kind(layer)) for path, layer in find_model_layers(model, {"params": params}, x)]
+    variables = variables if "params" in variables else {"params": variables}
+    return [(path, kind(layer)) for path, layer in find_model_layers(model, variables, x)]
 
 
 def _scaled_std(values: jax.Array) -> jax.Array:
@@ -69,8 +71,11 @@ def _scaled_norm(values: jax.Array) -> jax.Array:
     return scale * jnp.sqrt(jnp.sum(jnp.square(values / safe)))
 
 
-def _trace(model: nn.Module, paths: Sequence[tuple[str, ...]], params, x, y):
-    """[3, n_layers]: pre-activation std, post-activation std, gradient norm of one (params, batch)."""
+def _trace(model: nn.Module, paths: Sequence[tuple[str, ...]], params, model_state, x, y):
+    """[3, n_layers]: pre-activation std, post-activation std, gradient norm of one (params, batch).
+
+    The model runs as in the runner's first training step (BatchNorm on batch statistics)."""
+    from bench.runner import _model_apply
 
     def loss_and_stats(params):
         seen: dict[tuple[str, ...], tuple[jax.Array, jax.Array]] = {}
@@ -82,7 +87,7 @@ def _trace(model: nn.Module, paths: Sequence[tuple[str, ...]], params, x, y):
             return output
 
         with nn.intercept_methods(capture):
-            logits = model.apply({"params": params}, x)
+            logits, _ = _model_apply(model, params, model_state, x, train=True)
         pre = jnp.stack([_scaled_std(seen[path][1]) for path in paths])
         handed_on = [seen[path][0] for path in paths[1:]] + [logits]
         post = jnp.stack([_scaled_std(value) for value in handed_on])
@@ -112,30 +117,33 @@ def signal_propagation(task: Task | str, strategies: dict[str, Strategy], seeds:
     batch_size = batch_size or task.batch_size
     seeds = [int(seed) for seed in seeds]
     dataset = task.load()
-    params = runner.init_params(task, dataset, strategies, seeds, batch_size, runner.runs_mesh())
+    variables = runner.initialize(task, dataset, strategies, seeds, batch_size, runner.runs_mesh()).variables
+    params = variables["params"]
+    state = {name: value for name, value in variables.items() if name != "params"}
 
     model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
     x_train, y_train = jnp.asarray(dataset.x_train), jnp.asarray(dataset.y_train)
     n_train = x_train.shape[0]
-    one_params = jax.tree_util.tree_map(lambda leaf: leaf[0, 0], params)
-    layers = find_layers(model, one_params, x_train[:batch_size])
+    one_run_variables = jax.tree_util.tree_map(lambda leaf: leaf[0, 0], variables)
+    layers = find_layers(model, one_run_variables, x_train[:batch_size])
     paths = [path for path, _ in layers]
 
-    def one_run(run_params, seed, x_train, y_train):
+    def one_run(run_params, run_state, seed, x_train, y_train):
         # The runner's step-0 batch: the first `batch_size` of epoch 0's order, from the seed.
         _, data_key = runner.seed_keys(seed)
         index = runner.first_batch_index(data_key, n_train, batch_size)
-        return _trace(model, paths, run_params, x_train[index], y_train[index])
+        return _trace(model, paths, run_params, run_state, x_train[index], y_train[index])
 
 
     # One flat runs axis (strategy-major, as the runner's), not vmap over vmap: the Conv kernel
     # gradient under two vmaps raised NotImplementedError (jax 0.10.2, CPU).
     n_strategies, n_seeds = len(strategies), len(seeds)
-    flat_params = jax.tree_util.tree_map(
-        lambda leaf: leaf.reshape((n_strategies * n_seeds, *leaf.shape[2:])), params)
+    flatten = lambda tree: jax.tree_util.tree_map(
+        lambda leaf: leaf.reshape((n_strategies * n_seeds, *leaf.shape[2:])), tree)
     flat_seeds = jnp.tile(jnp.asarray(seeds, jnp.uint32), n_strategies)
-    program = jax.jit(jax.vmap(one_run, (0, 0, None, None)))
-    traces = np.asarray(jax.device_get(program(flat_params, flat_seeds, x_train, y_train)), np.float64)
+    program = jax.jit(jax.vmap(one_run, (0, 0, 0, None, None)))
+    traces = np.asarray(jax.device_get(program(flatten(params), flatten(state), flat_seeds, x_train,
+                                               y_train)), np.float64)
     traces = traces.reshape((n_strategies, n_seeds, *traces.shape[1:]))  # [strategy, seed, quantity, layer]
 
     n_layers = len(layers)

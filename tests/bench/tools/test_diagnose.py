@@ -144,3 +144,24 @@ def test_by_default_only_the_strategies_that_apply_to_the_model():
     assert applicable_inits(TASKS["digits-mlp"], tuple(STRATEGIES), named_by_user=False) == tuple(
         name for name in STRATEGIES if name != "fixup")
     assert "mup" not in applicable_inits(TASKS["digits-cnn"], tuple(STRATEGIES), named_by_user=False)
+
+
+def test_a_batchnorm_model_is_measured_as_the_runner_trains_it():
+    # ResNet-8 with BatchNorm on a tiny fake CIFAR: the model needs its batch_stats, and step 0
+    # of training normalizes with the batch's statistics.
+    import numpy as np
+
+    from bench.data import Dataset
+
+    rng = np.random.default_rng(0)
+    images = lambda n: rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    labels = lambda n: rng.integers(0, 10, n).astype(np.int32)
+    fake = Dataset(images(16), labels(16), images(8), labels(8), images(8), labels(8), 10)
+    base = TASKS["cifar10-resnet20"]
+    task = base._replace(load=lambda: fake, batch_size=8,
+                         make_model=lambda k, b: base.make_model(k, b).clone(blocks_per_stage=1))
+    found = signal_propagation(task, {"he_normal": STRATEGIES["he_normal"]}, seeds=[0])
+    entry = found["inits"]["he_normal"]
+    assert len(found["layers"]) == 1 + 3 * 2 + 1  # stem, 3 blocks of 2 convs, read-out
+    # every conv's output feeds a BatchNorm; measured at init, each is finite and nonzero
+    assert all(np.isfinite(entry["preactivation_std"])) and min(entry["preactivation_std"]) > 0
