@@ -62,8 +62,7 @@ class OptimizerSpec(NamedTuple):
     full_batch: gradients over the whole training set (gradient descent). search_space: name ->
     SearchDimension, what a tuning run varies, and search_space_source its citation.
     eval_params: for methods whose training iterate is not the one to evaluate (schedule-free),
-    `eval_params(opt_state, params) -> params` gives the evaluation point. provisional_grid:
-    the learning-rate grid is a first guess, not yet taken from a committed sweep.
+    `eval_params(opt_state, params) -> params` gives the evaluation point.
     """
 
     factory: Callable[..., optax.GradientTransformation]
@@ -76,4 +75,3 @@ class OptimizerSpec(NamedTuple):
     search_space: Mapping[str, SearchDimension] = {}
     search_space_source: str = ""
     eval_params: Optional[Callable[[Any, Any], Any]] = None
-    provisional_grid: bool = False

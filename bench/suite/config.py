@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from bench.errors import UsageError
+from optimizers.registry import SWEEP_LEARNING_RATES, SWEPT_BEST_LEARNING_RATE
 
 # Evaluation seeds start here; selection seeds are 0, 1, 2, ...: the seeds that choose a
 # configuration never report test accuracy.
@@ -58,23 +59,22 @@ def _default_pairs(inits: Sequence[str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs, key=lambda p: (CLASSIC_OPTIMIZERS.index(p[0]), inits.index(p[1]))))
 
 
-# The best learning rate under he_normal in the committed sweep (results/reference/sweep.json,
-# made by `python -m bench --suite sweep --out results/reference/sweep.json`). Momentum and Adam,
-# which carry all twelve inits, also get the rate a decade below: a rate tuned on he_normal is
-# too large for the inits that start with exploding activations, and the best of the two is
-# chosen per (optimizer, init) on validation. tests/bench/test_suites.py holds them to the sweep.
-SWEPT_BEST_LEARNING_RATE: dict[str, float] = {
-    "gd": 1.0, "sgd": 1.0, "momentum": 0.3, "nesterov": 0.3, "adagrad": 0.3, "adadelta": 3.0,
-    "rmsprop": 0.01, "adam": 0.003,
-}
+# Each optimizer's best rate under he_normal in the committed sweep (optimizers.registry, made by
+# `python -m bench --suite sweep --out results/reference/sweep.json`, chosen on its selection
+# seeds). Momentum and Adam, which carry all twelve inits, also get the rate a decade below: a
+# rate tuned on he_normal is too large for the inits that start with exploding activations, and
+# the better of the two is chosen per (optimizer, init) on the selection seeds.
+# tests/bench/suite/test_suites.py holds them to the sweep.
 DEFAULT_LEARNING_RATES: dict[str, tuple[float, ...]] = {
-    opt: (round(best / 10, 12), best) if opt in ("momentum", "adam") else (best,)
-    for opt, best in SWEPT_BEST_LEARNING_RATE.items()}
+    opt: (round(SWEPT_BEST_LEARNING_RATE[opt] / 10, 12), SWEPT_BEST_LEARNING_RATE[opt])
+    if opt in ("momentum", "adam") else (SWEPT_BEST_LEARNING_RATE[opt],)
+    for opt in CLASSIC_OPTIMIZERS}
 
-SWEEP_LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def suites() -> dict[str, Suite]:
+    from optimizers import OPTIMIZERS
+
     inits = CLASSIC_INITS
     return {
         "default": Suite(
@@ -86,10 +86,11 @@ def suites() -> dict[str, Suite]:
             "full", "digits-mlp: every optimizer x every init, each optimizer's learning-rate grid",
             ("digits-mlp",), seeds=8, eval_every=25),
         "sweep": Suite(
-            "sweep", "digits-mlp: the 8 classic optimizers under he_normal over 11 learning "
-            "rates (1e-4..10), 4 seeds: picks the default suite's learning rates",
-            ("digits-mlp",), optimizers=CLASSIC_OPTIMIZERS, inits=("he_normal",), seeds=4, eval_every=25,
-            learning_rates={opt: SWEEP_LEARNING_RATES for opt in CLASSIC_OPTIMIZERS}),
+            "sweep", "digits-mlp: every optimizer under he_normal over 11 learning rates "
+            "(1e-4..10), chosen on 4 selection seeds: sets the default suite's rates and the "
+            "optimizers' grids", ("digits-mlp",), optimizers=tuple(OPTIMIZERS), inits=("he_normal",),
+            seeds=4, eval_every=25,
+            learning_rates={opt: SWEEP_LEARNING_RATES for opt in OPTIMIZERS}),
         "deep": Suite(
             "deep", "digits-deep (20 hidden layers): every init under momentum and Adam",
             ("digits-deep",), optimizers=("momentum", "adam"), inits=CLASSIC_INITS, seeds=8, eval_every=25,

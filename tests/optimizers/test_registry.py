@@ -30,10 +30,6 @@ def test_specs():
         assert np.all((ratios > 2) & (ratios < 4)), f"{name}: grid not log-spaced around a centre"
 
 
-def test_new_grids_are_marked_provisional():
-    assert [name for name, spec in OPTIMIZERS.items() if spec.provisional_grid] == NEW
-
-
 def test_schedule_free_entries_evaluate_at_the_averaged_params():
     for name, spec in OPTIMIZERS.items():
         assert (spec.eval_params is contrib.schedule_free_eval_params) == name.startswith("schedule_free"), name
