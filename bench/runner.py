@@ -370,6 +370,7 @@ def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], bat
     model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
     full_batch = spec.full_batch
     augment = getattr(task, "augment", None)
+    eval_batch = getattr(task, "eval_batch_size", None) or eval_batch
     # schedule-free methods evaluate at their averaged params: eval_params(opt_state, params)
     eval_params = getattr(spec, "eval_params", None) or (lambda opt_state, params: params)
 

@@ -42,6 +42,16 @@ class Suite:
     learning_rates: dict[str, tuple[float, ...]] | None = None
 
 
+MNIST1D_TASKS = ("mnist1d-linear", "mnist1d-mlp", "mnist1d-cnn", "mnist1d-gru", "mnist1d-shuffled-mlp",
+                 "mnist1d-shuffled-cnn")
+# Every task whose data ship with the suite or are generated offline (MNIST, Fashion-MNIST and
+# CIFAR must be downloaded); `targets` sets their targets (bench.tasks.TARGET_FRACTION).
+TARGET_TASKS = ("digits-mlp", "digits-deep", "digits-cnn", "spirals", *MNIST1D_TASKS)
+TARGET_LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+MUP_TASKS = tuple(f"digits-mlp-w{width}" for width in (64, 128, 256, 512, 1024))
+MUP_LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+
+
 def default_eval_every(steps: int) -> int:
     """Every 25 steps, or about 40 evaluations on long runs: the largest divisor of `steps` up
     to max(25, steps // 40)."""
@@ -96,6 +106,21 @@ def suites() -> dict[str, Suite]:
             ("digits-deep",), optimizers=("momentum", "adam"), inits=CLASSIC_INITS, seeds=8, eval_every=25,
             # not swept: the MLP's swept momentum rates (0.1-1) are too hot for 20 plain layers
             learning_rates={"momentum": (0.003, 0.01, 0.03), "adam": (1e-3, 3e-3, 1e-2)}),
+        "mnist1d": Suite(
+            "mnist1d", "MNIST-1D's table (Greydanus 2020): the paper's six models, Adam at the "
+            "paper's lr 1e-2, batch 100, 8,000 steps, lecun_normal, 2 selection + 4 evaluation seeds",
+            MNIST1D_TASKS, optimizers=("adam",), inits=("lecun_normal",), seeds=4, selection_seeds=2,
+            learning_rates={"adam": (1e-2,)}),
+        "targets": Suite(
+            "targets", "the tuned baseline that sets each task's target: Adam under he_normal over "
+            "six learning rates on every task that needs no download, 4 selection seeds",
+            TARGET_TASKS, optimizers=("adam",), inits=("he_normal",), seeds=4, selection_seeds=4,
+            learning_rates={"adam": TARGET_LEARNING_RATES}),
+        "mup": Suite(
+            "mup", "muP in miniature (Yang et al. 2021, Figure 1): MLPs of widths 64-1024 under the "
+            "standard parametrization (lecun_normal) and muP, Adam over one learning-rate grid",
+            MUP_TASKS, optimizers=("adam",), inits=("lecun_normal", "mup"), seeds=2, selection_seeds=4,
+            eval_every=25, learning_rates={"adam": MUP_LEARNING_RATES}),
         "smoke": Suite(
             "smoke", "a few seconds: 2 optimizers x 2 inits x 2 seeds, 50 steps",
             ("digits-mlp",), optimizers=("sgd", "adam"), inits=("he_normal", "lsuv"), seeds=2,
@@ -319,7 +344,8 @@ def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None 
         if chosen_steps > MAX_STEPS:
             raise UsageError(f"--steps must be at most {MAX_STEPS} (the runner counts steps in "
                              f"int32), got {chosen_steps}")
-        chosen_eval = eval_every or (min(base.eval_every, chosen_steps) if base.eval_every
+        suggested = base.eval_every or spec.eval_every  # the suite's, else the task's own
+        chosen_eval = eval_every or (min(suggested, chosen_steps) if suggested
                                      else default_eval_every(chosen_steps))
         if chosen_steps % chosen_eval:
             raise UsageError(f"--steps ({chosen_steps}) must be a multiple of --eval-every ({chosen_eval})")

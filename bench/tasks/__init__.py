@@ -168,6 +168,16 @@ TASKS: dict[str, Task] = {
         steps=10000, augment=crop_and_flip, eval_batch_size=IMAGE_EVAL_BATCH, eval_every=500),
 }
 
+# The muP study (suite `mup`): digits-mlp's data and model at hidden widths 64 to 1024. Their
+# target is digits-mlp's (the same data); the study reads training loss against learning rate.
+MUP_WIDTHS = (64, 128, 256, 512, 1024)
+TASKS.update({
+    f"digits-mlp-w{width}": Task(
+        f"digits-mlp-w{width}", f"8x8 digits, MLP 64-{width}-{width}-10, ReLU, batch 128 (muP study)",
+        data.digits, _mlp((width, width), 10), batch_size=128, target=TASKS["digits-mlp"].target,
+        steps=300)
+    for width in MUP_WIDTHS})
+
 
 def count_params(params: Any) -> int:
     return sum(leaf.size for leaf in jax.tree_util.tree_leaves(params))
