@@ -31,6 +31,22 @@ DPI = 110
 METRICS = (("val_accuracy", "validation accuracy"), ("train_loss", "training loss"))
 
 
+SUITE = "suite"  # the task slot of plots across tasks: <stem>-suite-<kind>.png
+
+
+def suite_plots(results: dict) -> list[tuple[str, object]]:
+    """(kind, function drawing it) of the plots across tasks: performance profiles when a suite
+    has several tasks, the muP study when it is one."""
+    from bench.analysis import mup, profiles
+
+    found = []
+    if len(tasks(results)) > 1:
+        found.append(("profiles", profiles.profile_figure))
+    if mup.applies(results):
+        found.append(("mup", mup.figure))
+    return found
+
+
 def plot_paths(results: dict, out_dir, stem: str = "results") -> list[Path]:
     """The PNGs `make_plots` writes, in order, without drawing anything."""
     out_dir = Path(out_dir)
@@ -39,6 +55,7 @@ def plot_paths(results: dict, out_dir, stem: str = "results") -> list[Path]:
         kinds = ["convergence", *(f"convergence-{_slug(o)}" for o in optimizers_of(results, task)),
                  "heatmap", "steps-to-target", "lr-sensitivity"]
         paths += [out_dir / f"{stem}-{_slug(task)}-{kind}.png" for kind in kinds]
+    paths += [out_dir / f"{stem}-{SUITE}-{kind}.png" for kind, _ in suite_plots(results)]
     return paths
 
 
@@ -54,6 +71,7 @@ def make_plots(results: dict, out_dir, stem: str = "results") -> list[Path]:
         figures += [accuracy_heatmap(results, task), steps_to_target_strips(results, task),
                     lr_sensitivity(results, task)]
         written += [save_figure(figure, next(paths)) for figure in figures]
+    written += [save_figure(draw(results), next(paths)) for _, draw in suite_plots(results)]
     return written
 
 

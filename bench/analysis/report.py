@@ -79,12 +79,39 @@ def render_report(results: dict, plot_links: list[str] = (), plots_skipped: bool
         lines += plots_section([link for link in plot_links if _is_task_plot(link, task, len(task_names))],
                                plots_skipped)
         lines += all_configurations_table(results, task)
+    lines += across_tasks_section(results, [link for link in plot_links if "-suite-" in Path(link).name],
+                                  plots_skipped)
     lines += metadata_section(meta)
     return "\n".join(lines) + "\n"
 
 
 def _is_task_plot(link: str, task: str, task_count: int) -> bool:
-    return task_count == 1 or f"-{task}-" in Path(link).name
+    name = Path(link).name
+    return "-suite-" not in name and (task_count == 1 or f"-{task}-" in name)
+
+
+def across_tasks_section(results: dict, links: list[str], plots_skipped: bool) -> list[str]:
+    """Performance profiles (several tasks) and the muP study (the `mup` suite)."""
+    from bench.analysis import mup, profiles
+
+    lines = []
+    if len(tasks(results)) > 1:
+        header, rows = profiles.profile_table(results)
+        lines += ["## Across tasks: performance profiles", "",
+                  "For each method (optimizer, init, or both where both vary), the fraction of tasks on which "
+                  "its censored median number of training examples to the task's target, on the evaluation "
+                  "seeds, is within tau times the fastest method's (Dolan & Moré 2002; AlgoPerf's scoring). "
+                  "A task where half or more of a method's seeds never reached the target counts against it.",
+                  ""] + markdown_table(header, rows)
+    if mup.applies(results):
+        header, rows = mup.table(results)
+        lines += ["## muP: the best learning rate across widths", "",
+                  "Best learning rate (lowest mean final training loss over the selection seeds) of each "
+                  "width under each parametrization; drift = log10(largest / smallest best rate).", ""]
+        lines += markdown_table(header, rows)
+    if lines and not plots_skipped:
+        lines += [line for link in links for line in (f"![{Path(link).stem}]({quote(link, safe='/')})", "")]
+    return lines
 
 
 def seed_list(seeds) -> str:

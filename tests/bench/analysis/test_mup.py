@@ -1,0 +1,40 @@
+"""The muP study's reading of a results file: best rate per width, its drift, the table."""
+import numpy as np
+
+from bench.analysis import mup
+
+
+def _runs(best_rate_of_width):
+    """Selection runs whose training loss is lowest at best_rate_of_width[init](width)."""
+    runs = []
+    for init in ("lecun_normal", "mup"):
+        for width in (64, 256, 1024):
+            best = best_rate_of_width[init](width)
+            for lr in (1e-4, 1e-3, 1e-2, 1e-1):
+                for seed in (0, 1):
+                    loss = 0.1 + abs(np.log10(lr / best)) + 0.01 * seed
+                    runs.append({"task": f"digits-mlp-w{width}", "init": init, "lr": lr, "seed": seed,
+                                 "phase": "selection", "final_train_loss": loss})
+    return {"runs": runs, "meta": {}}
+
+
+def test_best_rates_and_their_drift():
+    results = _runs({"lecun_normal": lambda width: {64: 1e-2, 256: 1e-3, 1024: 1e-4}[width],
+                     "mup": lambda width: 1e-2})
+    assert mup.applies(results)
+    best = mup.best_rates(results)
+    assert best["lecun_normal"] == {64: 1e-2, 256: 1e-3, 1024: 1e-4}
+    assert best["mup"] == {64: 1e-2, 256: 1e-2, 1024: 1e-2}
+    drift = mup.drift(results)
+    assert np.isclose(drift["lecun_normal"], 2.0) and drift["mup"] == 0.0
+    header, rows = mup.table(results)
+    assert header[1] == "width 64" and rows[1][0] == "muP" and rows[1][-1] == "0.00"
+
+
+def test_failed_runs_without_a_loss_are_left_out_and_other_suites_do_not_apply():
+    results = _runs({"lecun_normal": lambda width: 1e-3, "mup": lambda width: 1e-3})
+    for run in results["runs"]:
+        if run["lr"] == 1e-1:
+            run["final_train_loss"] = None  # failed with a non-finite loss
+    assert 1e-1 not in mup.loss_by_rate(results)["mup"][64]
+    assert not mup.applies({"runs": [{"task": "digits-mlp", "init": "mup"}], "meta": {}})
