@@ -7,6 +7,8 @@ BatchNorm hold "batch_stats" and take `train` (True in training, with mutable=["
 """
 from __future__ import annotations
 
+import math
+
 from typing import Any, Callable, NamedTuple, Sequence
 
 import flax.linen as nn
@@ -92,54 +94,66 @@ def _resnet20(stats: PixelStats, num_classes: int, batch_norm: bool):
 
 MNIST1D_DATA = ("MNIST-1D (Greydanus 2020; mnist1d package defaults), 3,500/500/1,000 (the paper trains on all "
                 "4,000, in a fixed order, from PyTorch's default init)")
-PROVISIONAL = "target provisional (to be set from a tuned baseline)"
+PROVISIONAL = ("target provisional: not set from a tuned baseline, the data could not be downloaded "
+               "where the targets were set")
+# A task's target validation accuracy: TARGET_FRACTION of the best mean validation accuracy of
+# the tuned baseline (the `targets` suite: Adam, he_normal, six learning rates chosen on 4
+# selection seeds; results/reference/targets.json), rounded down to a multiple of 0.005
+# (`target_from`). Near the best a tuned optimizer reaches, so "time to target" measures how
+# fast a method gets close to what the task allows; tests/bench/tasks/test_targets.py holds
+# the numbers below to the committed run.
+TARGET_FRACTION = 0.98
+
+
+def target_from(best_validation_accuracy: float) -> float:
+    """The target a task gets from its tuned baseline's best mean validation accuracy."""
+    return round(math.floor(TARGET_FRACTION * best_validation_accuracy / 0.005 + 1e-9) * 0.005, 3)
 IMAGE_EVAL_BATCH, IMAGE_EVAL_EVERY = 1000, 250
 
 TASKS: dict[str, Task] = {
     "digits-mlp": Task(
         "digits-mlp", "8x8 digits, MLP 64-128-128-10, ReLU, batch 128",
-        data.digits, _mlp((128, 128), 10), batch_size=128, target=0.95, steps=300),
+        data.digits, _mlp((128, 128), 10), batch_size=128, target=0.96, steps=300),
     "digits-deep": Task(
         "digits-deep", "8x8 digits, 20 hidden Dense layers of width 64, ReLU, no normalization",
-        data.digits, _mlp((64,) * 20, 10), batch_size=128, target=0.90, steps=500),
+        data.digits, _mlp((64,) * 20, 10), batch_size=128, target=0.93, steps=500),
     "digits-cnn": Task(
         "digits-cnn", "8x8x1 digits, Conv3x3(16)-Conv3x3(32)-AvgPool2-Dense(10), ReLU",
         lambda: data.digits((8, 8, 1)),
         lambda kernel_init, bias_init: SmallCNN((16, 32), 10, kernel_init, bias_init),
-        batch_size=128, target=0.95, steps=300),
+        batch_size=128, target=0.965, steps=300),
     "spirals": Task(
         "spirals", "two interleaved 2-D spirals, MLP 2-64-64-2, ReLU",
-        data.spirals, _mlp((64, 64), 2), batch_size=128, target=0.95, steps=1000),
+        data.spirals, _mlp((64, 64), 2), batch_size=128, target=0.97, steps=1000),
     "mnist1d-linear": Task(
-        "mnist1d-linear", f"{MNIST1D_DATA}; logistic regression (Dense 40-10); {PROVISIONAL}",
-        _mnist1d(), _mnist1d_linear, MNIST1D_BATCH, target=0.30, steps=MNIST1D_STEPS,
+        "mnist1d-linear", f"{MNIST1D_DATA}; logistic regression (Dense 40-10)",
+        _mnist1d(), _mnist1d_linear, MNIST1D_BATCH, target=0.325, steps=MNIST1D_STEPS,
         published_accuracy=0.32),
     "mnist1d-mlp": Task(
         "mnist1d-mlp", f"{MNIST1D_DATA}; the paper's MLP: Dense(100)-ReLU, h + ReLU(Dense(100) h), "
         f"Dense(10) (branch marked for Fixup; its 4 Fixup scalars, 3 biases and a multiplier, are the "
-        f"identity at init); {PROVISIONAL}",
-        _mnist1d(), _mnist1d_mlp, MNIST1D_BATCH, target=0.60, steps=MNIST1D_STEPS,
+        f"identity at init)",
+        _mnist1d(), _mnist1d_mlp, MNIST1D_BATCH, target=0.64, steps=MNIST1D_STEPS,
         published_accuracy=0.68),
     "mnist1d-cnn": Task(
         "mnist1d-cnn", f"{MNIST1D_DATA}; the paper's CNN: 3 Conv1d(25; kernels 5, 3, 3; stride 2; "
-        f"padding 1)-ReLU, Dense(10) on the 5x25 features; {PROVISIONAL}",
-        _mnist1d(), _mnist1d_cnn, MNIST1D_BATCH, target=0.85, steps=MNIST1D_STEPS,
+        f"padding 1)-ReLU, Dense(10) on the 5x25 features",
+        _mnist1d(), _mnist1d_cnn, MNIST1D_BATCH, target=0.89, steps=MNIST1D_STEPS,
         published_accuracy=0.94),
     "mnist1d-gru": Task(
         "mnist1d-gru", f"{MNIST1D_DATA}; the paper's GRU: bidirectional, 6 hidden units, zero initial "
-        f"states, Dense(10) on all 40 steps' states (Flax's GRU biases: 5,110 params, PyTorch's 5,134); "
-        f"{PROVISIONAL}",
-        _mnist1d(), _mnist1d_gru, MNIST1D_BATCH, target=0.80, steps=MNIST1D_STEPS,
+        f"states, Dense(10) on all 40 steps' states (Flax's GRU biases: 5,110 params, PyTorch's 5,134)",
+        _mnist1d(), _mnist1d_gru, MNIST1D_BATCH, target=0.88, steps=MNIST1D_STEPS,
         published_accuracy=0.91),
     "mnist1d-shuffled-mlp": Task(
         "mnist1d-shuffled-mlp", f"{MNIST1D_DATA}, one fixed permutation of the 40 positions; "
-        f"the paper's MLP; {PROVISIONAL}",
-        _mnist1d(shuffled=True), _mnist1d_mlp, MNIST1D_BATCH, target=0.60, steps=MNIST1D_STEPS,
+        f"the paper's MLP",
+        _mnist1d(shuffled=True), _mnist1d_mlp, MNIST1D_BATCH, target=0.635, steps=MNIST1D_STEPS,
         published_accuracy=0.68),
     "mnist1d-shuffled-cnn": Task(
         "mnist1d-shuffled-cnn", f"{MNIST1D_DATA}, one fixed permutation of the 40 positions; "
-        f"the paper's CNN; {PROVISIONAL}",
-        _mnist1d(shuffled=True), _mnist1d_cnn, MNIST1D_BATCH, target=0.50, steps=MNIST1D_STEPS,
+        f"the paper's CNN",
+        _mnist1d(shuffled=True), _mnist1d_cnn, MNIST1D_BATCH, target=0.575, steps=MNIST1D_STEPS,
         published_accuracy=0.56),
     "mnist-lenet": Task(
         "mnist-lenet", f"MNIST 55,000/5,000/10,000 (downloaded), uint8; LeNet-5 (ReLU, max-pool); "
