@@ -86,6 +86,8 @@ def _add_perf(sub):
     p.add_argument("--search", action="store_true",
                    help="a search's trials x seeds as one program vs one configuration at a time")
     p.add_argument("--trials", type=int, default=64, help="trials of --search")
+    p.add_argument("--levers", action="store_true",
+                   help="what each of the runner's levers is worth, side by side, and start-up")
     p.add_argument("--out", help="perf JSON path (default: results/perf-<platform>.json)")
     p.set_defaults(func=perf_from_args)
 
@@ -279,7 +281,7 @@ def perf_from_args(args) -> int:
         earlier = read_json(args.out, "--out")
         if os.path.exists(args.out) and not (isinstance(earlier, dict) and "meta" in earlier
                                              and ("rows" in earlier or "sizes" in earlier
-                                                  or "search" in earlier)):
+                                                  or "search" in earlier or "levers" in earlier)):
             raise UsageError(f"--out '{args.out}' exists and is not an initopt perf file; "
                              "choose another path (nothing was changed)")
     start_jax()
@@ -288,7 +290,9 @@ def perf_from_args(args) -> int:
 
     from bench.tools import perf
 
-    if args.search:
+    if args.levers:
+        perf.levers(args.task, args.optimizer, args.seeds or 256, args.steps, out=args.out)
+    elif args.search:
         perf.search(args.task, args.optimizer, args.trials, args.seeds or 4, args.steps, args.out)
     elif args.scaling:
         perf.scaling(args.task, args.optimizer,

@@ -604,13 +604,17 @@ def _periods(steps: int, eval_every: int):
         yield period_start, min(period_start + eval_every, steps)
 
 
-def _device_seed_slots(seeds: np.ndarray, n_devices: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per device, its runs' distinct seeds (padded to a common count) and each run's row there."""
+def _device_seed_slots(seeds: np.ndarray, n_devices: int,
+                       share: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Per device, its runs' distinct seeds (padded to a common count) and each run's row there.
+
+    share=False gives every run a row of its own (the same permutations, one sort per run: what
+    the runner did before; kept to measure the difference, `python -m bench perf --levers`)."""
     per_device = np.split(seeds, n_devices)
-    distinct = [list(dict.fromkeys(part.tolist())) for part in per_device]
+    distinct = [list(dict.fromkeys(part.tolist())) if share else part.tolist() for part in per_device]
     width = max(len(d) for d in distinct)
     table = np.asarray([d + [d[-1]] * (width - len(d)) for d in distinct], np.uint32).reshape(-1)
-    slots = np.concatenate([[d.index(seed) for seed in part.tolist()]
+    slots = np.concatenate([[d.index(seed) for seed in part.tolist()] if share else range(len(part))
                             for d, part in zip(distinct, per_device)]).astype(np.int32)
     return table, slots
 
@@ -628,8 +632,9 @@ class TrainProgram:
     def __init__(self, task: Task, dataset: Dataset, spec: OptimizerSpec,
                  hyperparams: dict[str, Any], batch_size: int, mesh: Mesh,
                  vmap_width: int | None | str = "auto", call_seconds: float = CALL_SECONDS,
-                 schedule_steps: int | None = None):
+                 schedule_steps: int | None = None, share_permutations: bool = True):
         self.spec, self.mesh, self.call_seconds = spec, mesh, call_seconds
+        self.share_permutations = share_permutations
         self.n_devices = mesh.devices.size
         self.n_train = dataset.x_train.shape[0]
         self.steps_per_epoch = None if spec.full_batch else max(self.n_train // batch_size, 1)
@@ -649,7 +654,7 @@ class TrainProgram:
         values = {name: np.asarray([run.traced_values()[name] for run in runs], np.float32)
                   for name in names}
         seeds = np.asarray([run.seed for run in runs], np.uint32)
-        key_table, slots = _device_seed_slots(seeds, self.n_devices)
+        key_table, slots = _device_seed_slots(seeds, self.n_devices, self.share_permutations)
         data_keys, order_keys = (np.asarray(_data_key_data(s)) for s in (seeds, key_table))
         multipliers = None
         if any(run.init in initialized.multipliers for run in runs):
@@ -730,7 +735,8 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, hyperparams: d
                eval_every: int, mesh: Mesh, test: bool = True,
                max_runs_per_call: int | None = None,
                on_progress: Callable[[int], None] | None = None,
-               call_seconds: float = CALL_SECONDS) -> tuple[RunOutput, ProgramTiming]:
+               call_seconds: float = CALL_SECONDS, vmap_width: int | None | str = "auto",
+               share_permutations: bool = True) -> tuple[RunOutput, ProgramTiming]:
     """Train `runs` of one optimizer as one compiled program; returns host-side metrics.
 
     `initialized` holds every (init, seed) the runs need (`initialize`). Every run must carry
@@ -741,8 +747,9 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, hyperparams: d
     names = {tuple(sorted(run.traced_values())) for run in runs}
     if len(names) != 1:
         raise ValueError(f"every run of a program needs the same hyperparameter names, got {sorted(names)}")
-    program = TrainProgram(task, dataset, spec, hyperparams, batch_size, mesh,
-                           call_seconds=call_seconds, schedule_steps=steps)
+    program = TrainProgram(task, dataset, spec, hyperparams, batch_size, mesh, vmap_width,
+                           call_seconds=call_seconds, schedule_steps=steps,
+                           share_permutations=share_permutations)
     n_devices = program.n_devices
 
     # Per-run bytes: the state (params, optimizer slots, model state) twice (donated in, out),

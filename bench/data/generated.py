@@ -22,7 +22,7 @@ import random
 import numpy as np
 
 from bench.data.cache import data_dir, load_arrays, save_arrays
-from bench.data.dataset import Dataset, carve_validation
+from bench.data.dataset import Dataset, cached_split, carve_validation
 
 VALIDATION_SIZE = 500
 PERMUTATION_SEED = 0
@@ -79,4 +79,7 @@ def mnist1d(shuffled: bool = False) -> Dataset:
     if shuffled:
         order = position_permutation(x.shape[-1])
         x, x_test = x[:, order], x_test[:, order]
-    return carve_validation(x, arrays["y"], x_test, arrays["y_test"], VALIDATION_SIZE, NUM_CLASSES)
+    return cached_split(f"mnist1d{'-shuffled' if shuffled else ''}",
+                        {"arrays": hashlib.sha256(x.tobytes() + x_test.tobytes()).hexdigest()},
+                        lambda: carve_validation(x, arrays["y"], x_test, arrays["y_test"],
+                                                 VALIDATION_SIZE, NUM_CLASSES))

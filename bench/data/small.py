@@ -9,22 +9,31 @@ import functools
 
 import numpy as np
 
-from bench.data.dataset import SPLIT_SEED, Dataset, split_70_15_15
+from bench.data.dataset import SPLIT_SEED, Dataset, cached_split, split_70_15_15
 
 
 @functools.cache
 def digits(image_shape: tuple[int, ...] = (64,)) -> Dataset:
     """1,797 real 8x8 handwritten digits (sklearn's copy of the UCI set), pixels in [0, 1]."""
-    from sklearn.datasets import load_digits
 
-    bunch = load_digits()
-    images = (bunch.images / 16.0).reshape((-1, *image_shape))
-    return split_70_15_15(images, bunch.target, num_classes=10)
+    def build() -> Dataset:
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        images = (bunch.images / 16.0).reshape((-1, *image_shape))
+        return split_70_15_15(images, bunch.target, num_classes=10)
+
+    return cached_split("digits", {"image_shape": image_shape}, build)
 
 
 @functools.cache
 def spirals(points_per_class: int = 500, turns: float = 1.5, noise: float = 0.2) -> Dataset:
     """Two interleaved spirals in 2-D (Lang & Witbrock 1988), generated deterministically."""
+    identity = {"points_per_class": points_per_class, "turns": turns, "noise": noise}
+    return cached_split("spirals", identity, lambda: _spirals(points_per_class, turns, noise))
+
+
+def _spirals(points_per_class: int, turns: float, noise: float) -> Dataset:
     rng = np.random.default_rng(SPLIT_SEED)
     radius_fraction = np.sqrt(rng.uniform(0.0, 1.0, points_per_class))
     angle = radius_fraction * turns * 2 * np.pi

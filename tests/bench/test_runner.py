@@ -253,3 +253,18 @@ def test_schedule_free_adamw_trains_in_the_runner():
 
     _, output = train(OPTIMIZERS["schedule_free_adamw"], ["he_normal"], [0], [3e-3])
     assert output.val_accuracy[0, -1] > 0.5 and np.isfinite(output.train_loss).all()
+
+
+def test_shared_permutations_give_the_numbers_of_one_permutation_per_run():
+    # Runs that share a seed share that seed's epoch permutations; sorting one per run instead
+    # must give the same batches, so the same numbers.
+    mesh, dataset = runner.runs_mesh(), TASK.load()
+    initialized = runner.initialize(TASK, dataset, STRATEGIES, [0, 1], BATCH, mesh)
+    runs = runner.grid(list(STRATEGIES), [0, 1], [1e-3, 3e-3])  # 4 runs per seed
+    options = dict(steps=STEPS, batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh)
+    shared, _ = runner.train_runs(TASK, dataset, ADAM, {}, runs, initialized, **options)
+    alone, _ = runner.train_runs(TASK, dataset, ADAM, {}, runs, initialized, share_permutations=False,
+                                 **options)
+    np.testing.assert_array_equal(shared.train_loss, alone.train_loss)
+    assert runner._device_seed_slots(np.asarray([5, 5, 7, 7], np.uint32), 2)[0].tolist() == [5, 7]
+    assert runner._device_seed_slots(np.asarray([5, 5, 7, 7], np.uint32), 2, share=False)[0].tolist() == [5, 5, 7, 7]

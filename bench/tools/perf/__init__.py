@@ -284,6 +284,97 @@ def search(task: str = "digits-mlp", optimizer: str = "adam", trials: int = 64, 
     return found
 
 
+def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, steps: int = 500,
+           repeats: int = 2, out: str | None = None) -> dict[str, Any]:
+    """What each lever of the runner is worth, measured side by side in one process (variants
+    interleaved `repeats` times, the best of each kept), and the start-up it pays:
+
+        shared permutations   on a grid whose runs share seeds (seeds/8 seeds x 8 learning
+                              rates): one sort per distinct seed per device vs one per run
+        call length           ~1 s calls (the default) vs 0.05 s (many host round trips) vs 10 s
+        vmap width            CPU groups of 4 (the default) vs 2, 8 and one vmap per device
+        evaluation            every eval_every steps vs once at the end (what evaluating costs)
+        start-up              fresh processes: importing the run's modules, and each library
+        XLA flag              --xla_cpu_multi_thread_eigen=false, whole process
+    Every variant trains the same runs; each but "evaluation" gives the same numbers."""
+    import subprocess
+    import time
+
+    workload = make_workload(task, optimizer, seeds, steps)
+    mesh = runner.runs_mesh()
+    grid = runner.grid([INIT], list(workload.seeds[:max(1, seeds // 8)]),
+                       [workload.lr * factor for factor in (0.25, 0.5, 1, 2, 4, 8, 16, 32)])
+    plain = grid_runs(workload, workload.seeds)
+
+    def timed(runs, **options):
+        options.setdefault("eval_every", workload.eval_every)
+        began = time.perf_counter()
+        _, timing = runner.train_runs(workload.task, workload.dataset, workload.spec,
+                                      workload.spec.hyperparams, runs, workload.initialized,
+                                      steps=steps, batch_size=workload.batch_size, mesh=mesh,
+                                      **options)
+        return {"run_seconds": timing.run_seconds, "compile_seconds": timing.compile_seconds,
+                "calls": timing.calls, "wall_seconds": time.perf_counter() - began}
+
+    variants = {
+        "grid: shared permutations": (grid, {}),
+        "grid: one permutation per run": (grid, {"share_permutations": False}),
+        "calls of ~1 s (default)": (plain, {}),
+        "calls of ~0.05 s": (plain, {"call_seconds": 0.05}),
+        "calls of ~10 s": (plain, {"call_seconds": 10.0}),
+        "vmap groups of 2": (plain, {"vmap_width": 2}),
+        "vmap groups of 8": (plain, {"vmap_width": 8}),
+        "one vmap per device": (plain, {"vmap_width": None}),
+        "evaluation once, at the end": (plain, {"eval_every": steps}),
+    }
+    best: dict[str, dict[str, Any]] = {}
+    for _ in range(repeats):
+        for name, (runs, options) in variants.items():
+            found = timed(runs, **options)
+            if name not in best or found["run_seconds"] < best[name]["run_seconds"]:
+                best[name] = found
+    for name, found in best.items():
+        found["seed_steps_per_second"] = len(variants[name][0]) * steps / found["run_seconds"]
+
+    def fresh(code: str, env: dict[str, str] | None = None) -> float:
+        began = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], env={**os.environ, **(env or {})}, check=True,
+                       capture_output=True)
+        return time.perf_counter() - began
+
+    run_modules = ("import bench.cli, bench.suite.execute, bench.runner, bench.suite.metrics, "
+                   "bench.tasks, bench.results.files")
+    startup = {"python": fresh("pass"), "the run's modules": fresh(run_modules),
+               **{library: fresh(f"import {library}") for library in
+                  ("jax", "flax.linen", "optax", "scipy.stats", "sklearn.datasets", "matplotlib.pyplot")}}
+    flags = {"default": runner_process(workload, seeds),
+             "--xla_cpu_multi_thread_eigen=false": runner_process(
+                 workload, seeds, {"XLA_FLAGS": f"--xla_force_host_platform_device_count={mesh.devices.size} "
+                                                "--xla_cpu_multi_thread_eigen=false"})}
+    found = {"variants": best, "startup_seconds": startup, "whole_process": flags,
+             "grid": f"{len(grid)} runs: {max(1, seeds // 8)} seeds x 8 learning rates", "plain": f"{seeds} seeds"}
+    path = out or os.path.join("results", f"perf-levers-{jax.default_backend()}.json")
+    _write(path, {"meta": _meta(workload, float("nan")), "levers": found})
+    if jax.process_index() == 0:
+        from rich.table import Table
+
+        from bench.console import output_console
+
+        table = Table(title=f"levers, {task} {optimizer}, {steps} steps (best of {repeats}, side by side)")
+        for column in ("variant", "runs", "seed-steps/s", "run s", "calls"):
+            table.add_column(column, justify="left" if column == "variant" else "right")
+        for name, row in best.items():
+            table.add_row(name, str(len(variants[name][0])), f"{row['seed_steps_per_second']:,.0f}",
+                          f"{row['run_seconds']:.2f}", str(row["calls"]))
+        console = output_console()
+        console.print(table)
+        console.print("start-up, fresh process (s): " + ", ".join(f"{k} {v:.2f}" for k, v in startup.items()))
+        console.print("whole process (s): " + ", ".join(
+            f"{k} {v.get('wall_seconds', 'failed')}" for k, v in flags.items()))
+        console.print(f"results: {path}")
+    return found
+
+
 def scaling(task: str = "digits-mlp", optimizer: str = "adam", steps: int = SCALING_STEPS,
             sizes: Sequence[int] = SCALING_RUNS, out: str | None = None) -> dict[str, Any]:
     """Throughput vs number of runs for every strategy; JSON and a log-log PNG."""

@@ -32,3 +32,22 @@ def test_spirals_are_deterministic_balanced_and_two_class():
     np.testing.assert_array_equal(d.x_train, again.x_train)
     assert d.num_classes == 2 and set(np.unique(d.y_train)) == {0, 1}
     assert abs(d.y_train.mean() - 0.5) < 0.02
+
+
+def test_a_split_is_cached_whole_and_keyed_on_scikit_learns_version(tmp_path, monkeypatch):
+    import numpy as np
+
+    from bench import data
+    from bench.data import dataset as dataset_module
+
+    monkeypatch.setenv("INITOPT_DATA_DIR", str(tmp_path))
+    built = dataset_module.cached_split("spirals", {"n": 7}, lambda: data.small._spirals(50, 1.5, 0.2))
+    files = list((tmp_path / "splits").glob("spirals-*.npz"))
+    assert len(files) == 1
+    again = dataset_module.cached_split("spirals", {"n": 7}, lambda: 1 / 0)  # never built again
+    for field in data.Dataset._fields:
+        np.testing.assert_array_equal(np.asarray(getattr(again, field)), np.asarray(getattr(built, field)))
+        assert np.asarray(getattr(again, field)).dtype == np.asarray(getattr(built, field)).dtype
+    monkeypatch.setattr("importlib.metadata.version", lambda name: "0.0-another")
+    dataset_module.cached_split("spirals", {"n": 7}, lambda: built)
+    assert len(list((tmp_path / "splits").glob("spirals-*.npz"))) == 2  # another version, its own split
