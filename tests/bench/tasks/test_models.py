@@ -160,7 +160,7 @@ def test_plain_resnet_has_fixups_scalar_biases_at_0_and_multipliers_at_1():
     assert len(scalars["scale"]) == 3 and set(scalars["scale"]) == {1.0}
 
 
-@pytest.mark.parametrize("batch_norm", [True, False])
+@pytest.mark.parametrize("batch_norm", [pytest.param(True, marks=pytest.mark.slow), False])  # the plain net is Fixup's case
 def test_fixup_finds_resnet20s_9_branches_of_2_convolutions_and_zeroes_them(batch_norm):
     from inits.residual import find_residual_branches, fixup
 
