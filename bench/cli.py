@@ -86,6 +86,8 @@ def _add_perf(sub):
     p.add_argument("--search", action="store_true",
                    help="a search's trials x seeds as one program vs one configuration at a time")
     p.add_argument("--trials", type=int, default=64, help="trials of --search")
+    p.add_argument("--synthetic", action="store_true",
+                   help="random data shaped like the task's (image tasks whose data is not downloaded)")
     p.add_argument("--levers", action="store_true",
                    help="what each of the runner's levers is worth, side by side, and start-up")
     p.add_argument("--out", help="perf JSON path (default: results/perf-<platform>.json)")
@@ -298,7 +300,8 @@ def perf_from_args(args) -> int:
         perf.scaling(args.task, args.optimizer,
                      steps=args.steps if args.steps != 500 else perf.SCALING_STEPS, out=args.out)
     else:
-        perf.perf(args.task, args.optimizer, args.seeds or 256, args.steps, args.out)
+        perf.perf(args.task, args.optimizer, args.seeds or 256, args.steps, args.out,
+                  synthetic=args.synthetic)
     return 0
 
 

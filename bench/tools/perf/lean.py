@@ -46,29 +46,44 @@ def make_lean_train(task, dataset, spec, lr: float, batch_size: int, steps: int,
 
     def lean_train(seed, data):
         init_key, data_key = jax.random.split(jax.random.key(seed))
-        params = model.init(init_key, data["x_train"][:1])["params"]
+        variables = model.init(init_key, data["x_train"][:1])
+        params = variables["params"]
+        state = {name: value for name, value in variables.items() if name != "params"}
 
-        def loss_fn(params, x, y):
-            return cross_entropy(model.apply({"params": params}, x), y)
+        def loss_fn(params, state, x, y):
+            if not state:
+                return cross_entropy(model.apply({"params": params}, x), y), state
+            # a BatchNorm model: batch statistics in training, its running averages updated
+            logits, state = model.apply({"params": params, **state}, x, train=True, mutable=list(state))
+            return cross_entropy(logits, y), dict(state)
 
         def step(carry, key):
-            params, opt_state = carry
-            index = jax.random.randint(key, (batch_size,), 0, n_train)
-            loss, grads = jax.value_and_grad(loss_fn)(params, data["x_train"][index],
-                                                      data["y_train"][index])
+            params, state, opt_state = carry
+            index_key, augment_key = jax.random.split(key)
+            index = jax.random.randint(index_key, (batch_size,), 0, n_train)
+            x = data["x_train"][index]
+            if task.augment is not None:
+                x = task.augment(augment_key, x)
+            (loss, state), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                params, state, x, data["y_train"][index])
             updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
+            return (optax.apply_updates(params, updates), state, opt_state), loss
+
+        def evaluate(params, state):
+            variables = {"params": params, **state}
+            logits = model.apply(variables, data["x_val"], train=False) if state else model.apply(
+                variables, data["x_val"])
+            return accuracy(logits, data["y_val"])
 
         keys = jax.random.split(data_key, steps)
-        carry = (params, optimizer.init(params))
+        carry = (params, state, optimizer.init(params))
         if eval_every is None:
             _, losses = jax.lax.scan(step, carry, keys)
             return jnp.mean(losses[-last:])
 
         def period(carry, period_keys):
             carry, losses = jax.lax.scan(step, carry, period_keys)
-            val = accuracy(model.apply({"params": carry[0]}, data["x_val"]), data["y_val"])
-            return carry, (jnp.mean(losses), val)
+            return carry, (jnp.mean(losses), evaluate(carry[0], carry[1]))
 
         _, (losses, _) = jax.lax.scan(period, carry, keys.reshape((steps // eval_every, eval_every)))
         return losses[-1]

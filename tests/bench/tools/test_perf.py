@@ -101,3 +101,14 @@ def test_search_trains_the_trials_as_one_program_and_the_loop_one_per_trial(tmp_
     assert found["loop_over_trials"]["compiles"] == 2  # a new configuration is a new program
     assert {"learning_rate", "b1", "b2", "eps"} <= set(found["searched"])
     assert json.loads((tmp_path / "s.json").read_text())["search"]["trials"] == 2
+
+
+def test_a_conv_task_with_synthetic_data_counts_its_flops_with_xla(tmp_path):
+    # LeNet on random MNIST-shaped data (no download): the lean loop beside the runner, and a
+    # FLOP count from XLA's cost analysis, since a conv's weights are shared over positions.
+    workload = perf.make_workload("mnist-lenet", "adam", 2, 4, eval_every=2, synthetic=True)
+    assert workload.dataset.x_train.shape[1:] == (28, 28, 1) and workload.dataset.x_train.dtype == np.uint8
+    assert workload.flops_per_step > 6 * workload.batch_size * workload.n_params  # shared weights
+    lean_row = perf.measure_lean(workload, workload.seeds)
+    runner_row = perf.measure_runner(workload, workload.seeds)
+    assert np.all(np.isfinite(lean_row.final_loss)) and np.all(np.isfinite(runner_row.final_loss))
