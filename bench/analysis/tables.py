@@ -49,11 +49,15 @@ def print_tables(document: dict[str, Any], console: Console) -> None:
                    lambda row, steps=steps: _fmt_speed(row, steps)))
         for title, cell in tables:
             table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
-            table.add_column("init")
-            for optimizer in optimizers:
-                table.add_column(optimizer, justify="right")
-            for init in inits:
-                table.add_row(init, *(cell(chosen.get((optimizer, init))) for optimizer in optimizers))
+            # the longer list runs down the rows: 27 optimizers under one init stay readable
+            by_optimizer = len(optimizers) > len(inits)
+            rows, columns = (optimizers, inits) if by_optimizer else (inits, optimizers)
+            table.add_column("optimizer" if by_optimizer else "init")
+            for name in columns:
+                table.add_column(name, justify="right")
+            for name in rows:
+                table.add_row(name, *(cell(chosen.get((name, other) if by_optimizer else (other, name)))
+                                      for other in columns))
             console.print(table)
     console.print(failures_line(document["runs"]), highlight=False)
     console.print(timing_line(document), highlight=False)
