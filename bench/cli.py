@@ -21,7 +21,7 @@ COMMANDS = ("run", "tune", "list", "verify", "perf", "compare", "report", "diagn
 
 def _add_run(sub):
     p = sub.add_parser("run", help="train every (init x seed x learning rate) of each optimizer and report")
-    p.add_argument("--suite", default="default", help="named suite: default, full, sweep, smoke (see `list`)")
+    p.add_argument("--suite", default="default", help="named suite (`python -m bench list` shows them all)")
     p.add_argument("--task", help="task name (overrides the suite's)")
     p.add_argument("--optimizers", help="comma-separated optimizer names (overrides the suite's)")
     p.add_argument("--inits", help="comma-separated init strategy names (overrides the suite's)")

@@ -47,12 +47,20 @@ def suite_plots(results: dict) -> list[tuple[str, object]]:
     return found
 
 
+def optimizers_by_init(results: dict, task: str) -> list[str]:
+    """The optimizers that get a figure of their own, one line per init: those that ran two inits
+    or more on `task` (one init's line is already in the task's convergence figure)."""
+    return [optimizer for optimizer in optimizers_of(results, task)
+            if len({row["init"] for row in results["summary"]
+                    if row["task"] == task and row["optimizer"] == optimizer}) > 1]
+
+
 def plot_paths(results: dict, out_dir, stem: str = "results") -> list[Path]:
     """The PNGs `make_plots` writes, in order, without drawing anything."""
     out_dir = Path(out_dir)
     paths = []
     for task in tasks(results):
-        kinds = ["convergence", *(f"convergence-{_slug(o)}" for o in optimizers_of(results, task)),
+        kinds = ["convergence", *(f"convergence-{_slug(o)}" for o in optimizers_by_init(results, task)),
                  "heatmap", "steps-to-target", "lr-sensitivity"]
         paths += [out_dir / f"{stem}-{_slug(task)}-{kind}.png" for kind in kinds]
     paths += [out_dir / f"{stem}-{SUITE}-{kind}.png" for kind, _ in suite_plots(results)]
@@ -67,7 +75,8 @@ def make_plots(results: dict, out_dir, stem: str = "results") -> list[Path]:
     written = []
     for task in tasks(results):
         figures = [convergence_by_optimizer(results, task)]
-        figures += [convergence_by_init(results, task, optimizer) for optimizer in optimizers_of(results, task)]
+        figures += [convergence_by_init(results, task, optimizer)
+                    for optimizer in optimizers_by_init(results, task)]
         figures += [accuracy_heatmap(results, task), steps_to_target_strips(results, task),
                     lr_sensitivity(results, task)]
         written += [save_figure(figure, next(paths)) for figure in figures]

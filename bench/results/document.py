@@ -617,6 +617,15 @@ def finite_or_none(value):
     return value if math.isfinite(value) else None
 
 
+def finite_or_none_within(value):
+    """`value` (lists and dicts, nested) with every non-finite float as None, for strict JSON."""
+    if isinstance(value, list):
+        return [finite_or_none_within(item) for item in value]
+    if isinstance(value, dict):
+        return {key: finite_or_none_within(item) for key, item in value.items()}
+    return finite_or_none(value) if isinstance(value, float) else value
+
+
 def task_settings(results: dict, task: str) -> dict:
     """A task's settings (steps, batch_size, eval_every, target, num_classes, n_test): its entry
     of `meta.config.tasks`, or the config's top level for a document without that list."""

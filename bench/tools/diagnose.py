@@ -33,7 +33,7 @@ import numpy as np
 from bench.tasks import Task, cross_entropy
 from inits.data_dependent import RESCALED_LAYERS as LAYER_TYPES
 from inits.data_dependent import find_layers as find_model_layers
-from bench.results.document import finite_or_none
+from bench.results.document import finite_or_none_within
 from inits.data_dependent import get_at, is_layer_call
 from inits.strategy import Strategy
 VANISH_BELOW = 1e-2
@@ -287,15 +287,6 @@ def _undrawable(values: np.ndarray) -> str:
     return ", ".join(reasons)
 
 
-def _finite_or_none(value):
-    """The results with every non-finite number (an overflowed net) as None, for JSON."""
-    if isinstance(value, list):
-        return [_finite_or_none(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    return finite_or_none(value) if isinstance(value, float) else value
-
-
 def json_path(plot_path: str) -> str:
     return os.path.splitext(plot_path)[0] + ".json"
 
@@ -314,7 +305,7 @@ def to_json(results: dict) -> str:
                      "verdict": f"ratio = preactivation_std(last hidden) / preactivation_std(first hidden): "
                                 f"< {VANISH_BELOW:g} vanishes, > {EXPLODE_ABOVE:g} or non-finite explodes, "
                                 f"exactly 0 dead, else stable"}},
-        **_finite_or_none(results),
+        **finite_or_none_within(results),  # an overflowed net's numbers as null
     }
     return json.dumps(document, indent=1, allow_nan=False) + "\n"
 

@@ -29,6 +29,7 @@ import jax
 import numpy as np
 
 from bench import runner
+from bench.results.document import finite_or_none_within
 from bench.results.files import atomic_write
 from bench.results.provenance import environment
 from bench.tools.perf import lean, peers
@@ -165,7 +166,7 @@ def _print_table(table, caption: str, title: str) -> None:
     output_console().print(out)
 
 
-def _meta(workload: Workload, matmul: float) -> dict[str, Any]:
+def _meta(workload: Workload, matmul: float | None) -> dict[str, Any]:
     argv = sys.argv[2:] if sys.argv[1:2] == ["perf"] else sys.argv[1:]
     return {**environment(), "command": "python -m bench perf " + " ".join(argv),
             "argv": list(sys.argv), "load_average": list(os.getloadavg()),
@@ -173,16 +174,18 @@ def _meta(workload: Workload, matmul: float) -> dict[str, Any]:
             "optimizer": workload.optimizer, "lr": workload.lr, "init": INIT,
             "batch_size": workload.batch_size, "eval_every": workload.eval_every,
             "parameters": workload.n_params, "flops_per_step": workload.flops_per_step,
-            "matmul": {"what": f"jitted {MATMUL_SIZE}x{MATMUL_SIZE} f32 matmul, one per device, "
-                               f"all {jax.device_count()} devices at once, median of 10 after warm-up",
-                       "gflops": matmul}}
+            "matmul": None if matmul is None else {
+                "what": f"jitted {MATMUL_SIZE}x{MATMUL_SIZE} f32 matmul, one per device, "
+                        f"all {jax.device_count()} devices at once, median of 10 after warm-up",
+                "gflops": matmul}}
 
 
 def _write(path: str, document: dict[str, Any]) -> None:
     if jax.process_index() != 0:
         return
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    atomic_write(path, json.dumps(document, indent=2, default=float) + "\n")
+    plain = json.loads(json.dumps(document, default=float))  # numpy scalars as floats
+    atomic_write(path, json.dumps(finite_or_none_within(plain), indent=2, allow_nan=False) + "\n")
 
 
 def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, steps: int = 500,
@@ -277,7 +280,7 @@ def search(task: str = "digits-mlp", optimizer: str = "adam", trials: int = 64, 
                                   "compiles": loop_compiles},
              "speedup": loop / one_program}
     path = out or os.path.join("results", f"perf-search-{jax.default_backend()}.json")
-    _write(path, {"meta": _meta(workload, float("nan")), "search": found})
+    _write(path, {"meta": _meta(workload, None), "search": found})
     if jax.process_index() == 0:
         print(f"{trials} trials x {seeds} seeds of {optimizer} on {task}, {steps} steps, searching "
               f"{', '.join(sorted(space))}: one program {one_program:.1f} s ({one_compiles} compile), "
@@ -356,7 +359,7 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
     found = {"variants": best, "startup_seconds": startup, "whole_process": flags,
              "grid": f"{len(grid)} runs: {max(1, seeds // 8)} seeds x 8 learning rates", "plain": f"{seeds} seeds"}
     path = out or os.path.join("results", f"perf-levers-{jax.default_backend()}.json")
-    _write(path, {"meta": _meta(workload, float("nan")), "levers": found})
+    _write(path, {"meta": _meta(workload, None), "levers": found})
     if jax.process_index() == 0:
         from rich.table import Table
 

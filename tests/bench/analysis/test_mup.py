@@ -38,3 +38,11 @@ def test_failed_runs_without_a_loss_are_left_out_and_other_suites_do_not_apply()
             run["final_train_loss"] = None  # failed with a non-finite loss
     assert 1e-1 not in mup.loss_by_rate(results)["mup"][64]
     assert not mup.applies({"runs": [{"task": "digits-mlp", "init": "mup"}], "meta": {}})
+
+
+def test_the_figure_says_what_was_measured_not_what_theory_predicts():
+    drifting_mup = _runs({"lecun_normal": lambda width: 1e-2,
+                          "mup": lambda width: {64: 1e-3, 256: 1e-2, 1024: 1e-1}[width]})
+    figure = mup.figure(drifting_mup)
+    title = figure._suptitle.get_text()
+    assert "0.00 decades under the standard parametrization" in title and "2.00 decades under muP" in title

@@ -162,3 +162,15 @@ def test_report_of_a_missing_file_or_into_a_read_only_folder(tmp_path, write_res
     finally:
         os.chmod(path.parent, 0o755)
     assert re.fullmatch(r"run\.json", " ".join(p.name for p in path.parent.iterdir()))
+
+
+def test_an_optimizer_that_ran_one_init_gets_no_figure_of_its_own(tmp_path):
+    from bench.analysis.plots import plot_paths
+
+    results = make_results(steps=60, eval_every=20, single_seed_pairs=())
+    both = {path.name for path in plot_paths(results, tmp_path, "r")}
+    assert {"r-digits-mlp-convergence-sgd.png", "r-digits-mlp-convergence-adam.png"} <= both
+    results = make_results(steps=60, eval_every=20, inits=("he_normal",), single_seed_pairs=())
+    one = {path.name for path in plot_paths(results, tmp_path, "r")}
+    assert not any(name.startswith("r-digits-mlp-convergence-") for name in one)
+    assert "r-digits-mlp-convergence.png" in one

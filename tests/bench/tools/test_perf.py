@@ -112,3 +112,21 @@ def test_a_conv_task_with_synthetic_data_counts_its_flops_with_xla(tmp_path):
     lean_row = perf.measure_lean(workload, workload.seeds)
     runner_row = perf.measure_runner(workload, workload.seeds)
     assert np.all(np.isfinite(lean_row.final_loss)) and np.all(np.isfinite(runner_row.final_loss))
+
+
+def test_perf_files_are_strict_json_with_unmeasured_numbers_as_null(tmp_path):
+    import json
+
+    import numpy as np
+
+    from bench.tools.perf import _write
+
+    path = tmp_path / "perf.json"
+    _write(str(path), {"meta": {"matmul": None}, "rows": [{"gflops": np.float32(2.5), "loss": float("nan"),
+                                                           "rate": np.float64("inf")}]})
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    document = json.loads(path.read_text(), parse_constant=refuse)  # NaN or Infinity would raise
+    assert document["rows"] == [{"gflops": 2.5, "loss": None, "rate": None}]
