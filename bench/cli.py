@@ -216,18 +216,15 @@ def tune_from_args(args) -> int:
             print(f"interrupted: finished programs saved in {interrupted.path}; run the same command "
                   "to finish", file=sys.stderr)
             return 130
-        from bench.analysis.search import chosen_table, write_search_plots
+        from bench.analysis.search import chosen_table, search_plots
 
         console = output_console()
         console.print(chosen_table(document))
-        if not args.no_plots:
-            stem = os.path.basename(files.stem(path))
-            try:
-                plots = write_search_plots(document, os.path.dirname(os.path.abspath(path)), stem)
-            except OSError as error:
-                raise UsageError(files.write_failure(error.filename or path, error)) from None
+        if not args.no_plots:  # the report draws the search plots with the others, and links them
             console.print(f"report:  {_write_report(path, results=document)}")
-            console.print(f"search plots: {', '.join(str(p) for p in plots)}")
+            stem = os.path.basename(files.stem(path))
+            plots = [str(plot) for plot, _ in search_plots(document, os.path.dirname(path) or ".", stem)]
+            console.print(f"search plots: {', '.join(plots)}")
     console.print(f"results: {path}")
     return 0
 

@@ -21,6 +21,7 @@ matplotlib.use("Agg")  # files only, no display: safe on headless CI and remote 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench.analysis import search  # noqa: E402
 from bench.analysis.stats import column_means_ci95  # noqa: E402
 from bench.results.files import temporary_beside  # noqa: E402
 from bench.results.document import (chance, chosen_rows, finite_or_none, format_configuration,  # noqa: E402
@@ -64,6 +65,8 @@ def plot_paths(results: dict, out_dir, stem: str = "results") -> list[Path]:
                  "heatmap", "steps-to-target", "lr-sensitivity"]
         paths += [out_dir / f"{stem}-{_slug(task)}-{kind}.png" for kind in kinds]
     paths += [out_dir / f"{stem}-{SUITE}-{kind}.png" for kind, _ in suite_plots(results)]
+    if search.is_search(results):
+        paths += [path for path, _ in search.search_plots(results, out_dir, stem)]
     return paths
 
 
@@ -81,6 +84,8 @@ def make_plots(results: dict, out_dir, stem: str = "results") -> list[Path]:
                     lr_sensitivity(results, task)]
         written += [save_figure(figure, next(paths)) for figure in figures]
     written += [save_figure(draw(results), next(paths)) for _, draw in suite_plots(results)]
+    if search.is_search(results):
+        written += search.write_search_plots(results, out_dir, stem)
     return written
 
 

@@ -149,21 +149,32 @@ def sensitivity_figure(results: dict[str, Any], task: str, optimizer: str, init:
     return figure
 
 
-def write_search_plots(results: dict[str, Any], out_dir, stem: str) -> list[Path]:
-    """Every search plot of a tune results document: `<stem>-<task>-<init>-budget.png` and
-    `<stem>-<task>-<optimizer>-<init>-sensitivity.png`."""
-    from bench.analysis.plots import _slug, save_figure
+def is_search(results: dict[str, Any]) -> bool:
+    """True for a document `tune` wrote (its config records each optimizer's search space)."""
+    return bool(results["meta"]["config"].get("search_space"))
 
-    written = []
+
+def search_plots(results: dict[str, Any], out_dir, stem: str) -> list[tuple[Path, Any]]:
+    """(path, draw) for every search plot of a tune results document, in order:
+    `<stem>-<task>-<init>-budget.png` and `<stem>-<task>-<optimizer>-<init>-sensitivity.png`."""
+    from bench.analysis.plots import _slug
+
     keys = sorted(trials(results))
-    for task, init in sorted({(task, init) for task, _, init in keys}):
-        written.append(save_figure(budget_figure(results, task, init),
-                                   Path(out_dir) / f"{stem}-{_slug(task)}-{_slug(init)}-budget.png"))
-    for task, optimizer, init in keys:
-        written.append(save_figure(
-            sensitivity_figure(results, task, optimizer, init),
-            Path(out_dir) / f"{stem}-{_slug(task)}-{_slug(optimizer)}-{_slug(init)}-sensitivity.png"))
-    return written
+    found = [(Path(out_dir) / f"{stem}-{_slug(task)}-{_slug(init)}-budget.png",
+              lambda task=task, init=init: budget_figure(results, task, init))
+             for task, init in sorted({(task, init) for task, _, init in keys})]
+    found += [(Path(out_dir) / f"{stem}-{_slug(task)}-{_slug(optimizer)}-{_slug(init)}-sensitivity.png",
+               lambda task=task, optimizer=optimizer, init=init:
+               sensitivity_figure(results, task, optimizer, init))
+              for task, optimizer, init in keys]
+    return found
+
+
+def write_search_plots(results: dict[str, Any], out_dir, stem: str) -> list[Path]:
+    """Draw and write every search plot (`search_plots`); their paths."""
+    from bench.analysis.plots import save_figure
+
+    return [save_figure(draw(), path) for path, draw in search_plots(results, out_dir, stem)]
 
 
 def chosen_table(results: dict[str, Any]):

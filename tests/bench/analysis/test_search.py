@@ -40,3 +40,19 @@ def test_trials_score_failed_runs_at_chance_and_count_them():
     assert [row["trial"] for row in found] == [0, 1]
     assert np.isclose(found[0]["score"], 0.85) and found[0]["failed"] == 0
     assert np.isclose(found[1]["score"], (0.1 + 0.5) / 2) and found[1]["failed"] == 2
+
+
+def test_tune_writes_its_search_plots_and_the_report_links_them(tmp_path):
+    import re
+
+    from bench.cli import main
+
+    out = tmp_path / "t.json"
+    assert main(["tune", "--task", "digits-mlp", "--optimizers", "adam", "--budget", "2", "--seeds", "1",
+                 "--evaluation-seeds", "1", "--steps", "20", "--out", str(out)]) == 0
+    report = (tmp_path / "t.report.md").read_text()
+    linked = set(re.findall(r"\]\(([^)]+\.png)\)", report))
+    search = {"t-digits-mlp-he_normal-budget.png", "t-digits-mlp-adam-he_normal-sensitivity.png"}
+    assert search <= linked
+    for name in linked:
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
