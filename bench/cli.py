@@ -6,6 +6,7 @@ with one line on stderr and exit code 2; a failed verification or comparison wit
 """
 from __future__ import annotations
 
+import _thread
 import argparse
 import os
 import signal
@@ -372,17 +373,26 @@ class _Interrupts:
     """Ctrl-C and SIGTERM. The first raises KeyboardInterrupt in the main thread: a run saves
     its finished programs and exits 130. The second exits 130 at once, from a watcher thread
     woken by the signal itself, so it works even while the main thread waits inside a long
-    XLA call (where Python runs no signal handler until the call returns)."""
+    XLA call (where Python runs no signal handler until the call returns).
+
+    Python may run the handler inside a garbage-collector or weakref callback (jax registers
+    one), where the KeyboardInterrupt it raises is swallowed as "unraisable" and printed as a
+    traceback. `_unraisable` catches exactly that case and delivers the interrupt again, so the
+    first Ctrl-C is never lost and never printed; the watcher does not count a re-delivery."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
     raised = False  # the first interrupt has been raised in the main thread
     reported = False  # the main thread has told the user about it
+    redelivered = 0  # interrupts sent again by `_unraisable`, not by the user
 
     def __enter__(self):
         self.active = threading.current_thread() is threading.main_thread()
         if not self.active:
             return self
         _Interrupts.reported = _Interrupts.raised = False
+        _Interrupts.redelivered = 0
+        self.previous_unraisable = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         self.read_end, self.write_end = os.pipe()
         os.set_blocking(self.write_end, False)
         self.previous = {sig: signal.signal(sig, self._first) for sig in self.SIGNALS}
@@ -396,6 +406,7 @@ class _Interrupts:
         signal.set_wakeup_fd(self.previous_wakeup)
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = self.previous_unraisable
         os.close(self.write_end)  # the watcher reads end-of-file and stops
         return False
 
@@ -407,6 +418,17 @@ class _Interrupts:
             _Interrupts.raised = True
             raise KeyboardInterrupt
 
+    def _unraisable(self, unraisable):
+        if (isinstance(unraisable.exc_value, KeyboardInterrupt) and _Interrupts.raised
+                and not _Interrupts.reported):
+            # our first interrupt, swallowed by a callback: raise it again once the callback is
+            # over (from another thread: here, it would be raised inside this hook, and swallowed)
+            _Interrupts.raised = False
+            _Interrupts.redelivered += 1  # before the signal, so the watcher never counts it as the user's
+            threading.Timer(0.01, _thread.interrupt_main, (signal.SIGINT,)).start()
+            return
+        self.previous_unraisable(unraisable)
+
     def _watch(self):
         seen = 0
         try:
@@ -415,7 +437,7 @@ class _Interrupts:
                 if not woken:
                     return
                 seen += sum(byte in (int(sig) for sig in self.SIGNALS) for byte in woken)
-                if seen >= 2:
+                if seen - _Interrupts.redelivered >= 2:
                     _exit_now()
         finally:
             os.close(self.read_end)

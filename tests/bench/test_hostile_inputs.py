@@ -391,6 +391,39 @@ def test_a_second_interrupt_exits_130_at_once(signum):
     assert err.count("\n") == 1 and "interrupted twice" in err and "Traceback" not in err
 
 
+INTERRUPT_IN_A_GC_CALLBACK = """
+    import gc, sys, time
+    from bench.cli import _Interrupts
+    def callback(phase, info):  # as jax's _xla_gc_callback: Python code that gc runs
+        if phase == "start" and not callback.done:
+            callback.done = True
+            print("in callback", flush=True)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # the signal arrives here, and is swallowed
+                pass
+    callback.done = False
+    gc.callbacks.append(callback)
+    with _Interrupts():
+        try:
+            gc.collect()
+            for _ in range(3000):  # the host loop between calls, where Python checks for signals
+                time.sleep(0.01)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            sys.exit(130)
+"""
+
+
+def test_a_first_interrupt_swallowed_by_a_gc_callback_is_delivered_again():
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(INTERRUPT_IN_A_GC_CALLBACK)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "in callback"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=20)  # without the re-delivery: sleeps out its 30 s
+    assert process.returncode == 130
+    assert err == "interrupted\n"  # no "Exception ignored" traceback, not taken as a second Ctrl-C
+
+
 def test_ctrl_c_twice_during_a_long_run(tmp_path):
     out = tmp_path / "run.json"
     command = [sys.executable, "-m", "bench", *RUN, "--optimizers", "sgd", "--inits", "he_normal",
