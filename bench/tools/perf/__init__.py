@@ -190,6 +190,7 @@ def _write(path: str, document: dict[str, Any]) -> None:
 
 def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, steps: int = 500,
          out: str | None = None, whole_process: bool = True, synthetic: bool = False) -> dict[str, Any]:
+    startup = process_seconds()  # the interpreter and the imports, before anything is measured
     load_before = os.getloadavg()
     workload = make_workload(task, optimizer, seeds, steps, synthetic=synthetic)
     whole_process = whole_process and not synthetic  # a fresh `bench run` would need the real data
@@ -214,7 +215,7 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
     path = out or os.path.join("results", f"perf-{jax.default_backend()}.json")
     document = {"meta": {**_meta(workload, matmul), "load_average_before": list(load_before)},
                 "caption": caption, "rows": table, "whole_process": whole, "notes": notes,
-                "startup_seconds": process_seconds()}
+                "startup_seconds": startup}
     _write(path, document)
     if jax.process_index() == 0:
         _print_table(table, caption, f"python -m bench perf ({jax.default_backend()}, "

@@ -130,3 +130,16 @@ def test_perf_files_are_strict_json_with_unmeasured_numbers_as_null(tmp_path):
 
     document = json.loads(path.read_text(), parse_constant=refuse)  # NaN or Infinity would raise
     assert document["rows"] == [{"gflops": 2.5, "loss": None, "rate": None}]
+
+
+def test_perf_records_its_start_up_not_its_whole_run(tmp_path):
+    # startup_seconds is the process's age when perf begins (interpreter and imports), not its
+    # age when perf ends, which would count every measurement as start-up
+    from bench.tools.perf.measure import process_seconds
+
+    before = process_seconds()
+    document = perf.perf("digits-mlp", "adam", seeds=2, steps=4, out=str(tmp_path / "p.json"),
+                         whole_process=False)
+    after = process_seconds()
+    assert after > before
+    assert 0 < document["startup_seconds"] <= before + 0.5 < after
