@@ -48,7 +48,9 @@ def print_tables(document: dict[str, Any], console: Console) -> None:
                   (f"{task}: median steps to {100 * settings['target']:.0f}% val. accuracy, censored (% reached)",
                    lambda row, steps=steps: _fmt_speed(row, steps)))
         for title, cell in tables:
-            table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+            # as wide as its title and caption, so that a table of one column does not fold them
+            table = Table(title=title, title_justify="left", caption=caption, caption_justify="left",
+                          min_width=max(len(title), len(caption)))
             # the longer list runs down the rows: 27 optimizers under one init stay readable
             by_optimizer = len(optimizers) > len(inits)
             rows, columns = (optimizers, inits) if by_optimizer else (inits, optimizers)

@@ -36,3 +36,12 @@ def test_a_schema_1_file_says_its_seeds_were_shared():
 
     text = _printed(check_document(make_schema_1_results()))
     assert "the same seeds (schema 1)" in text
+
+
+def test_a_narrow_table_keeps_its_title_and_caption_on_one_line_each():
+    results = make_results(optimizers=("sgd",), inits=("he_normal",))
+    console = Console(record=True, width=200)
+    print_tables(results, console)
+    lines = [line.strip() for line in console.export_text().splitlines()]
+    assert "digits-mlp: test accuracy %, mean ± 95% CI over 4 evaluation seeds" in lines
+    assert "chosen on validation (4 selection seeds); failures counted" in lines
