@@ -5,7 +5,7 @@ runs axis over the cores), unless the user already set XLA_FLAGS or JAX is alrea
 persistent compilation cache (in ~/.cache/initopt/jax) unless the user configured one.
 The Python API: `bench.run(suite="default", out=None, **overrides) -> results dict`.
 """
-from bench._host import enable_compilation_cache, split_host_devices
+from bench.host import enable_compilation_cache, split_host_devices
 
 split_host_devices()
 enable_compilation_cache()

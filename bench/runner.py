@@ -32,20 +32,22 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh, PartitionSpec
 
+from bench.counting import largest_divisor_at_most
 from bench.data import Dataset
-from bench.tasks import Task, cross_entropy
+from bench.sharding import (RUNS_AXIS, global_array, replicated, runs_mesh, runs_sharding,
+                            to_host)
+from bench.tasks import Task, apply_model, cross_entropy, shape_model
 from inits.strategy import Strategy
 from optimizers.spec import OptimizerSpec
 
-RUNS_AXIS = "runs"
 # fold_in index of a run's augmentation stream: epoch numbers (the permutations' fold_in
 # indices) never reach it, so the two streams never share a key.
 AUGMENT_STREAM = 2**32 - 1
@@ -60,20 +62,35 @@ SCHEDULE_VALUES = ("schedule", "warmup_fraction", "final_fraction")
 
 
 class Run(NamedTuple):
-    """One training run: a strategy, a seed, and one configuration of the optimizer."""
+    """One training run: a strategy, a seed, and one configuration of the optimizer.
+
+    `hyperparams` is the configuration as (name, value) pairs sorted by name: every value the
+    program traces for this run, the learning rate ("learning_rate") one of them, a schedule's
+    values ("schedule", "warmup_fraction", "final_fraction") others. It is the one mapping a
+    hyperparameter travels in from the suite's candidates to the optimizer's factory.
+    """
 
     init: str
     seed: int
-    lr: float
-    trial: int = 0  # index of the configuration among the optimizer's candidates
-    hyperparams: tuple[tuple[str, float], ...] = ()  # per-run values besides the lr, sorted
+    trial: int  # index of the configuration among the optimizer's candidates
+    hyperparams: tuple[tuple[str, float], ...]
+
+    @classmethod
+    def of(cls, init: str, seed: int, configuration: Mapping[str, float], trial: int = 0) -> "Run":
+        return cls(init, int(seed), int(trial),
+                   tuple(sorted((name, float(value)) for name, value in configuration.items())))
+
+    @property
+    def lr(self) -> float:
+        return dict(self.hyperparams)["learning_rate"]
 
     def traced_values(self) -> dict[str, float]:
+        """The configuration as a mapping, the learning rate first (as results files list it)."""
         return {"learning_rate": self.lr, **dict(self.hyperparams)}
 
     def described(self) -> dict[str, float | str]:
         """The run's hyperparameters as a results file records them (a schedule by its name)."""
-        values: dict[str, float | str] = dict(self.traced_values())
+        values: dict[str, float | str] = self.traced_values()
         if "schedule" in values:
             values["schedule"] = SCHEDULES[int(values["schedule"])]
         return values
@@ -101,7 +118,7 @@ class ProgramTiming(NamedTuple):
 
 def grid(inits: Sequence[str], seeds: Sequence[int], lrs: Sequence[float]) -> list[Run]:
     """The flat runs axis of a learning-rate grid: init-major, then seed, then learning rate."""
-    return [Run(init, seed, float(lr), trial) for init in inits for seed in seeds
+    return [Run.of(init, seed, {"learning_rate": lr}, trial) for init in inits for seed in seeds
             for trial, lr in enumerate(lrs)]
 
 
@@ -121,36 +138,9 @@ def augment_key(data_key: jax.Array, step: jax.Array) -> jax.Array:
     return jax.random.fold_in(jax.random.fold_in(data_key, AUGMENT_STREAM), step)
 
 
-def runs_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
-    return Mesh(np.asarray(devices if devices is not None else jax.devices()), (RUNS_AXIS,))
-
-
-def _sharded(mesh: Mesh) -> NamedSharding:
-    return NamedSharding(mesh, PartitionSpec(RUNS_AXIS))
-
-
-def _replicated(mesh: Mesh) -> NamedSharding:
-    return NamedSharding(mesh, PartitionSpec())
-
-
-def global_array(host: np.ndarray, sharding: NamedSharding) -> jax.Array:
-    """A global array from a host array every process holds whole (one process or many)."""
-    host = np.asarray(host)
-    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-
-
-def to_host(tree):
-    """Host numpy copies of (possibly sharded) outputs; across processes, gathered first."""
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        return multihost_utils.process_allgather(tree, tiled=True)
-    return jax.device_get(tree)
-
-
 def device_data(dataset: Dataset, mesh: Mesh) -> dict[str, jax.Array]:
     """The six arrays of a data set, replicated on every device (uint8 images stay uint8)."""
-    return {name: global_array(getattr(dataset, name), _replicated(mesh)) for name in DATA_NAMES}
+    return {name: global_array(getattr(dataset, name), replicated(mesh)) for name in DATA_NAMES}
 
 
 def first_batch_index(data_key: jax.Array, n_train: int, batch_size: int) -> jax.Array:
@@ -214,7 +204,7 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
     (one compile: every chunk has the same size, the last one padded)."""
     seeds = tuple(int(seed) for seed in seeds)
     program = make_init_program(task, strategies, batch_size)
-    x_train = global_array(dataset.x_train, _replicated(mesh))
+    x_train = global_array(dataset.x_train, replicated(mesh))
     one = jax.eval_shape(program, jax.ShapeDtypeStruct((1,), jnp.uint32), x_train)
     per_seed = 4 * sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(one))
     per_seed += 4 * _activation_bytes(task, dataset, batch_size) * len(strategies)
@@ -225,7 +215,7 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
     for start in range(0, len(seeds), size):
         chunk = np.asarray(seeds[start:start + size], np.uint32)
         padded = np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.uint32)])
-        out = to_host(program(global_array(padded, _replicated(mesh)), x_train))
+        out = to_host(program(global_array(padded, replicated(mesh)), x_train))
         chunks.append(jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out))
     variables = jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=1), *chunks)
     multipliers = {}
@@ -303,17 +293,6 @@ class CallMetrics(NamedTuple):
     params_finite: jax.Array
 
 
-def _model_apply(model, params, model_state, x, train: bool):
-    """logits (and, in training, the updated non-param collections) of a task's model."""
-    variables = {"params": params, **model_state}
-    if not model_state:
-        return (model.apply(variables, x), model_state) if train else model.apply(variables, x)
-    if train:
-        logits, updated = model.apply(variables, x, train=True, mutable=list(model_state))
-        return logits, dict(updated)
-    return model.apply(variables, x, train=False)
-
-
 def _batched_accuracy(predict, x: jax.Array, y: jax.Array, batch: int) -> jax.Array:
     """Accuracy of `predict` over (x, y) in batches of at most `batch` (padded, masked)."""
     n = x.shape[0]
@@ -356,44 +335,66 @@ def learning_rate_of(values: dict[str, jax.Array], schedule_steps: int | None):
                                              linear(count), peak))
 
 
-def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], batch_size: int,
-               eval_batch: int = EVAL_BATCH, schedule_steps: int | None = None):
-    """Returns (init_state, train): pure functions over a leading runs axis (no jit, no mesh).
+def factory_arguments(spec: OptimizerSpec, values: Mapping[str, Any],
+                      schedule_steps: int | None) -> dict[str, Any]:
+    """The keyword arguments of `spec.factory` for one run: the spec's fixed hyperparameters,
+    overridden by the run's traced values, the learning rate one of them (a schedule's values
+    fold into it: `learning_rate_of`)."""
+    traced = {name: value for name, value in values.items() if name not in SCHEDULE_VALUES}
+    return {**spec.hyperparams, **traced, "learning_rate": learning_rate_of(values, schedule_steps)}
 
-    init_state(variables, inputs) makes the optimizer state from the runs' initial variables.
-    train(state, inputs, orders, window, data) trains `window.n_steps` steps of every run and,
-    when the window says so, evaluates; `orders` holds the current epoch's permutation of the
-    training set for each distinct seed (rows picked by `inputs.seed_slot`; unused full-batch).
-    Everything that changes between calls is traced, so one compile serves every call.
-    `bench.tools.perf` drives these same functions seed by seed and under `lax.map`.
+
+def make_optimizer(spec: OptimizerSpec, values: Mapping[str, Any], multipliers=None,
+                   schedule_steps: int | None = None) -> optax.GradientTransformation:
+    """One run's optimizer: the factory at the run's values, then its per-parameter learning-rate
+    multipliers (muP) where its strategy sets them."""
+    transformation = spec.factory(**factory_arguments(spec, values, schedule_steps))
+    if multipliers is None:
+        return transformation
+    from optimizers.multipliers import scale_by_tree
+
+    return optax.chain(transformation, scale_by_tree(multipliers))
+
+
+def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int = EVAL_BATCH,
+               schedule_steps: int | None = None):
+    """Returns (init_state, train): pure functions of ONE run (no vmap, no jit, no mesh).
+
+    init_state(variables, inputs) makes the run's optimizer state from its initial variables.
+    train(state, inputs, orders, window, data) trains `window.n_steps` steps and, when the
+    window says so, evaluates; `orders` holds the current epoch's permutation of the training
+    set for each distinct seed of the device (the run's row is `inputs.seed_slot`; unused
+    full-batch). Everything that changes between calls is traced, so one compile serves every
+    call. `make_train_program` composes vmap, shard_map and jit over them, in one place.
     """
-    model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
-    full_batch = spec.full_batch
+    model = shape_model(task)
     augment = getattr(task, "augment", None)
     eval_batch = getattr(task, "eval_batch_size", None) or eval_batch
     # schedule-free methods evaluate at their averaged params: eval_params(opt_state, params)
     eval_params = getattr(spec, "eval_params", None) or (lambda opt_state, params: params)
 
-    def optimizer(values: dict[str, jax.Array], multipliers=None) -> optax.GradientTransformation:
-        traced = {name: value for name, value in values.items()
-                  if name != "learning_rate" and name not in SCHEDULE_VALUES}
-        transformation = spec.factory(learning_rate=learning_rate_of(values, schedule_steps),
-                                      **{**hyperparams, **traced})
-        if multipliers is None:
-            return transformation
-        from optimizers.multipliers import scale_by_tree
-
-        return optax.chain(transformation, scale_by_tree(multipliers))
+    def optimizer(inputs: RunInputs) -> optax.GradientTransformation:
+        return make_optimizer(spec, inputs.hyperparams, inputs.multipliers, schedule_steps)
 
     def loss_fn(params, model_state, x, y):
-        logits, model_state = _model_apply(model, params, model_state, x, train=True)
+        logits, model_state = apply_model(model, params, model_state, x, train=True)
         return cross_entropy(logits, y), model_state
 
-    def train_one(state: TrainState, inputs: RunInputs, orders, window: Window, data):
-        n_train = data["x_train"].shape[0]
-        steps_per_epoch = max(n_train // batch_size, 1)
+    def batch_of(count, inputs: RunInputs, data_key, orders, data):
+        if spec.full_batch:
+            x, y = data["x_train"], data["y_train"]
+        else:
+            steps_per_epoch = max(data["x_train"].shape[0] // batch_size, 1)
+            offset = (count % steps_per_epoch) * batch_size
+            index = jax.lax.dynamic_slice(orders, (inputs.seed_slot, offset), (1, batch_size))[0]
+            x, y = data["x_train"][index], data["y_train"][index]
+        if augment is not None:
+            x = augment(augment_key(data_key, count), x)
+        return x, y
+
+    def train(state: TrainState, inputs: RunInputs, orders, window: Window, data):
         window = Window.of(window)
-        tx = optimizer(inputs.hyperparams, inputs.multipliers)
+        tx = optimizer(inputs)
         data_key = jax.random.wrap_key_data(inputs.data_key)
         new = window.new_period
         state = state._replace(loss_sum=jnp.where(new, 0.0, state.loss_sum),
@@ -402,14 +403,7 @@ def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], bat
 
         def step(i, state: TrainState) -> TrainState:
             count = window.first_step + i
-            if full_batch:
-                x, y = data["x_train"], data["y_train"]
-            else:
-                offset = (count % steps_per_epoch) * batch_size
-                index = jax.lax.dynamic_slice(orders, (inputs.seed_slot, offset), (1, batch_size))[0]
-                x, y = data["x_train"][index], data["y_train"][index]
-            if augment is not None:
-                x = augment(augment_key(data_key, count), x)
+            x, y = batch_of(count, inputs, data_key, orders, data)
             (loss, model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(
                 state.params, state.model_state, x, y)
             updates, opt_state = tx.update(grads, state.opt_state, state.params)
@@ -424,10 +418,13 @@ def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], bat
                 all_finite=state.all_finite & jnp.isfinite(loss))
 
         state = jax.lax.fori_loop(0, window.n_steps, step, state)
+        return state, evaluate(state, window, data)
+
+    def evaluate(state: TrainState, window: Window, data) -> CallMetrics:
         evaluated = eval_params(state.opt_state, state.params)
 
         def accuracy_on(x_name, y_name):
-            predict = lambda xb: _model_apply(model, evaluated, state.model_state, xb, train=False)
+            predict = lambda xb: apply_model(model, evaluated, state.model_state, xb, train=False)
             return _batched_accuracy(predict, data[x_name], data[y_name], eval_batch)
 
         nan = jnp.full((), jnp.nan, jnp.float32)
@@ -435,22 +432,15 @@ def make_train(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any], bat
                            lambda: nan)
         test = jax.lax.cond(window.test, lambda: accuracy_on("x_test", "y_test").astype(jnp.float32),
                             lambda: nan)
-        metrics = CallMetrics(state.loss_sum, state.loss_max, state.all_finite, state.initial_loss,
-                              val, test, _tree_finite(evaluated) & _tree_finite(state.params))
-        return state, metrics
-
-    def train(state: TrainState, inputs: RunInputs, orders, window: Window, data):
-        return jax.vmap(train_one, (0, 0, None, None, None))(state, inputs, orders, window, data)
+        return CallMetrics(state.loss_sum, state.loss_max, state.all_finite, state.initial_loss,
+                           val, test, _tree_finite(evaluated) & _tree_finite(state.params))
 
     def init_state(variables, inputs: RunInputs) -> TrainState:
-        def one(variables, values, multipliers):
-            params = variables["params"]
-            model_state = {name: value for name, value in variables.items() if name != "params"}
-            zero = jnp.zeros((), jnp.float32)
-            return TrainState(params, optimizer(values, multipliers).init(params), model_state,
-                              jnp.full((), jnp.nan, jnp.float32), zero, zero, jnp.bool_(True))
-
-        return jax.vmap(one)(variables, inputs.hyperparams, inputs.multipliers)
+        params = variables["params"]
+        model_state = {name: value for name, value in variables.items() if name != "params"}
+        zero = jnp.zeros((), jnp.float32)
+        return TrainState(params, optimizer(inputs).init(params), model_state,
+                          jnp.full((), jnp.nan, jnp.float32), zero, zero, jnp.bool_(True))
 
     return init_state, train
 
@@ -485,32 +475,32 @@ def _map_in_groups(train, width: int | None):
     return grouped
 
 
-def make_train_program(task: Task, spec: OptimizerSpec, hyperparams: dict[str, Any],
-                       batch_size: int, mesh: Mesh, vmap_width: int | None | str = "auto",
-                       schedule_steps: int | None = None):
-    """`make_train`'s (init_state, train, orders), jitted with the runs axis sharded over `mesh`.
+def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: Mesh,
+                       vmap_width: int | None | str = "auto", schedule_steps: int | None = None):
+    """`make_train`'s per-run (init_state, train) over the runs axis, and the epoch orders:
+    vmapped, sharded over `mesh` and jitted, here and nowhere else.
 
     Each device trains its own runs (shard_map: no communication), in vmapped groups of
     `vmap_width` ("auto": `default_vmap_width` of the mesh's platform; None: all at once).
     `orders(order_keys, epoch, n_train)` computes each device's epoch permutations.
     """
-    init_state, train = make_train(task, spec, hyperparams, batch_size,
-                                   schedule_steps=schedule_steps)
+    init_state, train = make_train(task, spec, batch_size, schedule_steps=schedule_steps)
     if vmap_width == "auto":
         vmap_width = default_vmap_width(mesh.devices.flat[0].platform)
     runs_spec, all_spec = PartitionSpec(RUNS_AXIS), PartitionSpec()
-    local_train = jax.shard_map(_map_in_groups(train, vmap_width), mesh=mesh,
+    train_runs_axis = jax.vmap(train, (0, 0, None, None, None))
+    local_train = jax.shard_map(_map_in_groups(train_runs_axis, vmap_width), mesh=mesh,
                                 in_specs=(runs_spec, runs_spec, runs_spec, all_spec, all_spec),
                                 out_specs=(runs_spec, runs_spec), check_vma=False)
-    runs, replicated = _sharded(mesh), _replicated(mesh)
+    runs, everywhere = runs_sharding(mesh), replicated(mesh)
     local_train.__name__ = "train"  # the compiled program's name: "jit(train)"
-    train_jit = jax.jit(local_train, in_shardings=(runs, runs, runs, replicated, replicated),
+    train_jit = jax.jit(local_train, in_shardings=(runs, runs, runs, everywhere, everywhere),
                         out_shardings=(runs, runs), donate_argnums=0)
-    init_state_jit = jax.jit(init_state, out_shardings=runs)
+    init_state_jit = jax.jit(jax.vmap(init_state), out_shardings=runs)
     orders_jit = jax.jit(
         lambda keys, epoch, n_train: jax.vmap(
             lambda key: epoch_order(jax.random.wrap_key_data(key), epoch, n_train))(keys),
-        static_argnums=2, in_shardings=(runs, replicated), out_shardings=runs)
+        static_argnums=2, in_shardings=(runs, everywhere), out_shardings=runs)
     return init_state_jit, train_jit, orders_jit
 
 
@@ -522,7 +512,7 @@ def _activation_bytes(task: Task, dataset: Dataset, batch: int) -> int:
     """Bytes of every layer's output for one batch: the activations a backward pass keeps."""
     import flax.linen as nn
 
-    model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+    model = shape_model(task)
     x = jax.ShapeDtypeStruct((batch,) + dataset.x_train.shape[1:], dataset.x_train.dtype)
     total = [0]
 
@@ -578,10 +568,6 @@ def _pad_index(index: np.ndarray, size: int) -> np.ndarray:
     return np.concatenate([index, np.full(size - len(index), index[-1], index.dtype)])
 
 
-def largest_divisor_at_most(n: int, at_most: int) -> int:
-    return max(d for d in range(1, min(n, at_most) + 1) if n % d == 0)
-
-
 def _compiled_bytes(compiled) -> int | None:
     """Per-device bytes XLA says the compiled program needs (arguments, outputs, temporaries)."""
     try:
@@ -604,7 +590,7 @@ def _periods(steps: int, eval_every: int):
         yield period_start, min(period_start + eval_every, steps)
 
 
-def _device_seed_slots(seeds: np.ndarray, n_devices: int,
+def device_seed_slots(seeds: np.ndarray, n_devices: int,
                        share: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Per device, its runs' distinct seeds (padded to a common count) and each run's row there.
 
@@ -629,8 +615,7 @@ class TrainProgram:
     program the same size, so it compiles once) and returns its per-period `CallMetrics`.
     """
 
-    def __init__(self, task: Task, dataset: Dataset, spec: OptimizerSpec,
-                 hyperparams: dict[str, Any], batch_size: int, mesh: Mesh,
+    def __init__(self, task: Task, dataset: Dataset, spec: OptimizerSpec, batch_size: int, mesh: Mesh,
                  vmap_width: int | None | str = "auto", call_seconds: float = CALL_SECONDS,
                  schedule_steps: int | None = None, share_permutations: bool = True):
         self.spec, self.mesh, self.call_seconds = spec, mesh, call_seconds
@@ -639,14 +624,14 @@ class TrainProgram:
         self.n_train = dataset.x_train.shape[0]
         self.steps_per_epoch = None if spec.full_batch else max(self.n_train // batch_size, 1)
         self.init_state, self.train, self.orders_of = make_train_program(
-            task, spec, hyperparams, batch_size, mesh, vmap_width, schedule_steps)
+            task, spec, batch_size, mesh, vmap_width, schedule_steps)
         self.data = device_data(dataset, mesh)
         self.compiled, self.compile_seconds, self.calls = None, 0.0, 0
         self.seconds_per_step: float | None = None
 
     def inputs(self, runs: Sequence[Run], initialized: Initialized):
         """(variables, RunInputs, order keys) of a chunk of runs, as global sharded arrays."""
-        sharding = _sharded(self.mesh)
+        sharding = runs_sharding(self.mesh)
         init_index, seed_index = initialized.index(runs)
         variables = jax.tree_util.tree_map(
             lambda leaf: global_array(leaf[init_index, seed_index], sharding), initialized.variables)
@@ -654,7 +639,7 @@ class TrainProgram:
         values = {name: np.asarray([run.traced_values()[name] for run in runs], np.float32)
                   for name in names}
         seeds = np.asarray([run.seed for run in runs], np.uint32)
-        key_table, slots = _device_seed_slots(seeds, self.n_devices, self.share_permutations)
+        key_table, slots = device_seed_slots(seeds, self.n_devices, self.share_permutations)
         data_keys, order_keys = (np.asarray(_data_key_data(s)) for s in (seeds, key_table))
         multipliers = None
         if any(run.init in initialized.multipliers for run in runs):
@@ -677,7 +662,7 @@ class TrainProgram:
                    for leaf in jax.tree_util.tree_leaves(shapes)) // self.n_devices
 
     def _window(self, *fields) -> jax.Array:
-        return jax.device_put(np.asarray(fields, np.int32), _replicated(self.mesh))
+        return jax.device_put(np.asarray(fields, np.int32), replicated(self.mesh))
 
     def compile(self, runs: Sequence[Run], initialized: Initialized):
         """Compile for chunks of len(runs) runs; returns XLA's per-device bytes (or None)."""
@@ -730,8 +715,7 @@ class TrainProgram:
         return periods
 
 
-def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, hyperparams: dict[str, Any],
-               runs: Sequence[Run], initialized: Initialized, *, steps: int, batch_size: int,
+def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence[Run], initialized: Initialized, *, steps: int, batch_size: int,
                eval_every: int, mesh: Mesh, test: bool = True,
                max_runs_per_call: int | None = None,
                on_progress: Callable[[int], None] | None = None,
@@ -747,7 +731,7 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, hyperparams: d
     names = {tuple(sorted(run.traced_values())) for run in runs}
     if len(names) != 1:
         raise ValueError(f"every run of a program needs the same hyperparameter names, got {sorted(names)}")
-    program = TrainProgram(task, dataset, spec, hyperparams, batch_size, mesh, vmap_width,
+    program = TrainProgram(task, dataset, spec, batch_size, mesh, vmap_width,
                            call_seconds=call_seconds, schedule_steps=steps,
                            share_permutations=share_permutations)
     n_devices = program.n_devices

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inits._dtypes import resolve_dtype
+from inits.dtypes import resolve_dtype
 
 ZHAO = "Zhao, Schaefer & Anandkumar 2022, ZerO Initialization: Initializing Neural Networks with only Zeros and Ones (TMLR)"
 

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inits._dtypes import complex_of, is_real_floating, real_part_dtype, resolve_dtype
+from inits.dtypes import complex_of, is_real_floating, real_part_dtype, resolve_dtype
 
 Axes = Union[int, Sequence[int]]
 

@@ -41,7 +41,7 @@ import numpy as np
 from jax import lax
 from jax.custom_batching import custom_vmap
 
-from inits._dtypes import resolve_dtype
+from inits.dtypes import resolve_dtype
 
 SAXE = "Saxe et al. 2014, Exact solutions to the nonlinear dynamics of learning in deep linear networks"
 XIAO = "Xiao et al. 2018, Dynamical Isometry and a Mean Field Theory of CNNs"

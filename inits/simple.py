@@ -11,7 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from inits._dtypes import resolve_dtype
+from inits.dtypes import resolve_dtype
 
 
 def zeros(key: jax.Array, shape, dtype: Any = None, out_sharding=None) -> jax.Array:

@@ -10,8 +10,9 @@ import functools
 import numbers
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence, Union
 
+from bench.counting import largest_divisor_at_most
 from bench.errors import UsageError
 from optimizers.registry import SWEEP_LEARNING_RATES, SWEPT_BEST_LEARNING_RATE
 
@@ -56,10 +57,6 @@ def default_eval_every(steps: int) -> int:
     """Every 25 steps, or about 40 evaluations on long runs: the largest divisor of `steps` up
     to max(25, steps // 40)."""
     return largest_divisor_at_most(steps, max(25, steps // 40))
-
-
-def largest_divisor_at_most(n: int, at_most: int) -> int:
-    return max(d for d in range(1, min(n, at_most) + 1) if n % d == 0)
 
 
 def _default_pairs(inits: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -143,6 +140,44 @@ class TaskSettings:
 
 
 @dataclass(frozen=True)
+class Methods:
+    """The objects behind a run's names, built-ins and the user's alike, resolved once at the
+    edge (`resolve_methods`, `bench.plugins`): below the config nothing asks whose they are.
+
+    `sources`: kind ("task", "optimizer", "init") -> name -> provenance of each user object
+    (its spec, file and sha256, or package and version); the built-ins have none. `static`:
+    the optimizers whose factories cannot take traced hyperparameters, so that each of their
+    configurations is a program of its own.
+    """
+
+    tasks: dict[str, Any]
+    optimizers: dict[str, Any]
+    strategies: dict[str, Any]
+    pairs: tuple[tuple[str, str], ...]
+    sources: dict[str, dict[str, dict]] = field(default_factory=dict)
+    static: frozenset = frozenset()
+
+    @classmethod
+    def of(cls, tasks, optimizers, inits, pairs) -> "Methods":
+        """From `bench.plugins.Resolved` tables, keeping the optimizers and inits of `pairs`."""
+        used_optimizers = dict.fromkeys(o for o, _ in pairs)
+        used_inits = dict.fromkeys(i for _, i in pairs)
+        kept = {"task": dict(tasks), "optimizer": {name: optimizers[name] for name in used_optimizers},
+                "init": {name: inits[name] for name in used_inits}}
+        sources = {kind: {name: r.source for name, r in table.items() if r.source is not None}
+                   for kind, table in kept.items()}
+        return cls(tasks={name: r.obj for name, r in kept["task"].items()},
+                   optimizers={name: r.obj for name, r in kept["optimizer"].items()},
+                   strategies={name: r.obj for name, r in kept["init"].items()},
+                   pairs=tuple(pairs), sources={kind: table for kind, table in sources.items() if table},
+                   static=frozenset(name for name, r in kept["optimizer"].items() if not r.traceable))
+
+    @property
+    def optimizer_names(self) -> list[str]:
+        return list(self.optimizers)
+
+
+@dataclass(frozen=True)
 class Config:
     """A fully resolved, validated run: everything a results file's `meta.config` records.
 
@@ -164,6 +199,27 @@ class Config:
     search: dict[str, tuple[dict[str, float], ...]] | None = None
     search_space: dict[str, dict[str, list]] | None = None
     schedule: str = "constant"
+    methods: Methods | None = None  # the objects behind the names (resolve_methods)
+
+    def task_spec(self, name: str):
+        return self.methods.tasks[name]
+
+    def optimizer_spec(self, name: str):
+        return self.methods.optimizers[name]
+
+    def strategy(self, name: str):
+        return self.methods.strategies[name]
+
+    def sources_of(self, task: str, optimizer: str) -> dict[str, dict]:
+        """Provenance of the user objects a (task, optimizer) program trains: its task, its
+        optimizer and its inits (empty when all are built-ins). Part of the program's reuse
+        key: an edited file retrains exactly the programs that use it."""
+        sources = (self.methods.sources if self.methods else {})
+        found = {"task": sources.get("task", {}).get(task),
+                 "optimizer": sources.get("optimizer", {}).get(optimizer),
+                 "inits": {init: sources["init"][init] for init in self.inits_for(optimizer)
+                           if init in sources.get("init", {})} or None}
+        return {kind: source for kind, source in found.items() if source}
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -206,6 +262,10 @@ class Config:
             "candidates": {opt: [dict(c) for c in self.candidates(opt)] for opt in self.optimizers},
             "search_space": self.search_space, "schedule": self.schedule,
             "max_runs_per_chunk": self.max_runs_per_chunk,
+            # the user's objects, where there are any: their specs, files and sha256s
+            **({"plugins": self.methods.sources} if self.methods and self.methods.sources else {}),
+            **({"static_optimizers": sorted(self.methods.static)}
+               if self.methods and self.methods.static else {}),
         }
 
 
@@ -242,37 +302,50 @@ def parse_learning_rates(text: str) -> tuple[float, ...]:
     return tuple(dict.fromkeys(rates))
 
 
-def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None = None,
-            optimizers: str | Sequence[str] | None = None, inits: str | Sequence[str] | None = None,
-            seeds: int | Sequence[int] | None = None, selection_seeds: int | None = None,
-            steps: int | None = None, lrs: str | Sequence[float] | None = None,
-            batch_size: int | None = None, eval_every: int | None = None,
-            target: float | None = None, max_runs_per_chunk: int | None = None,
-            trials: int | None = None) -> Config:
+Names = Union[str, Sequence[Any], Mapping[str, Any], None]
+
+
+def resolve(suite: str | Suite = "default", *, task: Names = None, optimizers: Names = None,
+            inits: Names = None, seeds: int | Sequence[int] | None = None,
+            selection_seeds: int | None = None, steps: int | None = None,
+            lrs: str | Sequence[float] | None = None, batch_size: int | None = None,
+            eval_every: int | None = None, target: float | None = None,
+            max_runs_per_chunk: int | None = None, trials: int | None = None) -> Config:
     """A suite (a name, or a Suite of the caller's), overridden by whatever the caller gives;
     every value checked.
 
-    `seeds`: the number of evaluation seeds (EVALUATION_SEED_BASE, +1, ...) or their list;
-    `selection_seeds`: the number of selection seeds (0, 1, ...). `task` may name several
-    tasks ("a,b"); the other overrides then apply to every one of them. `trials`: the number of
-    candidate configurations per optimizer when a search (`tune`) will replace the learning-rate
-    grid, so that the memory check counts them.
+    `task`, `optimizers`, `inits`: names ("a,b" or a list), which may also be the user's
+    objects: `PATH.py:NAME`, `package.module:NAME`, an installed entry point's name, or in
+    Python the objects themselves (a list, or a mapping name -> object); resolved here, once,
+    into the objects the built-ins are (`bench.plugins`). `seeds`: the number of evaluation
+    seeds (EVALUATION_SEED_BASE, +1, ...) or their list; `selection_seeds`: the number of
+    selection seeds (0, 1, ...). Overrides apply to every task. `trials`: the number of
+    candidate configurations per optimizer when a search (`tune`) will replace the
+    learning-rate grid, so that the memory check counts them.
     """
-    from bench.tasks import TASKS
-    from inits import STRATEGIES
-    from optimizers import OPTIMIZERS
+    base = suite if isinstance(suite, Suite) else _named_suite(suite)
+    _check_counts(seeds, selection_seeds, steps, batch_size, eval_every, max_runs_per_chunk, target)
+    methods = resolve_methods(base, task, optimizers, inits)
+    learning_rates = _learning_rates(base, methods, lrs)
+    n_selection = base.selection_seeds if selection_seeds is None else selection_seeds
+    evaluation = _evaluation_seeds(base, seeds, n_selection)
+    settings, models = _task_settings(base, methods, steps, batch_size, eval_every, target)
+    candidates = {opt: trials or len(rates) for opt, rates in learning_rates.items()}
+    check_fits_in_memory(settings, models, methods.pairs, candidates, n_selection, len(evaluation))
+    return Config(
+        suite=base.name, tasks=tuple(settings), pairs=methods.pairs,
+        evaluation_seeds=_evaluation_seed_list(evaluation),
+        selection_seeds=tuple(range(n_selection)), learning_rates=learning_rates,
+        max_runs_per_chunk=max_runs_per_chunk, methods=methods)
 
-    if isinstance(suite, Suite):
-        base = suite
-    else:
-        all_suites = suites()
-        base = all_suites[check_name("suite", suite, list(all_suites))]
-    if task is None:
-        task_names = base.tasks
-    elif isinstance(task, str):
-        task_names = parse_names("task", task, list(TASKS))
-    else:
-        task_names = tuple(dict.fromkeys(check_name("task", name, list(TASKS)) for name in task))
+
+def _named_suite(name: str) -> Suite:
+    all_suites = suites()
+    return all_suites[check_name("suite", name, list(all_suites))]
+
+
+def _check_counts(seeds, selection_seeds, steps, batch_size, eval_every, max_runs_per_chunk,
+                  target) -> None:
     for flag, value in (("--seeds", seeds if isinstance(seeds, numbers.Integral) else None),
                         ("--selection-seeds", selection_seeds), ("--steps", steps),
                         ("--batch-size", batch_size), ("--eval-every", eval_every),
@@ -281,59 +354,81 @@ def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None 
     if target is not None and not (0 < target <= 1):
         raise UsageError(f"--target must be in (0, 1], got {target}")
 
-    def as_names(kind, value, valid):
-        if isinstance(value, str):
-            return parse_names(kind, value, valid)
-        return tuple(dict.fromkeys(check_name(kind, name, valid) for name in value))
 
+def resolve_methods(base: Suite, task: Names, optimizers: Names, inits: Names) -> Methods:
+    """The run's tasks and (optimizer, init) pairs, every name resolved to its object.
+
+    The suite's own names are built-ins; the caller's may be anything `bench.plugins` takes. An
+    override makes the grid rectangular: the given names x the suite's names of the other kind.
+    Every init must apply to every task's model (Fixup needs residual branches, muP an MLP):
+    one the user named is an error; one the suite brings along is left out where it cannot run.
+    """
+    from bench import plugins
+    from bench.tasks import TASKS
+    from inits import STRATEGIES
+    from optimizers import OPTIMIZERS
+
+    tasks = plugins.resolve_many("task", base.tasks if task is None else task, TASKS)
     suite_pairs = base.pairs or tuple(
         (o, i) for o in (base.optimizers or tuple(OPTIMIZERS)) for i in (base.inits or tuple(STRATEGIES)))
+    suite_optimizers = tuple(dict.fromkeys(o for o, _ in suite_pairs))
+    suite_inits = tuple(dict.fromkeys(i for _, i in suite_pairs))
+    chosen_optimizers = plugins.resolve_many(
+        "optimizer", suite_optimizers if optimizers is None else optimizers, OPTIMIZERS)
+    chosen_inits = plugins.resolve_many("init", suite_inits if inits is None else inits, STRATEGIES)
     if optimizers is None and inits is None:
         pairs = suite_pairs
     else:
-        # An override makes the grid rectangular: given names x the suite's names of the other kind.
-        chosen_opts = (as_names("optimizer", optimizers, list(OPTIMIZERS)) if optimizers is not None
-                       else tuple(dict.fromkeys(o for o, _ in suite_pairs)))
-        chosen_inits = (as_names("init", inits, list(STRATEGIES)) if inits is not None
-                        else tuple(dict.fromkeys(i for _, i in suite_pairs)))
-        pairs = tuple((o, i) for o in chosen_opts for i in chosen_inits)
-    # Every init must apply to every task's model (Fixup needs residual branches, muP an MLP):
-    # one the user named is an error; one the suite brings along is left out where it cannot run.
-    for name in task_names:
-        kept = set(applicable_inits(TASKS[name], list(dict.fromkeys(i for _, i in pairs)),
-                                    named_by_user=inits is not None))
+        pairs = tuple((o, i) for o in chosen_optimizers for i in chosen_inits)
+    strategies = {name: resolved.obj for name, resolved in chosen_inits.items()}
+    for resolved in tasks.values():
+        kept = set(applicable_inits(resolved.obj, list(dict.fromkeys(i for _, i in pairs)),
+                                    named_by_user=inits is not None, strategies=strategies))
         pairs = tuple((o, i) for o, i in pairs if i in kept)
+    return Methods.of(tasks, chosen_optimizers, chosen_inits, pairs)
 
+
+def _learning_rates(base: Suite, methods: Methods, lrs) -> dict[str, tuple[float, ...]]:
+    """Each optimizer's learning-rate grid: `lrs` for every one, else the suite's, else the
+    optimizer's own (a user optimizer's: `bench.plugins.DEFAULT_LEARNING_RATES`)."""
     if isinstance(lrs, str):
         override = parse_learning_rates(lrs)
     elif lrs is not None:
         override = parse_learning_rates(",".join(str(float(x)) for x in lrs))
     else:
         override = None
-    optimizer_names = list(dict.fromkeys(o for o, _ in pairs))
-    learning_rates = {
-        opt: override or (base.learning_rates or {}).get(opt) or tuple(OPTIMIZERS[opt].learning_rates)
-        for opt in optimizer_names}
+    return {opt: override or (base.learning_rates or {}).get(opt)
+            or tuple(methods.optimizers[opt].learning_rates) for opt in methods.optimizer_names}
 
-    n_selection = base.selection_seeds if selection_seeds is None else selection_seeds
+
+def _evaluation_seeds(base: Suite, seeds, n_selection: int) -> int | tuple[int, ...]:
+    """The evaluation seeds' count (the suite's, or the caller's), or the caller's own list."""
     if seeds is None or isinstance(seeds, numbers.Integral):
         n_evaluation = base.seeds if seeds is None else seeds
         if EVALUATION_SEED_BASE + n_evaluation - 1 > MAX_SEED:
             raise UsageError(f"--seeds must be at most {MAX_SEED - EVALUATION_SEED_BASE + 1} "
                              f"(seeds are uint32), got {n_evaluation}")
-    else:
-        seeds = tuple(dict.fromkeys(int(s) for s in seeds))
-        if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED:
-            raise UsageError(f"seeds must be integers in [0, {MAX_SEED}], got {_abridged(seeds)}")
-        shared = sorted(seed for seed in seeds if seed < n_selection)
-        if shared:
-            raise UsageError(f"evaluation seeds must not be selection seeds (0..{n_selection - 1}); "
-                             f"shared: {shared[:5]}")
-        n_evaluation = len(seeds)
+        return range(EVALUATION_SEED_BASE, EVALUATION_SEED_BASE + n_evaluation)
+    seeds = tuple(dict.fromkeys(int(s) for s in seeds))
+    if not seeds or min(seeds) < 0 or max(seeds) > MAX_SEED:
+        raise UsageError(f"seeds must be integers in [0, {MAX_SEED}], got {_abridged(seeds)}")
+    shared = sorted(seed for seed in seeds if seed < n_selection)
+    if shared:
+        raise UsageError(f"evaluation seeds must not be selection seeds (0..{n_selection - 1}); "
+                         f"shared: {shared[:5]}")
+    return seeds
 
+
+def _evaluation_seed_list(evaluation) -> tuple[int, ...]:
+    # built only once the run is known to fit (a range of 4 billion seeds is cheap until then)
+    return tuple(evaluation)
+
+
+def _task_settings(base: Suite, methods: Methods, steps, batch_size, eval_every, target):
+    """Each task's TaskSettings (the caller's overrides, else the suite's, else the task's), and
+    (task, an example input) for the memory check."""
     settings, models = [], []
-    for name in task_names:
-        spec = TASKS[name]
+    for name, spec in methods.tasks.items():
         dataset = spec.load()
         n_train = len(dataset.x_train)
         chosen_batch = batch_size or spec.batch_size
@@ -353,34 +448,29 @@ def resolve(suite: str | Suite = "default", *, task: str | Sequence[str] | None 
                                      target if target is not None else spec.target,
                                      dataset.num_classes, len(dataset.x_test)))
         models.append((spec, dataset.x_train[:1]))
-    candidates = {opt: trials or len(rates) for opt, rates in learning_rates.items()}
-    check_fits_in_memory(settings, models, pairs, candidates, n_selection, n_evaluation)
-    # built only now that they are known to fit
-    selection = tuple(range(n_selection))
-    evaluation = (tuple(range(EVALUATION_SEED_BASE, EVALUATION_SEED_BASE + n_evaluation))
-                  if seeds is None or isinstance(seeds, numbers.Integral) else seeds)
-    return Config(
-        suite=base.name, tasks=tuple(settings), pairs=tuple(pairs), evaluation_seeds=evaluation,
-        selection_seeds=selection, learning_rates=learning_rates,
-        max_runs_per_chunk=max_runs_per_chunk)
+    return settings, models
 
 
-def applicable_inits(task, names: Sequence[str], named_by_user: bool) -> tuple[str, ...]:
+def applicable_inits(task, names: Sequence[str], named_by_user: bool,
+                     strategies: Mapping[str, Any] | None = None) -> tuple[str, ...]:
     """The strategies of `names` that can initialize the task's model (`inits.check_applies`,
     from shapes alone): Fixup needs residual branches, muP an MLP. Unnamed, a strategy that does
-    not apply is left out; named by the user, it is a UsageError saying why."""
+    not apply is left out; named by the user, it is a UsageError saying why. `strategies`:
+    name -> Strategy (default: the built-ins)."""
     import jax
     import jax.numpy as jnp
 
+    from bench.tasks import shape_model
     from inits import STRATEGIES, NotApplicableError, check_applies
 
-    model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+    strategies = STRATEGIES if strategies is None else strategies
+    model = shape_model(task)
     x = jnp.asarray(task.load().x_train[:2])
     variables = jax.eval_shape(model.init, jax.random.key(0), x)
     kept = []
     for name in names:
         try:
-            check_applies(STRATEGIES[name], model, variables, x)
+            check_applies(strategies[name], model, variables, x)
         except NotApplicableError as error:
             if named_by_user:
                 raise UsageError(f"--inits {name} does not apply to {task.name}: {error}") from None
@@ -467,7 +557,7 @@ def check_fits_in_memory(settings: Sequence[TaskSettings], models: Sequence[tupl
     are each (optimizer, init) x candidate x selection seed (for optimizers with several
     candidates); evaluation runs each (optimizer, init) x evaluation seed.
     """
-    from bench._host import available_memory_bytes
+    from bench.host import available_memory_bytes
 
     n_inits = len(dict.fromkeys(init for _, init in pairs))
     params = 8 * n_inits * max(params_per_run(task, example) for task, example in models)
@@ -499,17 +589,18 @@ def check_fits_in_memory(settings: Sequence[TaskSettings], models: Sequence[tupl
 
 def params_per_run(task, example_input) -> int:
     """How many numbers one run's model holds, from shapes alone (nothing is allocated)."""
-    return _params_per_run(task.name, task.make_model, tuple(example_input.shape),
-                           str(example_input.dtype))
+    return _params_per_run(task, tuple(example_input.shape), str(example_input.dtype))
 
 
 @functools.lru_cache(maxsize=None)
-def _params_per_run(name: str, make_model, shape: tuple, dtype: str) -> int:
+def _params_per_run(task, shape: tuple, dtype: str) -> int:
     import jax
     import jax.numpy as jnp
     import numpy as np
 
-    model = make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+    from bench.tasks import shape_model
+
+    model = shape_model(task)
     shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x),
                             jax.ShapeDtypeStruct(shape, jnp.dtype(dtype)))
     return sum(int(np.prod(leaf.shape)) for leaf in jax.tree_util.tree_leaves(shapes))

@@ -193,8 +193,30 @@ TASKS.update({
     for width in MUP_WIDTHS})
 
 
+def shape_model(task: Task) -> nn.Module:
+    """The task's model with zero initializers: for its structure and shapes alone (parameter
+    counts, activations, which strategies apply), never for numbers a run reports."""
+    return task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+
+
+def apply_model(model: nn.Module, params, model_state: dict, x: jax.Array, train: bool):
+    """The logits of a task's model; in training, (logits, the updated non-param collections).
+
+    `model_state` holds the collections besides "params" (BatchNorm's "batch_stats"), or {}:
+    a model with state takes `train` and updates its state in training, one without does not.
+    """
+    variables = {"params": params, **model_state}
+    if not model_state:
+        return (model.apply(variables, x), model_state) if train else model.apply(variables, x)
+    if train:
+        logits, updated = model.apply(variables, x, train=True, mutable=list(model_state))
+        return logits, dict(updated)
+    return model.apply(variables, x, train=False)
+
+
 def count_params(params: Any) -> int:
     return sum(leaf.size for leaf in jax.tree_util.tree_leaves(params))
 
 
-__all__ = ["Augment", "PatchConv", "TASKS", "Task", "accuracy", "count_params", "cross_entropy"]
+__all__ = ["Augment", "PatchConv", "TASKS", "Task", "accuracy", "apply_model", "count_params", "cross_entropy",
+           "shape_model"]

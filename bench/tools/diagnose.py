@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench.tasks import Task, cross_entropy
+from bench.tasks import Task, apply_model, cross_entropy, shape_model
 from inits.data_dependent import RESCALED_LAYERS as LAYER_TYPES
 from inits.data_dependent import find_layers as find_model_layers
 from bench.results.document import finite_or_none_within
@@ -75,7 +75,6 @@ def _trace(model: nn.Module, paths: Sequence[tuple[str, ...]], params, model_sta
     """[3, n_layers]: pre-activation std, post-activation std, gradient norm of one (params, batch).
 
     The model runs as in the runner's first training step (BatchNorm on batch statistics)."""
-    from bench.runner import _model_apply
 
     def loss_and_stats(params):
         seen: dict[tuple[str, ...], tuple[jax.Array, jax.Array]] = {}
@@ -87,7 +86,7 @@ def _trace(model: nn.Module, paths: Sequence[tuple[str, ...]], params, model_sta
             return output
 
         with nn.intercept_methods(capture):
-            logits, _ = _model_apply(model, params, model_state, x, train=True)
+            logits, _ = apply_model(model, params, model_state, x, train=True)
         pre = jnp.stack([_scaled_std(seen[path][1]) for path in paths])
         handed_on = [seen[path][0] for path in paths[1:]] + [logits]
         post = jnp.stack([_scaled_std(value) for value in handed_on])
@@ -111,17 +110,18 @@ def signal_propagation(task: Task | str, strategies: dict[str, Strategy], seeds:
     with plain floats (inf/nan where a net overflowed).
     """
     from bench import runner
+    from bench.sharding import runs_mesh
     from bench.tasks import TASKS
 
     task = TASKS[task] if isinstance(task, str) else task
     batch_size = batch_size or task.batch_size
     seeds = [int(seed) for seed in seeds]
     dataset = task.load()
-    variables = runner.initialize(task, dataset, strategies, seeds, batch_size, runner.runs_mesh()).variables
+    variables = runner.initialize(task, dataset, strategies, seeds, batch_size, runs_mesh()).variables
     params = variables["params"]
     state = {name: value for name, value in variables.items() if name != "params"}
 
-    model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+    model = shape_model(task)
     x_train, y_train = jnp.asarray(dataset.x_train), jnp.asarray(dataset.y_train)
     n_train = x_train.shape[0]
     one_run_variables = jax.tree_util.tree_map(lambda leaf: leaf[0, 0], variables)

@@ -32,7 +32,7 @@ def train(spec, inits, seeds, lrs, **options):
     dataset = TASK.load()
     initialized = runner.initialize(TASK, dataset, {n: STRATEGIES[n] for n in inits}, seeds, BATCH, mesh)
     runs = runner.grid(inits, seeds, lrs)
-    output, _ = runner.train_runs(TASK, dataset, spec, {}, runs, initialized, steps=STEPS,
+    output, _ = runner.train_runs(TASK, dataset, spec, runs, initialized, steps=STEPS,
                                   batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh, **options)
     return runs, output
 
@@ -44,7 +44,7 @@ def batch_of_runs():
 
 def test_grid_is_init_major_then_seed_then_lr():
     runs = runner.grid(["a", "b"], [0, 1], [0.1, 0.2])
-    assert runs[:3] == [runner.Run("a", 0, 0.1, 0), runner.Run("a", 0, 0.2, 1), runner.Run("a", 1, 0.1, 0)]
+    assert runs[:3] == [runner.Run.of("a", 0, {"learning_rate": 0.1}, 0), runner.Run.of("a", 0, {"learning_rate": 0.2}, 1), runner.Run.of("a", 1, {"learning_rate": 0.1}, 0)]
     assert len(runs) == 8
 
 
@@ -130,7 +130,7 @@ def test_a_nan_made_by_the_last_update_is_caught():
     initialized = runner.initialize(TASK, dataset, {"he_normal": STRATEGIES["he_normal"]}, [0, 1],
                                     BATCH, mesh)
     runs = runner.grid(["he_normal"], [0, 1], [0.1])
-    output, _ = runner.train_runs(TASK, dataset, INFINITE_STEP, {}, runs, initialized, steps=1,
+    output, _ = runner.train_runs(TASK, dataset, INFINITE_STEP, runs, initialized, steps=1,
                                   batch_size=BATCH, eval_every=1, mesh=mesh)
     assert output.finite.all() and not output.params_finite.any()
     records = metrics.run_records("digits-mlp", "sgd", runs, output, target=0.5, phase="evaluation",
@@ -223,9 +223,9 @@ def test_learning_rate_multipliers_travel_per_run_and_leave_other_runs_alone():
     assert set(both.multipliers) == {"mup"}
     hidden = both.multipliers["mup"]["adam"]["Dense_1"]["kernel"]
     assert hidden == 64 / 128  # digits-mlp's hidden width 128 against muP's base width 64
-    mixed, _ = runner.train_runs(TASK, dataset, ADAM, {}, runner.grid(["lecun_normal", "mup"], [0, 1], [1e-3]),
+    mixed, _ = runner.train_runs(TASK, dataset, ADAM, runner.grid(["lecun_normal", "mup"], [0, 1], [1e-3]),
                                  both, steps=STEPS, batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh)
-    alone, _ = runner.train_runs(TASK, dataset, ADAM, {}, runner.grid(["lecun_normal"], [0, 1], [1e-3]),
+    alone, _ = runner.train_runs(TASK, dataset, ADAM, runner.grid(["lecun_normal"], [0, 1], [1e-3]),
                                  both, steps=STEPS, batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh)
     np.testing.assert_allclose(mixed.train_loss[:2], alone.train_loss, rtol=1e-6)
     assert not np.allclose(mixed.train_loss[2:], mixed.train_loss[:2])
@@ -262,9 +262,9 @@ def test_shared_permutations_give_the_numbers_of_one_permutation_per_run():
     initialized = runner.initialize(TASK, dataset, STRATEGIES, [0, 1], BATCH, mesh)
     runs = runner.grid(list(STRATEGIES), [0, 1], [1e-3, 3e-3])  # 4 runs per seed
     options = dict(steps=STEPS, batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh)
-    shared, _ = runner.train_runs(TASK, dataset, ADAM, {}, runs, initialized, **options)
-    alone, _ = runner.train_runs(TASK, dataset, ADAM, {}, runs, initialized, share_permutations=False,
+    shared, _ = runner.train_runs(TASK, dataset, ADAM, runs, initialized, **options)
+    alone, _ = runner.train_runs(TASK, dataset, ADAM, runs, initialized, share_permutations=False,
                                  **options)
     np.testing.assert_array_equal(shared.train_loss, alone.train_loss)
-    assert runner._device_seed_slots(np.asarray([5, 5, 7, 7], np.uint32), 2)[0].tolist() == [5, 7]
-    assert runner._device_seed_slots(np.asarray([5, 5, 7, 7], np.uint32), 2, share=False)[0].tolist() == [5, 5, 7, 7]
+    assert runner.device_seed_slots(np.asarray([5, 5, 7, 7], np.uint32), 2)[0].tolist() == [5, 7]
+    assert runner.device_seed_slots(np.asarray([5, 5, 7, 7], np.uint32), 2, share=False)[0].tolist() == [5, 5, 7, 7]

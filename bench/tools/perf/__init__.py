@@ -29,6 +29,7 @@ import jax
 import numpy as np
 
 from bench import runner
+from bench.sharding import runs_mesh
 from bench.results.document import finite_or_none_within
 from bench.results.files import atomic_write
 from bench.results.provenance import environment
@@ -89,10 +90,10 @@ def measure_lean_vmap(workload: Workload, seeds: Sequence[int]) -> Measurement:
 
 def measure_runner(workload: Workload, seeds: Sequence[int]) -> Measurement:
     """bench.runner exactly as `python -m bench` uses it: sharded over every device."""
-    mesh = runner.runs_mesh()
+    mesh = runs_mesh()
     with compile_counter() as counter:
         output, timing = runner.train_runs(
-            workload.task, workload.dataset, workload.spec, workload.spec.hyperparams,
+            workload.task, workload.dataset, workload.spec,
             grid_runs(workload, seeds), workload.initialized, steps=workload.steps,
             batch_size=workload.batch_size, eval_every=workload.eval_every, mesh=mesh)
     return Measurement("runner", len(seeds), workload.steps, timing.compile_seconds,
@@ -249,15 +250,14 @@ def search(task: str = "digits-mlp", optimizer: str = "adam", trials: int = 64, 
     workload = make_workload(task, optimizer, seeds, steps)
     space = workload.spec.search_space
     candidates = search_space.sample(space, trials)
-    runs = [runner.Run(INIT, seed, float(c["learning_rate"]), trial,
-                       tuple(sorted((k, float(v)) for k, v in c.items() if k != "learning_rate")))
+    runs = [runner.Run.of(INIT, seed, c, trial)
             for trial, c in enumerate(candidates) for seed in workload.seeds]
     with compile_counter() as counter:
         began = time.perf_counter()
         output, timing = runner.train_runs(
-            workload.task, workload.dataset, workload.spec, workload.spec.hyperparams, runs,
+            workload.task, workload.dataset, workload.spec, runs,
             workload.initialized, steps=steps, batch_size=workload.batch_size,
-            eval_every=workload.eval_every, mesh=runner.runs_mesh(), test=False)
+            eval_every=workload.eval_every, mesh=runs_mesh(), test=False)
         one_program = time.perf_counter() - began
     one_compiles = counter.compiles
     data = lean.device_data(workload.dataset)
@@ -307,7 +307,7 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
     import time
 
     workload = make_workload(task, optimizer, seeds, steps)
-    mesh = runner.runs_mesh()
+    mesh = runs_mesh()
     grid = runner.grid([INIT], list(workload.seeds[:max(1, seeds // 8)]),
                        [workload.lr * factor for factor in (0.25, 0.5, 1, 2, 4, 8, 16, 32)])
     plain = grid_runs(workload, workload.seeds)
@@ -316,7 +316,7 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
         options.setdefault("eval_every", workload.eval_every)
         began = time.perf_counter()
         _, timing = runner.train_runs(workload.task, workload.dataset, workload.spec,
-                                      workload.spec.hyperparams, runs, workload.initialized,
+                                      runs, workload.initialized,
                                       steps=steps, batch_size=workload.batch_size, mesh=mesh,
                                       **options)
         return {"run_seconds": timing.run_seconds, "compile_seconds": timing.compile_seconds,

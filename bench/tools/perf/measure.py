@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench import runner
+from bench.sharding import runs_mesh, runs_sharding
 
 MATMUL_SIZE = 2048
 # the function names of the training programs: the runner's and the lean loops'
@@ -68,9 +68,9 @@ def compile_counter() -> CompileCounter:
 
 def matmul_gflops(size: int = MATMUL_SIZE, repeats: int = 10) -> float:
     """A jitted size x size f32 matmul, one per device at once over every device; GFLOP/s."""
-    mesh = runner.runs_mesh()
+    mesh = runs_mesh()
     n = mesh.devices.size
-    sharding = runner._sharded(mesh)
+    sharding = runs_sharding(mesh)
     a = jax.device_put(jax.random.normal(jax.random.key(0), (n, size, size), jnp.float32), sharding)
     b = jax.device_put(jax.random.normal(jax.random.key(1), (n, size, size), jnp.float32), sharding)
     matmul = jax.jit(lambda a, b: a @ b, out_shardings=sharding)

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import jax
 
 from bench import runner
+from bench.sharding import runs_mesh
 
 INIT = "he_normal"
 
@@ -62,7 +63,7 @@ def make_workload(task_name: str, optimizer: str, seeds: int, steps: int,
         task = task._replace(load=lambda: dataset)
     seed_list = tuple(range(seeds))
     initialized = runner.initialize(task, dataset, {INIT: STRATEGIES[INIT]}, seed_list,
-                                    task.batch_size, runner.runs_mesh())
+                                    task.batch_size, runs_mesh())
     params = jax.tree_util.tree_map(lambda leaf: leaf[0, 0], initialized.variables["params"])
     n_params = count_params(params)
     return Workload(task, dataset, spec, optimizer, float(spec.learning_rates[0]), task.batch_size,
@@ -76,20 +77,19 @@ def step_flops(task, dataset, initialized, batch_size: int) -> int:
     recurrences, whose weights are shared across positions, XLA's cost analysis of the step."""
     import jax.numpy as jnp
 
-    from bench.runner import _model_apply
-    from bench.tasks import count_params, cross_entropy
+    from bench.tasks import apply_model, count_params, cross_entropy, shape_model
 
     variables = jax.tree_util.tree_map(lambda leaf: leaf[0, 0], initialized.variables)
     params = variables["params"]
     if all(name.startswith("Dense_") for name in params):
         return 6 * batch_size * count_params(params)
-    model = task.make_model(jax.nn.initializers.zeros, jax.nn.initializers.zeros)
+    model = shape_model(task)
     state = {name: value for name, value in variables.items() if name != "params"}
     x = jnp.asarray(dataset.x_train[:batch_size])
     y = jnp.asarray(dataset.y_train[:batch_size])
 
     def loss(params):
-        logits, _ = _model_apply(model, params, state, x, train=True)
+        logits, _ = apply_model(model, params, state, x, train=True)
         return cross_entropy(logits, y)
 
     analysis = jax.jit(jax.grad(loss)).lower(params).compile().cost_analysis()
