@@ -6,16 +6,15 @@ with one line on stderr and exit code 2; a failed verification or comparison wit
 """
 from __future__ import annotations
 
-import _thread
 import argparse
 import os
-import signal
 import sys
-import threading
 
 from bench.errors import UsageError
+from bench.interrupts import Interrupts
 
 DETERMINISTIC_FLAG = "--xla_gpu_deterministic_ops=true"
+PERF_STEPS = 500  # perf's default steps per run (--scaling: bench.tools.perf.SCALING_STEPS)
 
 COMMANDS = ("run", "tune", "list", "verify", "perf", "compare", "report", "diagnose")
 
@@ -54,9 +53,13 @@ def _add_tune(sub):
     p.add_argument("--optimizers", default="adam", help="comma-separated optimizer names")
     p.add_argument("--inits", default="he_normal", help="comma-separated init strategy names")
     p.add_argument("--budget", type=int, default=16, help="trials per optimizer")
-    p.add_argument("--seeds", type=int, default=2, help="selection seeds per trial")
-    p.add_argument("--evaluation-seeds", type=int, default=8,
-                   help="fresh seeds that retrain each chosen trial and report test accuracy")
+    p.add_argument("--selection-seeds", type=int,
+                   help="seeds (0, 1, ...) that train every trial and choose on validation accuracy "
+                        "(default 2)")
+    p.add_argument("--seeds", type=int,
+                   help="evaluation seeds (1000, 1001, ...) that retrain each chosen trial and alone "
+                        "report test accuracy, as in run (default 8)")
+    p.add_argument("--evaluation-seeds", type=int, help=argparse.SUPPRESS)  # old spelling of --seeds
     p.add_argument("--steps", type=int, help="training steps per run (default: the task's)")
     p.add_argument("--schedule", default="constant",
                    help="learning-rate schedule: constant, warmup_cosine, warmup_linear")
@@ -81,8 +84,10 @@ def _add_perf(sub):
     p = sub.add_parser("perf", help="throughput of the runner against the per-seed loop and its peers")
     p.add_argument("--task", default="digits-mlp")
     p.add_argument("--optimizer", default="adam")
-    p.add_argument("--seeds", type=int, help="seeds (default 256; with --search, seeds per trial, default 4)")
-    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--seeds", type=int,
+                   help="seeds each measured configuration trains (default 256; with --search, 4)")
+    p.add_argument("--steps", type=int,
+                   help=f"training steps per run (default {PERF_STEPS}; with --scaling, fewer)")
     p.add_argument("--scaling", action="store_true", help="throughput vs number of runs, plotted")
     p.add_argument("--search", action="store_true",
                    help="a search's trials x seeds as one program vs one configuration at a time")
@@ -131,11 +136,9 @@ def run_from_args(args) -> int:
 
         jax.distributed.initialize()  # before anything starts the backend
 
-    from bench._host import start_jax
-    from bench.console import RunProgress, output_console
-    from bench.results import files
-    from bench.suite.config import check_output_path, resolve
-    from bench.suite.execute import Interrupted, run_suite
+    from bench.host import start_jax
+    from bench.suite.config import resolve
+    from bench.suite.execute import count_programs, run_suite
 
     start_jax()
     config = resolve(args.suite, task=args.task, optimizers=args.optimizers, inits=args.inits,
@@ -143,31 +146,25 @@ def run_from_args(args) -> int:
                      lrs=args.lrs, batch_size=args.batch_size,
                      eval_every=args.eval_every, target=args.target,
                      max_runs_per_chunk=args.max_runs_per_chunk)
-    # Checked and locked before the progress bar starts: its teardown would put a blank line
-    # on stderr ahead of the error. run_suite checks and locks too (for API callers).
-    path = (check_output_path(args.out) if args.out
-            else check_output_path(files.default_path(config.suite), "results path"))
-    with files.lock(path):
-        try:
-            with RunProgress(len(config.optimizers), output_console(stderr=True, quiet=args.quiet)) as progress:
-                path, document = run_suite(config, path, argv=sys.argv,
-                                           deterministic=args.deterministic, progress=progress)
-        except Interrupted as interrupted:
-            _Interrupts.reported = True
-            print(f"interrupted: finished programs saved in {interrupted.path} "
-                  "(meta.complete = false); run the same command to finish", file=sys.stderr)
-            print(interrupted.path)
-            return 130
+    trained = _train_into(args.out, config.suite, count_programs(config), args.quiet,
+                          lambda path, progress: run_suite(
+                              config, path, argv=sys.argv, deterministic=args.deterministic,
+                              progress=progress),
+                          report=not args.no_plots)
+    if trained is None:
+        return 130
+    path, document, report = trained
 
-        import jax
+    import jax
 
-        if jax.process_index() != 0:  # multi-host: process 0 writes and prints
-            return 0
-        report = None if args.no_plots else _write_report(path, results=document)
+    if jax.process_index() != 0:  # multi-host: process 0 writes and prints
+        return 0
     if args.quiet:
         print(path)
         return 0
     from bench.analysis.tables import print_tables
+    from bench.console import output_console
+    from bench.results import files
 
     out = output_console()
     print_tables(document, out)
@@ -176,6 +173,37 @@ def run_from_args(args) -> int:
         out.print(f"report:  {report}")
         out.print(f"plots:   {files.plot_pattern(path)}")
     return 0
+
+
+def _train_into(out: str | None, default_stem: str, n_programs: int, quiet: bool, train,
+                report: bool):
+    """What `run` and `tune` share: the results path checked and locked before the progress
+    bar starts (its teardown would put a blank line on stderr ahead of an error), `train(path,
+    progress)` under a progress bar, the report written under the same lock. Returns (path,
+    results, report path or None), or None when interrupted (the user has been told)."""
+    from bench.console import RunProgress, output_console
+    from bench.results import files
+    from bench.suite.config import check_output_path
+    from bench.suite.execute import Interrupted
+
+    path = (check_output_path(out) if out
+            else check_output_path(files.default_path(default_stem), "results path"))
+    with files.lock(path):
+        try:
+            with RunProgress(n_programs, output_console(stderr=True, quiet=quiet)) as progress:
+                path, document = train(path, progress)
+        except Interrupted as interrupted:
+            Interrupts.reported = True
+            print(f"interrupted: finished programs saved in {interrupted.path} "
+                  "(meta.complete = false); run the same command to finish", file=sys.stderr)
+            print(interrupted.path)
+            return None
+
+        import jax
+
+        written = (_write_report(path, results=document)
+                   if report and jax.process_index() == 0 else None)
+    return path, document, written
 
 
 def _write_report(path: str, **options):
@@ -190,44 +218,57 @@ def _write_report(path: str, **options):
 
 
 def tune_from_args(args) -> int:
-    from bench._host import start_jax
-    from bench.console import RunProgress, output_console
-    from bench.results import files
-    from bench.suite.config import check_output_path, check_positive
-    from bench.suite.execute import Interrupted, tune
+    from bench.host import start_jax
+    from bench.suite.config import check_positive
+    from bench.suite.execute import tune
 
-    for flag, value in (("--budget", args.budget), ("--seeds", args.seeds),
-                        ("--evaluation-seeds", args.evaluation_seeds), ("--steps", args.steps),
+    seeds = _renamed(args, "evaluation_seeds", "--evaluation-seeds", "seeds", "--seeds")
+    if args.seeds is not None and args.selection_seeds is None:
+        print("note: tune --seeds counts evaluation seeds, as in run (before 0.2 it counted "
+              "selection seeds: those are --selection-seeds now, default 2)", file=sys.stderr)
+    selection_seeds = 2 if args.selection_seeds is None else args.selection_seeds
+    seeds = 8 if seeds is None else seeds
+    for flag, value in (("--budget", args.budget), ("--selection-seeds", selection_seeds),
+                        ("--seeds", seeds), ("--steps", args.steps),
                         ("--max-runs-per-chunk", args.max_runs_per_chunk)):
         check_positive(flag, value)
     start_jax()
-    path = (check_output_path(args.out) if args.out
-            else check_output_path(files.default_path("tune"), "results path"))
-    with files.lock(path):
-        try:
-            n_programs = 2 * len([name for name in args.optimizers.split(",") if name.strip()])
-            with RunProgress(n_programs, output_console(stderr=True)) as progress:
-                path, document = tune(args.task, args.optimizers, args.budget, args.seeds,
-                                      evaluation_seeds=args.evaluation_seeds, inits=args.inits,
-                                      steps=args.steps, schedule=args.schedule, out=path,
-                                      argv=sys.argv, progress=progress,
-                                      max_runs_per_chunk=args.max_runs_per_chunk)
-        except Interrupted as interrupted:
-            _Interrupts.reported = True
-            print(f"interrupted: finished programs saved in {interrupted.path}; run the same command "
-                  "to finish", file=sys.stderr)
-            return 130
-        from bench.analysis.search import chosen_table, search_plots
+    from bench import plugins
 
-        console = output_console()
-        console.print(chosen_table(document))
-        if not args.no_plots:  # the report draws the search plots with the others, and links them
-            console.print(f"report:  {_write_report(path, results=document)}")
-            stem = os.path.basename(files.stem(path))
-            plots = [str(plot) for plot, _ in search_plots(document, os.path.dirname(path) or ".", stem)]
-            console.print(f"search plots: {', '.join(plots)}")
+    n_programs = 2 * len(plugins.split_names(args.optimizers))
+    trained = _train_into(args.out, "tune", n_programs, False, lambda path, progress: tune(
+        args.task, args.optimizers, args.budget, selection_seeds, seeds=seeds, inits=args.inits,
+        steps=args.steps, schedule=args.schedule, out=path, argv=sys.argv, progress=progress,
+        max_runs_per_chunk=args.max_runs_per_chunk), report=not args.no_plots)
+    if trained is None:
+        return 130
+    path, document, report = trained
+    from bench.analysis.search import chosen_table, search_plots
+    from bench.console import output_console
+    from bench.results import files
+
+    console = output_console()
+    console.print(chosen_table(document))
+    if report:  # the report draws the search plots with the others, and links them
+        console.print(f"report:  {report}")
+        stem = os.path.basename(files.stem(path))
+        plots = [str(plot) for plot, _ in search_plots(document, os.path.dirname(path) or ".", stem)]
+        console.print(f"search plots: {', '.join(plots)}")
     console.print(f"results: {path}")
     return 0
+
+
+def _renamed(args, old: str, old_flag: str, new: str, new_flag: str):
+    """The value of a renamed flag: the new spelling, else the old one with a one-line
+    deprecation on stderr (kept for one release); both given is an error."""
+    old_value, new_value = getattr(args, old), getattr(args, new)
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise UsageError(f"{old_flag} is the old spelling of {new_flag}; give only {new_flag}")
+    print(f"warning: {old_flag} is deprecated and will be removed in the next release; "
+          f"use {new_flag}", file=sys.stderr)
+    return old_value
 
 
 def list_from_args(args) -> int:
@@ -257,7 +298,7 @@ def list_from_args(args) -> int:
 
 
 def verify_from_args(args) -> int:
-    from bench._host import start_jax
+    from bench.host import start_jax
 
     start_jax()
     from bench.tools.verify import verify
@@ -266,7 +307,7 @@ def verify_from_args(args) -> int:
 
 
 def perf_from_args(args) -> int:
-    from bench._host import start_jax
+    from bench.host import start_jax
     from bench.results.files import read_json
     from bench.suite.config import check_file_path, check_name, check_positive, make_folder
     from bench.tasks import TASKS
@@ -276,6 +317,7 @@ def perf_from_args(args) -> int:
     check_name("optimizer", args.optimizer, list(OPTIMIZERS))
     for flag, value in (("--seeds", args.seeds), ("--steps", args.steps), ("--trials", args.trials)):
         check_positive(flag, value)
+    steps = PERF_STEPS if args.steps is None else args.steps
     if args.out:
         check_file_path(args.out, "--out", (".json",), example="perf.json")
         earlier = read_json(args.out, "--out")
@@ -291,14 +333,14 @@ def perf_from_args(args) -> int:
     from bench.tools import perf
 
     if args.levers:
-        perf.levers(args.task, args.optimizer, args.seeds or 256, args.steps, out=args.out)
+        perf.levers(args.task, args.optimizer, args.seeds or 256, steps, out=args.out)
     elif args.search:
-        perf.search(args.task, args.optimizer, args.trials, args.seeds or 4, args.steps, args.out)
+        perf.search(args.task, args.optimizer, args.trials, args.seeds or 4, steps, args.out)
     elif args.scaling:
         perf.scaling(args.task, args.optimizer,
-                     steps=args.steps if args.steps != 500 else perf.SCALING_STEPS, out=args.out)
+                     steps=perf.SCALING_STEPS if args.steps is None else args.steps, out=args.out)
     else:
-        perf.perf(args.task, args.optimizer, args.seeds or 256, args.steps, args.out,
+        perf.perf(args.task, args.optimizer, args.seeds or 256, steps, args.out,
                   synthetic=args.synthetic)
     return 0
 
@@ -336,7 +378,7 @@ DIAGNOSE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def diagnose_from_args(args) -> int:
-    from bench._host import start_jax
+    from bench.host import start_jax
     from bench.suite.config import (applicable_inits, check_file_path, check_name, check_positive,
                                     make_folder, parse_names)
     from bench.tasks import TASKS
@@ -363,95 +405,6 @@ def diagnose_from_args(args) -> int:
 
     diagnose(task, {name: STRATEGIES[name] for name in names}, range(args.seeds), out)
     return 0
-
-
-# ---------------------------------------------------------------------------------------------
-# Interrupts
-
-
-class _Interrupts:
-    """Ctrl-C and SIGTERM. The first raises KeyboardInterrupt in the main thread: a run saves
-    its finished programs and exits 130. The second exits 130 at once, from a watcher thread
-    woken by the signal itself, so it works even while the main thread waits inside a long
-    XLA call (where Python runs no signal handler until the call returns).
-
-    Python may run the handler inside a garbage-collector or weakref callback (jax registers
-    one), where the KeyboardInterrupt it raises is swallowed as "unraisable" and printed as a
-    traceback. `_unraisable` catches exactly that case and delivers the interrupt again, so the
-    first Ctrl-C is never lost and never printed; the watcher does not count a re-delivery."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-    raised = False  # the first interrupt has been raised in the main thread
-    reported = False  # the main thread has told the user about it
-    redelivered = 0  # interrupts sent again by `_unraisable`, not by the user
-
-    def __enter__(self):
-        self.active = threading.current_thread() is threading.main_thread()
-        if not self.active:
-            return self
-        _Interrupts.reported = _Interrupts.raised = False
-        _Interrupts.redelivered = 0
-        self.previous_unraisable = sys.unraisablehook
-        sys.unraisablehook = self._unraisable
-        self.read_end, self.write_end = os.pipe()
-        os.set_blocking(self.write_end, False)
-        self.previous = {sig: signal.signal(sig, self._first) for sig in self.SIGNALS}
-        self.previous_wakeup = signal.set_wakeup_fd(self.write_end, warn_on_full_buffer=False)
-        threading.Thread(target=self._watch, name="initopt-interrupts", daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        if not self.active:
-            return False
-        signal.set_wakeup_fd(self.previous_wakeup)
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-        sys.unraisablehook = self.previous_unraisable
-        os.close(self.write_end)  # the watcher reads end-of-file and stops
-        return False
-
-    @staticmethod
-    def _first(signum, frame):
-        # Only once: a second KeyboardInterrupt could land anywhere (a weakref callback prints
-        # a traceback) while the main thread saves; the watcher ends the process instead.
-        if not _Interrupts.raised:
-            _Interrupts.raised = True
-            raise KeyboardInterrupt
-
-    def _unraisable(self, unraisable):
-        if (isinstance(unraisable.exc_value, KeyboardInterrupt) and _Interrupts.raised
-                and not _Interrupts.reported):
-            # our first interrupt, swallowed by a callback: raise it again once the callback is
-            # over (from another thread: here, it would be raised inside this hook, and swallowed)
-            _Interrupts.raised = False
-            _Interrupts.redelivered += 1  # before the signal, so the watcher never counts it as the user's
-            threading.Timer(0.01, _thread.interrupt_main, (signal.SIGINT,)).start()
-            return
-        self.previous_unraisable(unraisable)
-
-    def _watch(self):
-        seen = 0
-        try:
-            while True:
-                woken = os.read(self.read_end, 64)
-                if not woken:
-                    return
-                seen += sum(byte in (int(sig) for sig in self.SIGNALS) for byte in woken)
-                if seen - _Interrupts.redelivered >= 2:
-                    _exit_now()
-        finally:
-            os.close(self.read_end)
-
-
-def _exit_now():
-    """Exit 130 without unwinding: no waiting for the accelerator, the file on disk as it is."""
-    from bench.results.files import abandon_locks
-
-    if not _Interrupts.reported:
-        os.write(2, b"interrupted twice: stopped at once; the results file keeps the programs "
-                    b"saved before (run the same command to finish)\n")
-    abandon_locks()
-    os._exit(130)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -483,16 +436,16 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["run", *argv]
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse itself exits 2 with one usage line on bad syntax
-    with _Interrupts():
+    with Interrupts():
         try:
             code = int(args.func(args) or 0)
         except UsageError as error:
             print(f"error: {error}", file=sys.stderr)
             code = 2
         except KeyboardInterrupt:
-            if not _Interrupts.reported:
+            if not Interrupts.reported:
                 print("interrupted", file=sys.stderr)
-                _Interrupts.reported = True
+                Interrupts.reported = True
             code = 130
         if code == 130 and entry:
             sys.stdout.flush()

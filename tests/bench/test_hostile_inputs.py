@@ -328,7 +328,7 @@ def test_a_path_with_spaces_gives_a_report_whose_images_render(tmp_path, capsys)
 def test_the_backend_error_for_a_missing_tpu_names_it(monkeypatch):
     import jax
 
-    from bench._host import start_jax
+    from bench.host import start_jax
     from bench.errors import UsageError
 
     def no_tpu():
@@ -366,8 +366,8 @@ def test_a_platform_this_machine_lacks_is_one_line(tmp_path, platform, message):
 
 STUCK_MAIN_THREAD = """
     import time
-    from bench.cli import _Interrupts
-    with _Interrupts():
+    from bench.interrupts import Interrupts
+    with Interrupts():
         while True:  # a main thread that cannot stop, as inside one long XLA call
             try:
                 print("ready", flush=True)
@@ -393,7 +393,7 @@ def test_a_second_interrupt_exits_130_at_once(signum):
 
 INTERRUPT_IN_A_GC_CALLBACK = """
     import gc, sys, time
-    from bench.cli import _Interrupts
+    from bench.interrupts import Interrupts
     def callback(phase, info):  # as jax's _xla_gc_callback: Python code that gc runs
         if phase == "start" and not callback.done:
             callback.done = True
@@ -403,7 +403,7 @@ INTERRUPT_IN_A_GC_CALLBACK = """
                 pass
     callback.done = False
     gc.callbacks.append(callback)
-    with _Interrupts():
+    with Interrupts():
         try:
             gc.collect()
             for _ in range(3000):  # the host loop between calls, where Python checks for signals

@@ -48,8 +48,8 @@ def test_tune_writes_its_search_plots_and_the_report_links_them(tmp_path):
     from bench.cli import main
 
     out = tmp_path / "t.json"
-    assert main(["tune", "--task", "digits-mlp", "--optimizers", "adam", "--budget", "2", "--seeds", "1",
-                 "--evaluation-seeds", "1", "--steps", "20", "--out", str(out)]) == 0
+    assert main(["tune", "--task", "digits-mlp", "--optimizers", "adam", "--budget", "2", "--selection-seeds", "1",
+                 "--seeds", "1", "--steps", "20", "--out", str(out)]) == 0
     report = (tmp_path / "t.report.md").read_text()
     linked = set(re.findall(r"\]\(([^)]+\.png)\)", report))
     search = {"t-digits-mlp-he_normal-budget.png", "t-digits-mlp-adam-he_normal-sensitivity.png"}
