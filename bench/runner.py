@@ -44,7 +44,7 @@ from bench.counting import largest_divisor_at_most
 from bench.data import Dataset
 from bench.sharding import (RUNS_AXIS, global_array, replicated, runs_mesh, runs_sharding,
                             to_host)
-from bench.tasks import Task, apply_model, cross_entropy, shape_model
+from bench.tasks import Task, apply_model, correct, cross_entropy, shape_model
 from inits.strategy import Strategy
 from optimizers.spec import OptimizerSpec
 
@@ -293,21 +293,22 @@ class CallMetrics(NamedTuple):
     params_finite: jax.Array
 
 
-def _batched_accuracy(predict, x: jax.Array, y: jax.Array, batch: int) -> jax.Array:
-    """Accuracy of `predict` over (x, y) in batches of at most `batch` (padded, masked)."""
+def _batched_accuracy(predict, x: jax.Array, y: jax.Array, batch: int, metric=correct) -> jax.Array:
+    """Mean per-example `metric` (default: top-1 correct) of `predict` over (x, y) in batches
+    of at most `batch` (padded, masked)."""
     n = x.shape[0]
     batch = min(batch, n)
     n_batches = -(-n // batch)
     pad = n_batches * batch - n
     xs = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)).reshape((n_batches, batch) + x.shape[1:])
-    ys = jnp.pad(y, (0, pad)).reshape((n_batches, batch))
+    ys = jnp.pad(y, [(0, pad)] + [(0, 0)] * (y.ndim - 1)).reshape((n_batches, batch) + y.shape[1:])
     mask = (jnp.arange(n_batches * batch) < n).reshape((n_batches, batch))
 
-    def correct(args):
+    def batch_score(args):
         xb, yb, mb = args
-        return jnp.sum((jnp.argmax(predict(xb), axis=-1) == yb) & mb)
+        return jnp.sum(jnp.where(mb, metric(predict(xb), yb), 0))
 
-    return jnp.sum(jax.lax.map(correct, (xs, ys, mask))) / n
+    return jnp.sum(jax.lax.map(batch_score, (xs, ys, mask))) / n
 
 
 def _tree_finite(tree) -> jax.Array:
@@ -357,7 +358,7 @@ def make_optimizer(spec: OptimizerSpec, values: Mapping[str, Any], multipliers=N
 
 
 def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int = EVAL_BATCH,
-               schedule_steps: int | None = None):
+               schedule_steps: int | None = None, constants: Mapping[str, float] | None = None):
     """Returns (init_state, train): pure functions of ONE run (no vmap, no jit, no mesh).
 
     init_state(variables, inputs) makes the run's optimizer state from its initial variables.
@@ -366,19 +367,24 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
     set for each distinct seed of the device (the run's row is `inputs.seed_slot`; unused
     full-batch). Everything that changes between calls is traced, so one compile serves every
     call. `make_train_program` composes vmap, shard_map and jit over them, in one place.
+    `constants`: the configuration as Python numbers, for a factory that cannot take traced
+    values (every run of the program then shares it, and the traced ones are ignored).
     """
     model = shape_model(task)
+    loss_of = getattr(task, "loss", None) or cross_entropy
+    metric = getattr(task, "metric", None) or correct
     augment = getattr(task, "augment", None)
     eval_batch = getattr(task, "eval_batch_size", None) or eval_batch
     # schedule-free methods evaluate at their averaged params: eval_params(opt_state, params)
     eval_params = getattr(spec, "eval_params", None) or (lambda opt_state, params: params)
 
     def optimizer(inputs: RunInputs) -> optax.GradientTransformation:
-        return make_optimizer(spec, inputs.hyperparams, inputs.multipliers, schedule_steps)
+        values = inputs.hyperparams if constants is None else constants
+        return make_optimizer(spec, values, inputs.multipliers, schedule_steps)
 
     def loss_fn(params, model_state, x, y):
         logits, model_state = apply_model(model, params, model_state, x, train=True)
-        return cross_entropy(logits, y), model_state
+        return loss_of(logits, y), model_state
 
     def batch_of(count, inputs: RunInputs, data_key, orders, data):
         if spec.full_batch:
@@ -425,7 +431,7 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
 
         def accuracy_on(x_name, y_name):
             predict = lambda xb: apply_model(model, evaluated, state.model_state, xb, train=False)
-            return _batched_accuracy(predict, data[x_name], data[y_name], eval_batch)
+            return _batched_accuracy(predict, data[x_name], data[y_name], eval_batch, metric)
 
         nan = jnp.full((), jnp.nan, jnp.float32)
         val = jax.lax.cond(window.evaluate, lambda: accuracy_on("x_val", "y_val").astype(jnp.float32),
@@ -476,7 +482,8 @@ def _map_in_groups(train, width: int | None):
 
 
 def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: Mesh,
-                       vmap_width: int | None | str = "auto", schedule_steps: int | None = None):
+                       vmap_width: int | None | str = "auto", schedule_steps: int | None = None,
+                       constants: Mapping[str, float] | None = None):
     """`make_train`'s per-run (init_state, train) over the runs axis, and the epoch orders:
     vmapped, sharded over `mesh` and jitted, here and nowhere else.
 
@@ -484,7 +491,8 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
     `vmap_width` ("auto": `default_vmap_width` of the mesh's platform; None: all at once).
     `orders(order_keys, epoch, n_train)` computes each device's epoch permutations.
     """
-    init_state, train = make_train(task, spec, batch_size, schedule_steps=schedule_steps)
+    init_state, train = make_train(task, spec, batch_size, schedule_steps=schedule_steps,
+                                   constants=constants)
     if vmap_width == "auto":
         vmap_width = default_vmap_width(mesh.devices.flat[0].platform)
     runs_spec, all_spec = PartitionSpec(RUNS_AXIS), PartitionSpec()
@@ -617,14 +625,15 @@ class TrainProgram:
 
     def __init__(self, task: Task, dataset: Dataset, spec: OptimizerSpec, batch_size: int, mesh: Mesh,
                  vmap_width: int | None | str = "auto", call_seconds: float = CALL_SECONDS,
-                 schedule_steps: int | None = None, share_permutations: bool = True):
+                 schedule_steps: int | None = None, share_permutations: bool = True,
+                 constants: Mapping[str, float] | None = None):
         self.spec, self.mesh, self.call_seconds = spec, mesh, call_seconds
         self.share_permutations = share_permutations
         self.n_devices = mesh.devices.size
         self.n_train = dataset.x_train.shape[0]
         self.steps_per_epoch = None if spec.full_batch else max(self.n_train // batch_size, 1)
         self.init_state, self.train, self.orders_of = make_train_program(
-            task, spec, batch_size, mesh, vmap_width, schedule_steps)
+            task, spec, batch_size, mesh, vmap_width, schedule_steps, constants)
         self.data = device_data(dataset, mesh)
         self.compiled, self.compile_seconds, self.calls = None, 0.0, 0
         self.seconds_per_step: float | None = None
@@ -715,47 +724,29 @@ class TrainProgram:
         return periods
 
 
-def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence[Run], initialized: Initialized, *, steps: int, batch_size: int,
-               eval_every: int, mesh: Mesh, test: bool = True,
-               max_runs_per_call: int | None = None,
+def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence[Run],
+               initialized: Initialized, *, steps: int, batch_size: int, eval_every: int,
+               mesh: Mesh, test: bool = True, max_runs_per_call: int | None = None,
                on_progress: Callable[[int], None] | None = None,
                call_seconds: float = CALL_SECONDS, vmap_width: int | None | str = "auto",
-               share_permutations: bool = True) -> tuple[RunOutput, ProgramTiming]:
+               share_permutations: bool = True,
+               constants: Mapping[str, float] | None = None) -> tuple[RunOutput, ProgramTiming]:
     """Train `runs` of one optimizer as one compiled program; returns host-side metrics.
 
     `initialized` holds every (init, seed) the runs need (`initialize`). Every run must carry
     the same hyperparameter names (they are traced per run). `test=False` skips the test set
     (selection runs never report test accuracy). `on_progress(run_steps)` is called after every
-    call with the run-steps it did (real runs x steps, padding excluded).
+    call with the run-steps it did (real runs x steps, padding excluded). `constants`: see
+    `make_train` (`train_each_configuration` uses it).
     """
     names = {tuple(sorted(run.traced_values())) for run in runs}
     if len(names) != 1:
         raise ValueError(f"every run of a program needs the same hyperparameter names, got {sorted(names)}")
     program = TrainProgram(task, dataset, spec, batch_size, mesh, vmap_width,
                            call_seconds=call_seconds, schedule_steps=steps,
-                           share_permutations=share_permutations)
-    n_devices = program.n_devices
-
-    # Per-run bytes: the state (params, optimizer slots, model state) twice (donated in, out),
-    # gradients and updates, the epoch permutation; on accelerators, where every run of a
-    # device is one vmap, also its activations. XLA's count of the compiled program then has
-    # the last word: if it needs more than the budget, the chunk shrinks and it recompiles.
-    params_bytes = sum(leaf[0, 0].nbytes for leaf in jax.tree_util.tree_leaves(initialized.variables))
-    per_run = 2 * program.state_bytes_per_run(runs, initialized) + 2 * params_bytes + 4 * program.n_train
-    if mesh.devices.flat[0].platform != "cpu":
-        per_run += 3 * _activation_bytes(task, dataset, program.n_train if spec.full_batch else batch_size)
-    budget = available_bytes(mesh.devices.flat[0]) * n_devices
-    size = runs_per_call(len(runs), n_devices, per_run, budget, max_runs_per_call)
-    while True:
-        needed = program.compile([runs[i] for i in _pad_index(np.arange(min(size, len(runs))), size)],
-                                 initialized)
-        if needed is None or needed * n_devices <= budget or size <= n_devices:
-            break
-        smaller = runs_per_call(len(runs), n_devices, -(-needed * n_devices // size), budget, size - 1)
-        if smaller >= size:
-            break
-        size = smaller
-
+                           share_permutations=share_permutations, constants=constants)
+    size = _compile_chunks(program, task, dataset, spec, runs, initialized, batch_size,
+                           max_runs_per_call)
     outputs = []
     began = time.perf_counter()
     for start in range(0, len(runs), size):
@@ -768,6 +759,57 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence
     run_seconds = time.perf_counter() - began
     return collect(outputs, steps, eval_every), ProgramTiming(
         program.compile_seconds, run_seconds, program.calls, size)
+
+
+def _compile_chunks(program: TrainProgram, task: Task, dataset: Dataset, spec: OptimizerSpec,
+                    runs: Sequence[Run], initialized: Initialized, batch_size: int,
+                    max_runs_per_call: int | None) -> int:
+    """Compile `program` for the largest chunk of runs that fits; returns the chunk's size.
+
+    Per-run bytes: the state (params, optimizer slots, model state) twice (donated in, out),
+    gradients and updates, the epoch permutation; on accelerators, where every run of a
+    device is one vmap, also its activations. XLA's count of the compiled program then has
+    the last word: if it needs more than the budget, the chunk shrinks and it recompiles.
+    """
+    n_devices = program.n_devices
+    params_bytes = sum(leaf[0, 0].nbytes for leaf in jax.tree_util.tree_leaves(initialized.variables))
+    per_run = 2 * program.state_bytes_per_run(runs, initialized) + 2 * params_bytes + 4 * program.n_train
+    if program.mesh.devices.flat[0].platform != "cpu":
+        per_run += 3 * _activation_bytes(task, dataset, program.n_train if spec.full_batch else batch_size)
+    budget = available_bytes(program.mesh.devices.flat[0]) * n_devices
+    size = runs_per_call(len(runs), n_devices, per_run, budget, max_runs_per_call)
+    while True:
+        needed = program.compile([runs[i] for i in _pad_index(np.arange(min(size, len(runs))), size)],
+                                 initialized)
+        if needed is None or needed * n_devices <= budget or size <= n_devices:
+            return size
+        smaller = runs_per_call(len(runs), n_devices, -(-needed * n_devices // size), budget, size - 1)
+        if smaller >= size:
+            return size
+        size = smaller
+
+
+def train_each_configuration(task: Task, dataset: Dataset, spec: OptimizerSpec,
+                             runs: Sequence[Run], initialized: Initialized, **options
+                             ) -> tuple[RunOutput, ProgramTiming]:
+    """`train_runs` for a factory that cannot take traced hyperparameters (it calls float() on
+    one, or branches on it in Python): one program per configuration, its values Python
+    numbers, the outputs put back in the order of `runs` and the timings added up."""
+    groups: dict[tuple, list[int]] = {}
+    for i, run in enumerate(runs):
+        groups.setdefault(run.hyperparams, []).append(i)
+    outputs, timings = [], []
+    for hyperparams, index in groups.items():
+        output, timing = train_runs(task, dataset, spec, [runs[i] for i in index], initialized,
+                                    constants=dict(hyperparams), **options)
+        outputs.append(output)
+        timings.append(timing)
+    order = np.argsort(np.concatenate([index for index in groups.values()]), kind="stable")
+    merged = RunOutput(outputs[0].steps, *(np.concatenate([getattr(o, field) for o in outputs])[order]
+                                           for field in RunOutput._fields[1:]))
+    return merged, ProgramTiming(sum(t.compile_seconds for t in timings),
+                                 sum(t.run_seconds for t in timings), sum(t.calls for t in timings),
+                                 max(t.runs_per_call for t in timings))
 
 
 def collect(chunks: Sequence[tuple[int, list[CallMetrics]]], steps: int, eval_every: int) -> RunOutput:

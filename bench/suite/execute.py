@@ -217,7 +217,9 @@ def train_program(results: ResultsInProgress, workload: Workload, optimizer: str
     spec = config.optimizer_spec(optimizer)
     progress.start(f"{settings.task} / {optimizer} / {phase} ({len(runs)} runs)",
                    len(runs) * settings.steps)
-    output, timing = runner.train_runs(
+    train = (runner.train_each_configuration if optimizer in config.methods.static
+             else runner.train_runs)  # a factory that cannot take traced values: one program each
+    output, timing = train(
         workload.task, workload.dataset, spec, runs, workload.initialized(), steps=settings.steps,
         batch_size=settings.batch_size, eval_every=settings.eval_every, mesh=workload.mesh,
         test=test, max_runs_per_call=config.max_runs_per_chunk, on_progress=progress.advance)

@@ -29,6 +29,17 @@ Augment = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 class Task(NamedTuple):
+    """A workload: data, model, loss, metric, and the validation score that counts as reached.
+
+    Build your own with the keyword fields (`Task(name=..., description=..., load=...,
+    make_model=..., batch_size=..., target=..., steps=...)`): `load()` returns a
+    `bench.data.Dataset` of in-memory arrays; `make_model(kernel_init, bias_init)` any Flax
+    module whose Dense/Conv layers take those initializers. `loss(logits, labels) -> scalar`
+    (default: mean softmax cross-entropy with integer labels) and `metric(logits, labels) ->
+    per-example scores in [0, 1]` (default: top-1 correct) let a regression or sequence task fit;
+    `target` is a mean validation score.
+    """
+
     name: str
     description: str
     load: Callable[[], Dataset]
@@ -40,6 +51,8 @@ class Task(NamedTuple):
     eval_batch_size: int | None = None  # evaluate val/test in batches of this size (None: all at once)
     eval_every: int | None = None  # the task's evaluation period (None: the suite's)
     published_accuracy: float | None = None  # test accuracy the cited paper reports for this task
+    loss: Callable[[jax.Array, jax.Array], jax.Array] | None = None  # None: cross_entropy
+    metric: Callable[[jax.Array, jax.Array], jax.Array] | None = None  # None: correct (top-1)
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -47,7 +60,12 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+    return jnp.mean(correct(logits, labels))
+
+
+def correct(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Per example: 1 where the top logit is the label (the default metric)."""
+    return jnp.argmax(logits, axis=-1) == labels
 
 
 def _mlp(hidden: Sequence[int], num_classes: int) -> Callable[[Initializer, Initializer], nn.Module]:
@@ -218,5 +236,6 @@ def count_params(params: Any) -> int:
     return sum(leaf.size for leaf in jax.tree_util.tree_leaves(params))
 
 
-__all__ = ["Augment", "PatchConv", "TASKS", "Task", "accuracy", "apply_model", "count_params", "cross_entropy",
+__all__ = ["Augment", "PatchConv", "TASKS", "Task", "accuracy", "apply_model", "correct", "count_params",
+           "cross_entropy",
            "shape_model"]
