@@ -22,9 +22,12 @@ COMMANDS = ("run", "tune", "list", "verify", "perf", "compare", "report", "diagn
 def _add_run(sub):
     p = sub.add_parser("run", help="train every (init x seed x learning rate) of each optimizer and report")
     p.add_argument("--suite", default="default", help="named suite (`python -m bench list` shows them all)")
-    p.add_argument("--task", help="task name (overrides the suite's)")
-    p.add_argument("--optimizers", help="comma-separated optimizer names (overrides the suite's)")
-    p.add_argument("--inits", help="comma-separated init strategy names (overrides the suite's)")
+    p.add_argument("--task", help="task name(s) (overrides the suite's); also your own: PATH.py:NAME, "
+                                  "package.module:NAME or an installed plugin's name")
+    p.add_argument("--optimizers", help="comma-separated optimizer names (overrides the suite's); your "
+                                        "own mix in: adam,./my_methods.py:heavy_ball")
+    p.add_argument("--inits", help="comma-separated init strategy names (overrides the suite's); your "
+                                   "own mix in: he_normal,./my_methods.py:my_init")
     p.add_argument("--seeds", type=int,
                    help="evaluation seeds per cell (1000, 1001, ...): they alone report test accuracy")
     p.add_argument("--selection-seeds", type=int,
@@ -49,9 +52,10 @@ def _add_run(sub):
 def _add_tune(sub):
     p = sub.add_parser("tune", help="quasi-random search of every hyperparameter, each optimizer's "
                                     "trials x seeds as one compiled program")
-    p.add_argument("--task", default="digits-mlp", help="task name")
-    p.add_argument("--optimizers", default="adam", help="comma-separated optimizer names")
-    p.add_argument("--inits", default="he_normal", help="comma-separated init strategy names")
+    p.add_argument("--task", default="digits-mlp", help="task name, or your own (PATH.py:NAME, ...)")
+    p.add_argument("--optimizers", default="adam", help="comma-separated optimizer names or your own "
+                                                        "(PATH.py:NAME, package.module:NAME)")
+    p.add_argument("--inits", default="he_normal", help="comma-separated init strategy names or your own")
     p.add_argument("--budget", type=int, default=16, help="trials per optimizer")
     p.add_argument("--selection-seeds", type=int,
                    help="seeds (0, 1, ...) that train every trial and choose on validation accuracy "
@@ -75,8 +79,15 @@ def _add_list(sub):
 
 
 def _add_verify(sub):
-    p = sub.add_parser("verify", help="check the hand-written inits and optimizers against the built-ins")
+    p = sub.add_parser("verify", help="check the hand-written inits and optimizers against the built-ins, "
+                                      "or your own against a reference (--optimizer/--init SPEC --against NAME)")
     p.add_argument("what", nargs="?", choices=("all", "inits", "optimizers"), default="all")
+    p.add_argument("--optimizer", help="your optimizer (PATH.py:NAME, package.module:NAME or a name) "
+                                       "to check step by step against --against")
+    p.add_argument("--init", help="your initializer (PATH.py:NAME, ...) to check bit for bit against --against")
+    p.add_argument("--against", help="the reference: a built-in optimizer or optax alias name; "
+                                     "a jax.nn.initializers name for --init")
+    p.add_argument("--hyperparams", help="k=v,... passed to both optimizers (e.g. momentum=0.9)")
     p.set_defaults(func=verify_from_args)
 
 
@@ -146,6 +157,7 @@ def run_from_args(args) -> int:
                      lrs=args.lrs, batch_size=args.batch_size,
                      eval_every=args.eval_every, target=args.target,
                      max_runs_per_chunk=args.max_runs_per_chunk)
+    _note_static(config)
     trained = _train_into(args.out, config.suite, count_programs(config), args.quiet,
                           lambda path, progress: run_suite(
                               config, path, argv=sys.argv, deterministic=args.deterministic,
@@ -173,6 +185,13 @@ def run_from_args(args) -> int:
         out.print(f"report:  {report}")
         out.print(f"plots:   {files.plot_pattern(path)}")
     return 0
+
+
+def _note_static(config) -> None:
+    """Say once which optimizers cannot take traced hyperparameters (results record it too)."""
+    for name in sorted(config.methods.static):
+        print(f"note: optimizer {name} cannot take traced hyperparameters (its factory needs Python "
+              "numbers): each of its configurations compiles a program of its own", file=sys.stderr)
 
 
 def _train_into(out: str | None, default_stem: str, n_programs: int, quiet: bool, train,
@@ -280,13 +299,25 @@ def list_from_args(args) -> int:
     from inits import STRATEGIES
     from optimizers import OPTIMIZERS
 
+    from bench import plugins
+
+    def with_installed(kind: str, builtins: dict) -> dict:
+        # installed plugins (entry points), marked with their package; a clash is an error
+        found = dict(builtins)
+        for name, (package, _) in plugins.installed(kind).items():
+            resolved = plugins.resolve(kind, name, builtins)
+            found[f"{name} [{package}]"] = resolved.obj
+        return found
+
     console = output_console()
     for title, rows in (
             ("tasks", [(name, f"{t.description}; target {t.target:g}, {t.steps} steps")
-                       for name, t in TASKS.items()]),
-            ("init strategies", [(name, f"{s.description} ({s.reference})") for name, s in STRATEGIES.items()]),
+                       for name, t in with_installed("task", TASKS).items()]),
+            ("init strategies", [(name, f"{s.description} ({s.reference})")
+                                 for name, s in with_installed("init", STRATEGIES).items()]),
             ("optimizers", [(name, f"{o.description}; lrs {', '.join(f'{lr:g}' for lr in o.learning_rates)}"
-                             + ("; full batch" if o.full_batch else "")) for name, o in OPTIMIZERS.items()]),
+                             + ("; full batch" if o.full_batch else ""))
+                            for name, o in with_installed("optimizer", OPTIMIZERS).items()]),
             ("suites", [(name, s.description) for name, s in suites().items()])):
         table = Table(title=title, title_justify="left", show_header=False)
         table.add_column(style="bold")
@@ -300,21 +331,34 @@ def list_from_args(args) -> int:
 def verify_from_args(args) -> int:
     from bench.host import start_jax
 
+    if (args.optimizer or args.init) and not args.against:
+        raise UsageError("--optimizer/--init need --against NAME (the reference to agree with)")
+    if args.against and not (args.optimizer or args.init):
+        raise UsageError("--against needs --optimizer SPEC or --init SPEC")
+    if args.optimizer and args.init:
+        raise UsageError("give --optimizer or --init, not both")
+    if args.hyperparams and not args.optimizer:
+        raise UsageError("--hyperparams goes with --optimizer")
     start_jax()
-    from bench.tools.verify import verify
+    from bench.tools import verify
 
-    return verify(args.what)
+    if args.optimizer:
+        return verify.verify_optimizer_against(args.optimizer, args.against, args.hyperparams)
+    if args.init:
+        return verify.verify_init_against(args.init, args.against)
+    return verify.verify(args.what)
 
 
 def perf_from_args(args) -> int:
+    from bench import plugins
     from bench.host import start_jax
     from bench.results.files import read_json
-    from bench.suite.config import check_file_path, check_name, check_positive, make_folder
+    from bench.suite.config import check_file_path, check_positive, make_folder
     from bench.tasks import TASKS
     from optimizers import OPTIMIZERS
 
-    check_name("task", args.task, list(TASKS))
-    check_name("optimizer", args.optimizer, list(OPTIMIZERS))
+    plugins.resolve("task", args.task, TASKS)  # checked here: one line, before anything runs
+    plugins.resolve("optimizer", args.optimizer, OPTIMIZERS)
     for flag, value in (("--seeds", args.seeds), ("--steps", args.steps), ("--trials", args.trials)):
         check_positive(flag, value)
     steps = PERF_STEPS if args.steps is None else args.steps
@@ -378,14 +422,16 @@ DIAGNOSE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def diagnose_from_args(args) -> int:
+    from bench import plugins
     from bench.host import start_jax
-    from bench.suite.config import (applicable_inits, check_file_path, check_name, check_positive,
-                                    make_folder, parse_names)
+    from bench.suite.config import applicable_inits, check_file_path, check_positive, make_folder
     from bench.tasks import TASKS
     from inits import STRATEGIES
 
-    task = TASKS[check_name("task", args.task, list(TASKS))]
-    names = parse_names("init", args.inits, list(STRATEGIES)) if args.inits is not None else tuple(STRATEGIES)
+    task = plugins.resolve("task", args.task, TASKS).obj
+    strategies = {name: resolved.obj for name, resolved in plugins.resolve_many(
+        "init", args.inits if args.inits is not None else list(STRATEGIES), STRATEGIES).items()}
+    names = tuple(strategies)
     check_positive("--seeds", args.seeds)
     out = args.out or os.path.join("results", f"diagnose-{task.name}.png")
     check_file_path(out, "--out", DIAGNOSE_SUFFIXES, example="diagnose.png")
@@ -398,12 +444,12 @@ def diagnose_from_args(args) -> int:
         raise UsageError(f"'{json_path(out)}' (written beside --out) exists and is not a diagnose "
                          "file; choose another --out (nothing was changed)")
     start_jax()
-    names = applicable_inits(task, names, named_by_user=args.inits is not None)
+    names = applicable_inits(task, names, named_by_user=args.inits is not None, strategies=strategies)
     make_folder(out, "--out")
 
     from bench.tools.diagnose import diagnose
 
-    diagnose(task, {name: STRATEGIES[name] for name in names}, range(args.seeds), out)
+    diagnose(task, {name: strategies[name] for name in names}, range(args.seeds), out)
     return 0
 
 

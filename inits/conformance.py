@@ -139,8 +139,22 @@ def _call(init: Callable, case: Case) -> Any:
 
 def compare_with_builtin(name: str, case: Case) -> Optional[str]:
     """None when `inits.<name>` and the built-in agree bit for bit on `case`, else what differs."""
-    ours = _call(_build(inits, name, case.kwargs), case)
-    builtin = _call(_build(jax.nn.initializers, name, case.kwargs), case)
+    return compare_initializers(_build(inits, name, case.kwargs),
+                                _build(jax.nn.initializers, name, case.kwargs), case)
+
+
+def against_cases() -> list[Case]:
+    """The cases a researcher's initializer meets against a twin (`verify --init SPEC --against
+    NAME`): dense and 1-D/2-D/3-D conv kernels, every half and full dtype and complex64, both
+    key kinds, plain and vmapped."""
+    return _cycle_cases([{}], DENSE_SHAPES + CONV_SHAPES, WITH_COMPLEX)
+
+
+def compare_initializers(ours: Callable, builtin: Callable, case: Case) -> Optional[str]:
+    """None when two initializers agree bit for bit on `case` (or both raise the same error
+    type), else what differs."""
+    ours = _call(ours, case)
+    builtin = _call(builtin, case)
     if isinstance(ours, type) or isinstance(builtin, type):
         if ours is builtin:
             return None

@@ -6,16 +6,24 @@ axes, float32/bfloat16/float16/complex64/default dtype, raw and typed keys, plai
 where the built-in itself raises (no half-precision QR), the twin must raise the same error. The
 rest are checked by property (`inits.conformance.property_checks`).
 
+--optimizer SPEC --against NAME / --init SPEC --against NAME: a researcher's own implementation
+(any name or `PATH.py:NAME` that `bench.plugins` resolves) against the reference NAME, by the
+same comparison (`verify_optimizer_against`, `verify_init_against`).
+
 optimizers: every optimizer and setting against optax, step by step; the comparison itself (what
 is run, what "relative difference" means, the bars) lives in `optimizers.agreement`, shared with
 the tests. Exit code 0 when every row passes, else 1.
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from bench.console import output_console
+from bench.errors import UsageError
 
 from inits import conformance
 from optimizers import agreement
@@ -121,3 +129,185 @@ def verify_optimizers(console: Console | None = None) -> bool:
     failed = sum(not (a.passed and b.passed) for a, b in zip(rows32, rows64))
     console.print(f"{len(cases) - failed}/{len(cases)} settings agree with optax" + ("" if ok else f"; {failed} FAILED"))
     return ok
+
+
+# ---------------------------------------------------------------------------------------------
+# A researcher's own implementation against a reference: verify --optimizer/--init SPEC --against
+
+
+AGAINST_LEARNING_RATES = (1e-3, 1e-1)
+
+
+def optimizer_reference(name: str) -> tuple[str, Callable, dict]:
+    """(label, factory, fixed hyperparameters) of the reference NAME: a built-in optimizer's
+    optax twin with the suite's settings (momentum is optax.sgd with momentum=0.9), or an optax
+    alias by its name (optax.adam)."""
+    import optax
+
+    from bench.suite.config import check_name
+    from optimizers import OPTIMIZERS
+
+    if name in OPTIMIZERS:
+        spec = OPTIMIZERS[name]
+        reference = spec.optax_reference
+        return f"{reference.__module__.split('.')[0]}.{reference.__name__}", reference, dict(spec.hyperparams)
+    alias = getattr(optax, name, None)
+    if callable(alias) and not isinstance(alias, type):
+        return f"optax.{name}", alias, {}
+    check_name("optimizer reference (a built-in name or an optax alias)", name, list(OPTIMIZERS))
+    raise AssertionError("unreachable")  # check_name raised
+
+
+def parse_hyperparams(text: str | None) -> dict[str, Any]:
+    """`--hyperparams k=v,k=v` -> {k: number or True/False}."""
+    values: dict[str, Any] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, _, value = item.partition("=")
+        if not key.strip() or not value.strip():
+            raise UsageError(f"--hyperparams takes k=v pairs like momentum=0.9,nesterov=true, got '{item}'")
+        lowered = value.strip().lower()
+        try:
+            values[key.strip()] = {"true": True, "false": False}[lowered] if lowered in ("true", "false") \
+                else float(value)
+        except ValueError:
+            raise UsageError(f"--hyperparams {key.strip()}: '{value}' is not a number") from None
+    return values
+
+
+def against_cases(name: str, factory: Callable, fixed: dict, label: str, reference: Callable,
+                  reference_fixed: dict, hyperparams: dict) -> list[agreement.Case]:
+    """The rows of a researcher's optimizer against a reference: two learning rates on the
+    real problem, and the first on the complex one where the reference takes complex
+    parameters."""
+    shown = ", ".join(f"{k}={v}" for k, v in hyperparams.items())
+    cases = []
+    for complex_parameters in (False, True):
+        for lr in AGAINST_LEARNING_RATES[:1] if complex_parameters else AGAINST_LEARNING_RATES:
+            cases.append(agreement.Case(
+                optimizer=name, reference_name=label,
+                hyperparams=("complex: " if complex_parameters else "") + f"lr={lr:g}" + (f", {shown}" if shown else ""),
+                ours=lambda lr=lr: factory(learning_rate=lr, **{**fixed, **hyperparams}),
+                reference=lambda lr=lr: reference(learning_rate=lr, **{**reference_fixed, **hyperparams}),
+                complex_parameters=complex_parameters))
+    return [case for case in cases if not case.complex_parameters or _takes_complex(case.reference)]
+
+
+def _takes_complex(make_reference: Callable) -> bool:
+    import jax
+
+    params, gradients = agreement.random_problem(0, np.complex64, 2)
+    try:
+        transformation = make_reference()
+        first = jax.tree.map(lambda g: g[1], gradients)
+        jax.eval_shape(lambda g: transformation.update(g, transformation.init(params), params)[0], first)
+    except Exception:  # noqa: BLE001 - a reference that cannot take complex parameters
+        return False
+    return True
+
+
+def first_difference(case: agreement.Case, dtype: str) -> str:
+    """Where a failing row first leaves its bar: the step and the leaf (updates, then params)."""
+    import jax
+    import jax.numpy as jnp
+
+    bar = agreement.BARS[dtype]
+    with jax.enable_x64(dtype == "float64"):
+        problem_dtype = agreement.COMPLEX_DTYPES[dtype] if case.complex_parameters else dtype
+        params, gradients = agreement.random_problem(0, jnp.dtype(problem_dtype))
+        ours_updates, ref_updates, ours_params, ref_params = jax.device_get(jax.jit(
+            lambda p, g: agreement.trajectories(case.ours(), case.reference(), p, g,
+                                                case.reference_sign))(params, gradients))
+    found = []
+    for what, ours, reference in (("updates", ours_updates, ref_updates), ("params", ours_params, ref_params)):
+        leaves = jax.tree_util.tree_flatten_with_path(reference)[0]
+        for (path, ref_leaf), our_leaf in zip(leaves, jax.tree.leaves(ours)):
+            error = agreement.relative_difference([our_leaf], [ref_leaf])
+            over = np.flatnonzero(~(error <= bar))
+            if over.size:
+                found.append((int(over[0]), f"{what}{jax.tree_util.keystr(path)}", float(error[over[0]])))
+    if not found:
+        return "no step over the bar (update dtypes differ)"
+    step, leaf, error = min(found)
+    return f"first differs at step {step}, leaf {leaf}: relative difference {error:.2e} > {bar:.0e}"
+
+
+def verify_optimizer_against(spec: str, against: str, hyperparams: str | None = None,
+                             console: Console | None = None) -> int:
+    """A researcher's optimizer (any spec `bench.plugins` takes) against the optax reference of
+    `against`, step by step as the built-ins are checked: 0 when every row agrees in float32
+    and float64, else 1 with the first differing step and leaf."""
+    from bench import plugins
+    from optimizers import OPTIMIZERS
+
+    console = console or output_console()
+    resolved = plugins.resolve("optimizer", spec, OPTIMIZERS)
+    label, reference, reference_fixed = optimizer_reference(against)
+    values = parse_hyperparams(hyperparams)
+    cases = against_cases(resolved.name, resolved.obj.factory, dict(resolved.obj.hyperparams), label,
+                          reference, reference_fixed, values)
+    try:
+        rows32 = agreement.compare_many(cases, "float32")
+        rows64 = agreement.compare_many(cases, "float64")
+    except Exception as error:  # noqa: BLE001 - the user's code, reported in one line
+        raise UsageError(f"optimizer {spec} failed against {label}: {type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else ''}") from None
+    return _print_against(console, f"{spec} vs {label}", rows32, rows64)
+
+
+def _print_against(console: Console, title: str, rows32, rows64) -> int:
+    table = Table(title=f"{title}: {agreement.STEPS} steps on random parameter trees and gradient streams")
+    for column in ("hyperparameters", "max rel. diff float32", "max rel. diff float64", "verdict"):
+        table.add_column(column)
+    failures = []
+    for row32, row64 in zip(rows32, rows64):
+        table.add_row(row32.case.hyperparams, f"{row32.difference:.1e}", f"{row64.difference:.1e}",
+                      _verdict(row32, row64))
+        for row in (row32, row64):
+            if not row.passed and row.dtypes_match and not row.vacuous:
+                failures.append(f"{row.case.hyperparams} ({row.dtype}): {first_difference(row.case, row.dtype)}")
+            elif not row.passed:
+                failures.append(f"{row.case.hyperparams} ({row.dtype}): {_verdict(row, row)}")
+    console.print(table)
+    if failures:
+        console.print(f"[bold red]DIFFERS[/] {failures[0]}")
+        return 1
+    console.print(f"[green]agrees[/]: {len(rows32)} settings within float32 {agreement.BARS['float32']:.0e} "
+                  f"and float64 {agreement.BARS['float64']:.0e} over {agreement.STEPS} steps")
+    return 0
+
+
+def init_reference(name: str) -> tuple[str, Callable]:
+    """The jax.nn.initializers twin NAME (he_normal, orthogonal, ...), built at its defaults."""
+    import jax
+
+    from bench.suite.config import check_name
+
+    check_name("initializer reference (a jax.nn.initializers twin)", name, conformance.TWIN_NAMES)
+    member = getattr(jax.nn.initializers, name)
+    return f"jax.nn.initializers.{name}", member if name in conformance.NOT_FACTORIES else member()
+
+
+def verify_init_against(spec: str, against: str, console: Console | None = None) -> int:
+    """A researcher's initializer against the jax twin `against`, bit for bit over the suite's
+    shapes, dtypes and key kinds: 0 when every case agrees, else 1 with the first that differs."""
+    from bench import plugins
+    from inits import STRATEGIES
+
+    console = console or output_console()
+    resolved = plugins.resolve("init", spec, STRATEGIES)
+    label, reference = init_reference(against)
+    cases = conformance.against_cases()
+    try:
+        failures = [f for f in (conformance.compare_initializers(resolved.obj.kernel_init, reference, case)
+                                for case in cases) if f]
+    except Exception as error:  # noqa: BLE001 - the user's code, reported in one line
+        raise UsageError(f"init {spec} failed against {label}: {type(error).__name__}: {error}") from None
+    if failures:
+        console.print(f"[bold red]DIFFERS[/] {spec} vs {label}: {len(failures)} of {len(cases)} cases; "
+                      f"first: {failures[0]}")
+        return 1
+    console.print(f"[green]agrees[/]: {spec} is bit-identical to {label} on {len(cases)} cases "
+                  "(shapes, dtypes, key kinds, vmapped)")
+    return 0
