@@ -36,6 +36,7 @@ imports are Python's to cache, and are not in its sha256.)
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import functools
 import hashlib
@@ -88,8 +89,9 @@ class Resolved(NamedTuple):
 
     name: what runs are recorded under. obj: an OptimizerSpec, a Strategy or a Task. source:
     None for a built-in, else JSON-able provenance ("spec" as the user gave it; "file" and
-    "sha256" of the file it came from; "package", "version" and "files_sha256" when it comes
-    from an installed distribution). traceable: an optimizer whose factory takes traced
+    "sha256" of the file it came from, and "imports", relative path -> sha256 of the modules
+    from its folder that it uses; "package", "version" and "files_sha256" when it comes from an
+    installed distribution). Reuse should key on the whole of it. traceable: an optimizer whose factory takes traced
     hyperparameters (always True for inits and tasks).
     """
 
@@ -357,7 +359,9 @@ def _load_file(kind: str, text: str, target: str) -> tuple[Any, dict]:
         raise UsageError(f"error importing {target}: {_one_line(error)}") from None
     finally:
         sys.path[:] = saved_path
-    return module, {"spec": text, "file": str(path), "sha256": hashlib.sha256(code_bytes).hexdigest()}
+    source = {"spec": text, "file": str(path), "sha256": hashlib.sha256(code_bytes).hexdigest()}
+    imports = _local_imports(module, path, code_bytes)
+    return module, {**source, "imports": imports} if imports else source
 
 
 def _module_name_for(path: Path) -> str:
@@ -388,7 +392,44 @@ def _module_file_source(module_name: str, find_package: bool = True) -> dict:
     path = Path(file).resolve()
     source: dict = {"file": str(path), "sha256": _file_sha256(path)}
     dist = _distribution_holding(module_name, path) if find_package else None
-    return {**_package_source(dist), **source} if dist is not None else source
+    if dist is not None:
+        return {**_package_source(dist), **source}
+    imports = _local_imports(module, path)
+    return {**source, "imports": imports} if imports else source
+
+
+def _local_imports(module: Any, path: Path, code: bytes | None = None) -> dict[str, str]:
+    """Relative path -> sha256 of the modules beside (or below) the user's file that it imports
+    (`import helpers`, `from helpers import f`, `from . import f`): an edit to a helper changes
+    the source too. (Python caches an imported helper for the life of the process; the sha256 is
+    of the file on disk.)"""
+    try:
+        tree = ast.parse(path.read_bytes() if code is None else code)
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            try:
+                base = importlib.util.resolve_name(base, getattr(module, "__package__", None)) if node.level else base
+            except (ImportError, ValueError):
+                continue
+            names += [base] + [f"{base}.{alias.name}" for alias in node.names]
+    folder, found = path.parent, {}
+    for name in names:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not isinstance(file, str):
+            continue
+        file_path = Path(file).resolve()
+        if file_path != path and folder in file_path.parents and "site-packages" not in file_path.parts:
+            try:
+                found[file_path.relative_to(folder).as_posix()] = _file_sha256(file_path)
+            except OSError:
+                continue
+    return dict(sorted(found.items()))
 
 
 def _distribution_holding(module_name: str, path: Path):
