@@ -480,8 +480,11 @@ def test_a_file_task_is_recorded_under_the_specs_name(in_tmp):
     (tiny_task(tiny_dataset(x_train=np.zeros((20, 4, 2), np.float32), x_val=np.zeros((20, 4, 2), np.float32),
                             x_test=np.zeros((20, 4, 2), np.float32))),
      "its model maps 2 inputs to (2, 4, 3), not (2, num_classes=3) logits"),
+    (tiny_task(augment=lambda key, x: x[:, :2]), "augment maps a batch of shape (2, 4) to (2, 2)"),
+    (tiny_task(eval_every=0), "eval_every must be a positive integer or None, got 0"),
 ], ids=["labels", "float-labels", "nan", "batch", "feature-shape", "lengths", "empty", "steps", "float-batch",
-        "target-high", "target-zero", "classes", "not-dataset", "load-raises", "not-module", "output-rank"])
+        "target-high", "target-zero", "classes", "not-dataset", "load-raises", "not-module", "output-rank",
+        "augment", "eval-every"])
 def test_a_broken_task_is_one_line_naming_it(task, message):
     assert message in usage_error(resolve, "task", task, TASKS)
 
@@ -502,6 +505,7 @@ def test_a_package_module(tmp_path, unique_package):
     write(tmp_path / unique_package / "broken.py", "import not_a_package_anyone_has\n")
     assert usage_error(resolve, "optimizer", f"{unique_package}.broken:x", OPTIMIZERS) == (
         f"error importing {unique_package}.broken: ModuleNotFoundError: No module named 'not_a_package_anyone_has'")
+    assert f"{unique_package}.broken" not in sys.modules
 
 
 def install_fake_distribution(root, package, dist_name, entry_points: str):
@@ -588,3 +592,4 @@ def test_resolve_many_refuses_two_things_under_one_name_and_nothing(in_tmp):
     assert message == ("two optimizers are named 'heavy_ball' (./a.py:heavy_ball and ./b.py:heavy_ball): "
                        "give them different names")
     assert usage_error(resolve_many, "optimizer", " , ", OPTIMIZERS) == "no optimizers given"
+    assert usage_error(resolve_many, "optimizer", {1: optax.adam}, OPTIMIZERS) == "optimizer names must be strings, got 1"
