@@ -780,7 +780,8 @@ def _initializer(obj: Callable, label: str) -> Callable:
 
 def _check_initializer(initializer: Any, label: str, shapes: tuple = INIT_SHAPES) -> None:
     if not callable(initializer):
-        raise UsageError(f"init {label} is {_a(_type_name(initializer))}, not an initializer (key, shape, dtype) -> array")
+        raise UsageError(f"init {label} is {_a(_type_name(initializer))}, not an initializer "
+                         f"(key, shape, dtype) -> array")
     for shape in shapes:
         call = f"(key, {shape}, float32)"
         try:
