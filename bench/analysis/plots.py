@@ -24,9 +24,12 @@ import numpy as np  # noqa: E402
 from bench.analysis import search  # noqa: E402
 from bench.analysis.stats import column_means_ci95  # noqa: E402
 from bench.results.files import temporary_beside  # noqa: E402
-from bench.results.document import (chance, chosen_rows, finite_or_none, format_configuration,  # noqa: E402
-                                    format_lr, inits_of, optimizers_of, pair_of, rows_of, runs_of_row,
-                                    selection_key, task_settings, tasks)
+from bench.records.keys import pair_of  # noqa: E402
+from bench.records.labels import format_configuration, format_lr  # noqa: E402
+from bench.records.queries import (chance, chosen_rows, inits_of, optimizers_of, rows_of,  # noqa: E402
+                                   runs_of_row, task_settings, tasks)
+from bench.records.selection import selection_key  # noqa: E402
+from bench.records.values import finite_or_none  # noqa: E402
 
 DPI = 110
 METRICS = (("val_accuracy", "validation accuracy"), ("train_loss", "training loss"))

@@ -24,7 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from bench.results.document import chance, counted_accuracy
+from bench.records.queries import chance
+from bench.records.values import counted_accuracy
 
 
 def expected_best(scores: Sequence[float], budgets: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

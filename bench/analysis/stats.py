@@ -9,7 +9,7 @@ cancel the seed's luck and give much tighter intervals than comparing two means.
 
 Conventions, relied on by metrics, the report and compare:
 - Every value is counted: a failed run enters with the accuracy it measured, or chance
-  (`bench.results.document.counted_accuracy`); nothing is dropped from a mean or a difference.
+  (`bench.records.values.counted_accuracy`); nothing is dropped from a mean or a difference.
 - `mean_ci95(values)` is the two-sided 95% Student-t interval of the mean. With fewer than two
   values there is no spread to estimate, so it returns None (JSON null), never [mean, mean].
   Identical values give [mean, mean].
@@ -18,7 +18,7 @@ Conventions, relied on by metrics, the report and compare:
 - A family of comparisons (one table of the report) is corrected with Holm-Bonferroni
   (`holm`); a comparison is significant when its Holm-adjusted p-value is below 0.05.
 - The reference of "every optimizer minus the best" is the best on VALIDATION (the selection
-  seeds' mean validation accuracy, `bench.results.document.selection_key`), never on test: a
+  seeds' mean validation accuracy, `bench.records.selection.selection_key`), never on test: a
   leader picked on test would be favoured by the very noise the test then measures.
 """
 from __future__ import annotations
@@ -31,8 +31,10 @@ from typing import Sequence
 import numpy as np
 from scipy import stats as scipy_stats
 
-from bench.results.document import (accuracy_by_seed, chance, chosen_rows, finite_or_none, inits_of,
-                                    optimizers_of, runs_of_row, selection_key, task_settings, tasks)
+from bench.records.queries import (accuracy_by_seed, chance, chosen_rows, inits_of, optimizers_of,
+                                   runs_of_row, task_settings, tasks)
+from bench.records.selection import selection_key
+from bench.records.values import finite_or_none
 
 CONFIDENCE = 0.95
 FAMILY_ALPHA = 0.05

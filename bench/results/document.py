@@ -1,17 +1,13 @@
-"""The results document: its version, its keys, building it, checking it on read, reading older
-versions, the rule that chooses a configuration, and the lookups that tables, reports, plots and
-comparisons share.
+"""The results document: its version, its keys, building it, checking it on read, and reading
+older versions. The rule that chooses a configuration and the lookups over runs and summary rows
+that tables, reports, plots and comparisons share live one layer below, in `bench.records`.
 
 The one owner of the format (README, "Results format"): the writer (`bench.results.files`),
 reuse, report, compare and plots all go through this module.
 
-Words used throughout:
-- a *configuration* is one candidate of an optimizer (a grid point of `--lrs`, a trial of
-  `tune`), numbered by `trial`; a *run* is (task, optimizer, init, configuration, seed);
-- a *cell* is (task, optimizer, init, phase, configuration): the runs a summary row covers;
-- a *pair* is (task, optimizer, init): the unit a configuration is chosen for;
-- *selection* seeds choose the configuration (on validation accuracy); *evaluation* seeds, never
-  among the selection seeds, re-train the chosen one and report test accuracy.
+Words used throughout: a *configuration*, a *run*, a *cell* and a *pair*, as `bench.records.keys`
+defines them; *selection* seeds choose the configuration (on validation accuracy); *evaluation*
+seeds, never among the selection seeds, re-train the chosen one and report test accuracy.
 
 Reading checks every field's type and range (`check_document`), so a hand-edited file fails
 with one line naming the file, the record and the field (`UsageError`, exit 2) before anything
@@ -30,6 +26,11 @@ from typing import Any, Callable, Iterable, NamedTuple, Optional, Union
 import numpy as np
 
 from bench.errors import UsageError
+from bench.records.keys import lr_key
+from bench.records.queries import tasks
+# The rule that chooses a configuration lives below, in bench.records; importable here too
+# (README, "Methodology").
+from bench.records.selection import choose, selection_key  # noqa: F401
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -554,170 +555,3 @@ def _upgrade_run(run: dict, trial: int) -> dict:
         "curve": {"step": curve["step"], "train_loss": curve["train_loss"],
                   "train_loss_max": [None] * len(curve["step"]), "val_accuracy": curve["val_accuracy"]},
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# The rule that chooses a configuration: once, here.
-
-
-def selection_key(row: dict) -> tuple:
-    """Sort key of a summary row as a candidate: the first sorted is the one chosen.
-
-    A configuration where more than half the seeds failed ranks below every other; then the
-    higher all-seed mean validation accuracy (a failed run counted at what it measured, or at
-    chance: `bench.suite.metrics.summarize`); ties go to fewer failures, then the smaller
-    learning rate, then the lower trial. Validation only: test accuracy never chooses.
-    """
-    mostly_failed = row["failed_fraction"] > 0.5
-    mean = row["val_accuracy_mean"]
-    return (mostly_failed, mean is None, -(mean or 0.0), row["n_failed"], row["lr"], row["trial"])
-
-
-def choose(rows: Iterable[dict]) -> dict[tuple, dict]:
-    """(task, optimizer, init) -> the chosen row among `rows` (one phase's rows, usually the
-    selection rows): `selection_key` first."""
-    by_pair = defaultdict(list)
-    for row in rows:
-        by_pair[pair_of(row)].append(row)
-    return {pair: min(candidates, key=selection_key) for pair, candidates in by_pair.items()}
-
-
-# ---------------------------------------------------------------------------------------------
-# Lookups.
-
-Pair = tuple  # (task, optimizer, init)
-Cell = tuple  # (task, optimizer, init, phase, configuration)
-
-
-def lr_key(lr) -> float:
-    """A learning rate as a dict key: 12 significant digits, so 1e-3 written by two machines matches."""
-    return float(f"{float(lr):.12g}")
-
-
-def configuration_key(record: dict) -> tuple:
-    """A configuration's identity across files: its hyperparameters, numbers to 12 digits."""
-    values = record.get("hyperparams") or {"learning_rate": record["lr"]}
-    return tuple(sorted((name, lr_key(value) if isinstance(value, (int, float)) else value)
-                        for name, value in values.items()))
-
-
-def pair_of(record: dict) -> Pair:
-    return (record["task"], record["optimizer"], record["init"])
-
-
-def cell_of(record: dict) -> Cell:
-    return (*pair_of(record), record["phase"], configuration_key(record))
-
-
-def finite_or_none(value):
-    """JSON null, NaN and inf all mean "no value"."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def finite_or_none_within(value):
-    """`value` (lists and dicts, nested) with every non-finite float as None, for strict JSON."""
-    if isinstance(value, list):
-        return [finite_or_none_within(item) for item in value]
-    if isinstance(value, dict):
-        return {key: finite_or_none_within(item) for key, item in value.items()}
-    return finite_or_none(value) if isinstance(value, float) else value
-
-
-def task_settings(results: dict, task: str) -> dict:
-    """A task's settings (steps, batch_size, eval_every, target, num_classes, n_test): its entry
-    of `meta.config.tasks`, or the config's top level for a document without that list."""
-    config = results["meta"]["config"]
-    for entry in config.get("tasks") or []:
-        if entry["task"] == task:
-            return entry
-    return config
-
-
-def chance(results: dict, task: str) -> float:
-    """The accuracy of guessing on `task`: what a failed run that measured nothing counts as."""
-    return 1.0 / task_settings(results, task)["num_classes"]
-
-
-def counted_accuracy(value, chance_accuracy: float) -> float:
-    """An accuracy as every mean counts it: as measured, or chance where it is null/non-finite."""
-    value = finite_or_none(value)
-    return chance_accuracy if value is None else value
-
-
-def runs_by_cell(results: dict) -> dict[Cell, list[dict]]:
-    """Each cell's runs, sorted by seed."""
-    cells = defaultdict(list)
-    for run in results["runs"]:
-        cells[cell_of(run)].append(run)
-    return {cell: sorted(runs, key=lambda run: run["seed"]) for cell, runs in cells.items()}
-
-
-def accuracy_by_seed(runs: list[dict], chance_accuracy: float, metric: str = "final_test_accuracy"
-                     ) -> dict[int, float]:
-    """seed -> the run's accuracy as counted (`counted_accuracy`): no seed is left out."""
-    return {run["seed"]: counted_accuracy(run[metric], chance_accuracy) for run in runs}
-
-
-def runs_of_row(results: dict, row: dict) -> list[dict]:
-    """The runs a summary row covers, sorted by seed."""
-    return runs_by_cell(results).get(cell_of(row), [])
-
-
-def tasks(results: dict) -> list[str]:
-    return sorted({row["task"] for row in results["summary"]} | {run["task"] for run in results["runs"]})
-
-
-def rows_of(results: dict, phase: str, task: str | None = None) -> list[dict]:
-    return [row for row in results["summary"]
-            if row["phase"] == phase and (task is None or row["task"] == task)]
-
-
-def chosen_rows(results: dict, phase: str, task: str | None = None) -> dict[Pair, dict]:
-    """(task, optimizer, init) -> its chosen configuration's row in `phase`.
-
-    For "evaluation" these are the rows whose test accuracy a table reports. For "selection",
-    a pair without selection rows (a schema-1 file) falls back to its chosen evaluation row.
-    """
-    found = {pair_of(row): row for row in rows_of(results, phase, task) if row["chosen"]}
-    if phase == "selection":
-        for pair, row in chosen_rows(results, "evaluation", task).items():
-            found.setdefault(pair, row)
-    return found
-
-
-def shared_seeds(results: dict) -> bool:
-    """True when selection and evaluation shared seeds (a file upgraded from schema 1)."""
-    return results["meta"].get("upgraded_from") is not None
-
-
-def ordered(names, preferred) -> list[str]:
-    """`names` in the order of `preferred` (the config's order), unknown names last, sorted."""
-    preferred = list(preferred or [])
-    known = [name for name in preferred if name in names]
-    return known + sorted(set(names) - set(known))
-
-
-def optimizers_of(results: dict, task: str) -> list[str]:
-    names = {row["optimizer"] for row in results["summary"] if row["task"] == task}
-    return ordered(names, results["meta"]["config"].get("optimizers"))
-
-
-def inits_of(results: dict, task: str) -> list[str]:
-    names = {row["init"] for row in results["summary"] if row["task"] == task}
-    return ordered(names, results["meta"]["config"].get("inits"))
-
-
-def format_lr(lr) -> str:
-    return f"{float(lr):.3g}"
-
-
-def format_configuration(record: dict) -> str:
-    """"lr 0.003" and any other hyperparameter of the configuration, e.g. "lr 0.003, b1 0.95"."""
-    others = sorted((name, value) for name, value in (record.get("hyperparams") or {}).items()
-                    if name != "learning_rate")
-    return ", ".join([f"lr {format_lr(record['lr'])}"] + [
-        f"{name} {value:.3g}" if isinstance(value, (int, float)) else f"{name} {value}"
-        for name, value in others])

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from bench.analysis.stats import censored_median, mean_ci95
-from bench.results.document import choose, counted_accuracy, finite_or_none, lr_key
+from bench.records.keys import lr_key
+from bench.records.selection import choose
+from bench.records.values import counted_accuracy, finite_or_none
 
 if TYPE_CHECKING:  # the runner imports jax; metrics only reads its outputs
     from bench.runner import Run, RunOutput
@@ -106,7 +108,7 @@ def summarize(records: Iterable[dict[str, Any]], seconds_per_step: Mapping[tuple
     `seconds_per_step` maps (task, optimizer, phase) (or (task, optimizer)) to the program's
     wall time per step. `num_classes` maps each task to its number of classes: chance, the
     accuracy a failed run counts with where it measured nothing finite, is 1 / that. The chosen
-    configuration of each (task, optimizer, init) is `bench.results.document.choose` over its
+    configuration of each (task, optimizer, init) is `bench.records.selection.choose` over its
     selection rows (over its evaluation rows where it has none, e.g. an optimizer with a single
     candidate); the evaluation rows of that configuration are marked chosen too.
     """
@@ -124,7 +126,7 @@ def summarize(records: Iterable[dict[str, Any]], seconds_per_step: Mapping[tuple
 
 
 def chosen_trials(records: Iterable[dict[str, Any]], *, num_classes: Mapping[str, int]) -> dict[str, int]:
-    """init -> the trial chosen for it (`bench.results.document.choose`), from the selection
+    """init -> the trial chosen for it (`bench.records.selection.choose`), from the selection
     records of one (task, optimizer): which configuration its evaluation seeds train."""
     rows = summarize(records, {}, num_classes=num_classes)
     return {init: row["trial"] for (_, _, init), row in choose(rows).items()}
@@ -178,7 +180,7 @@ def _scaled(steps: float | None, per_step: float | None) -> float | None:
 
 
 def mark_chosen(summary: list[dict[str, Any]]) -> None:
-    """Flag each (task, optimizer, init)'s chosen configuration (`document.choose`) in its
+    """Flag each (task, optimizer, init)'s chosen configuration (`bench.records.selection.choose`) in its
     selection row and in its evaluation rows."""
     selection = choose(row for row in summary if row["phase"] == "selection")
     evaluation_only = {pair: row for pair, row in choose(

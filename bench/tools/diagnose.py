@@ -33,7 +33,7 @@ import numpy as np
 from bench.tasks import Task, cross_entropy
 from inits.data_dependent import RESCALED_LAYERS as LAYER_TYPES
 from inits.data_dependent import find_layers as find_model_layers
-from bench.results.document import finite_or_none_within
+from bench.records.values import finite_or_none_within
 from inits.data_dependent import get_at, is_layer_call
 from inits.strategy import Strategy
 VANISH_BELOW = 1e-2

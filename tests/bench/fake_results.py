@@ -17,7 +17,8 @@ import zlib
 
 import numpy as np
 
-from bench.results.document import build, choose
+from bench.records.selection import choose
+from bench.results.document import build
 from bench.suite.metrics import summarize
 
 DEFAULT_LRS = {"sgd": [0.01, 0.1, 1.0], "adam": [0.0001, 0.001, 0.01]}

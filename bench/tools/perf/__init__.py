@@ -29,7 +29,7 @@ import jax
 import numpy as np
 
 from bench import runner
-from bench.results.document import finite_or_none_within
+from bench.records.values import finite_or_none_within
 from bench.results.files import atomic_write
 from bench.results.provenance import environment
 from bench.tools.perf import lean, peers

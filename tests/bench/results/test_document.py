@@ -7,8 +7,9 @@ import time
 import pytest
 
 from bench.errors import UsageError
-from bench.results.document import (SUMMARY_COLUMNS, SUMMARY_KEYS, check_document, chosen_rows, csv_row,
-                                    load_results, nesting_depth, parse, shared_seeds)
+from bench.records.queries import chosen_rows, shared_seeds
+from bench.results.document import (SUMMARY_COLUMNS, SUMMARY_KEYS, check_document, csv_row, load_results,
+                                    nesting_depth, parse)
 from tests.bench.fake_results import make_results, make_schema_1_results
 
 

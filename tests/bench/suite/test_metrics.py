@@ -6,7 +6,8 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from bench.results.document import build, check_document, choose
+from bench.records.selection import choose
+from bench.results.document import build, check_document
 from bench.suite import metrics
 from tests.bench.fake_results import _meta, make_run
 
