@@ -9,7 +9,7 @@ where it measured nothing finite, so nothing vanishes from an average.
 
 Speed is censored data: a seed that never reached the target (or failed) is censored at the end
 of training, and the median steps to target is the Kaplan-Meier median over all seeds
-(`bench.analysis.stats.censored_median`).
+(`bench.records.estimators.censored_median`).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from bench.analysis.stats import censored_median, mean_ci95
+from bench.records.estimators import censored_median, mean_ci95
 from bench.records.keys import lr_key
 from bench.records.selection import choose
 from bench.records.values import counted_accuracy, finite_or_none
