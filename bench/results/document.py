@@ -31,6 +31,7 @@ from bench.records.queries import tasks
 # The rule that chooses a configuration lives below, in bench.records; importable here too
 # (README, "Methodology").
 from bench.records.selection import choose, selection_key  # noqa: F401
+from bench.records.summary import summarize
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -510,8 +511,6 @@ def upgrade_schema_1(document: dict, source: str = "results") -> dict:
     counted, censored speed). `meta.upgraded_from = 1` tells readers that selection and evaluation
     shared seeds in this file.
     """
-    from bench.suite.metrics import summarize  # metrics imports this module: import on use
-
     meta = json.loads(json.dumps(document["meta"]))
     config = meta["config"]
     task_names = sorted({run["task"] for run in document["runs"]} | {row["task"] for row in document["summary"]})

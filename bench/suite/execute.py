@@ -18,7 +18,7 @@ import time
 from typing import Any, Protocol, Sequence
 
 from bench.results import document, files, provenance
-from bench.suite import metrics
+from bench.records import per_run, summary
 from bench.suite.config import Config, TaskSettings, check_output_path, resolve
 
 SELECTION, EVALUATION = "selection", "evaluation"
@@ -122,7 +122,7 @@ def _run_suite(config: Config, path: str, *, argv, deterministic, progress, devi
                 seconds[(p["task"], p["optimizer"], phase)] = p["seconds_per_step"]
         meta.update(complete=complete, programs=programs, finished_at=provenance.utc_now(),
                     wall_seconds=round(time.perf_counter() - began, 3))
-        results = document.build(meta, records, metrics.summarize(records, seconds, num_classes=classes))
+        results = document.build(meta, records, summary.summarize(records, seconds, num_classes=classes))
         if jax.process_index() == 0:  # multi-host: every process computes, one writes
             files.write(path, results)
         return results
@@ -152,7 +152,7 @@ def _run_suite(config: Config, path: str, *, argv, deterministic, progress, devi
             evaluation = set(config.evaluation_seeds)
             new = []
             for i, run in enumerate(runs):
-                one = metrics.run_records(
+                one = per_run.run_records(
                     settings.task, optimizer, [run], _row(output, i), target=settings.target,
                     phase=EVALUATION if run.seed in evaluation else SELECTION,
                     examples_per_step=examples)[0]
@@ -160,7 +160,7 @@ def _run_suite(config: Config, path: str, *, argv, deterministic, progress, devi
                     one["final_test_accuracy"] = None  # selection seeds never report test accuracy
                 new.append(one)
         else:
-            new = metrics.run_records(settings.task, optimizer, runs, output,
+            new = per_run.run_records(settings.task, optimizer, runs, output,
                                       target=settings.target, phase=phase, examples_per_step=examples)
         records.extend(new)
         programs.append({
@@ -201,7 +201,7 @@ def _run_suite(config: Config, path: str, *, argv, deterministic, progress, devi
                     continue
                 selection = train(settings, task, dataset, initialized, optimizer, SELECTION,
                                   _runs(config, optimizer, config.selection_seeds), test=False)
-                chosen = metrics.chosen_trials(selection, num_classes=classes)
+                chosen = summary.chosen_trials(selection, num_classes=classes)
                 train(settings, task, dataset, initialized, optimizer, EVALUATION,
                       _runs(config, optimizer, config.evaluation_seeds, chosen), test=True)
     except KeyboardInterrupt:

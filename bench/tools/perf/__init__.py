@@ -348,7 +348,7 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
                        capture_output=True)
         return time.perf_counter() - began
 
-    run_modules = ("import bench.cli, bench.suite.execute, bench.runner, bench.suite.metrics, "
+    run_modules = ("import bench.cli, bench.suite.execute, bench.runner, bench.records.summary, "
                    "bench.tasks, bench.results.files")
     startup = {"python": fresh("pass"), "the run's modules": fresh(run_modules),
                **{library: fresh(f"import {library}") for library in
