@@ -248,7 +248,7 @@ def plot(results: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bench.analysis.plots import line_colors, save_figure
+    from bench.analysis.figures import line_colors, save_figure
 
     depth = np.arange(1, len(results["layers"]) + 1)
     names = list(results["inits"])

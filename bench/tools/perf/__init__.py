@@ -414,7 +414,7 @@ def _plot_scaling(curves, png: str, workload: Workload, steps: int, matmul: floa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bench.analysis.plots import save_figure
+    from bench.analysis.figures import save_figure
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for name, points in curves.items():
