@@ -18,7 +18,7 @@ import zlib
 import numpy as np
 
 from bench.records.selection import choose
-from bench.results.document import build
+from bench.results.schema import build
 from bench.records.summary import summarize
 
 DEFAULT_LRS = {"sgd": [0.01, 0.1, 1.0], "adam": [0.0001, 0.001, 0.01]}
@@ -184,6 +184,23 @@ def shift_accuracy(results: dict, optimizer: str, init: str, delta: float, phase
                 and lr in (None, run["lr"])):
             run[metric] = float(np.clip(run[metric] + delta, 0, 1))
     return resummarize(shifted)
+
+
+def edited(document: dict, edit) -> dict:
+    """A deep copy of `document` changed by `edit(copy)` (to build a hand-edited, broken file)."""
+    broken = copy.deepcopy(document)
+    edit(broken)
+    return broken
+
+
+def set_field(section, index, field, value):
+    """An edit for `edited`: sets document[section][index][field...] (index None: document[section])."""
+    def edit(document):
+        target = document[section][index] if isinstance(index, int) else document[section]
+        for key in field[:-1]:
+            target = target[key]
+        target[field[-1]] = value
+    return edit
 
 
 # -- schema 1 (files written before failures, censoring and evaluation seeds) ----------------------

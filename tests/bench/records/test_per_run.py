@@ -8,7 +8,8 @@ import pytest
 
 from bench.records.per_run import run_records
 from bench.records.summary import summarize
-from bench.results.document import build, check_document
+from bench.results.document import check_document
+from bench.results.schema import build
 from tests.bench.fake_results import make_meta
 
 STEPS = np.array([25, 50, 75, 100])
