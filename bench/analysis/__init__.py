@@ -1,2 +1,3 @@
 """What a results file says: statistics (`stats`), `compare`, the Markdown `report`, the `plots`
-and the console `tables`. Reads results files only and imports no JAX, so it stays fast."""
+(and what every figure shares: `figures`), a search's plots and table (`search`) and the console
+`tables`. Reads results files only and imports no JAX, so it stays fast."""

@@ -40,8 +40,10 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from bench.analysis.stats import Difference, paired, unpaired
-from bench.results.document import (accuracy_by_seed, cell_of, chance, check_document, chosen_rows,
-                                    format_configuration, runs_by_cell, task_settings)
+from bench.records.keys import cell_of
+from bench.records.labels import format_configuration
+from bench.records.queries import accuracy_by_seed, chance, chosen_rows, runs_by_cell, task_settings
+from bench.results.document import check_document
 
 TOLERANCE = 0.01
 ALPHA = 0.01

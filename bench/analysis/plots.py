@@ -10,8 +10,6 @@ reached, or failed) at the right edge, and the Kaplan-Meier median with its inte
 """
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
 import matplotlib
@@ -22,13 +20,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.analysis import search  # noqa: E402
+from bench.analysis.figures import line_colors, save_figure, slug  # noqa: E402
 from bench.analysis.stats import column_means_ci95  # noqa: E402
-from bench.results.files import temporary_beside  # noqa: E402
-from bench.results.document import (chance, chosen_rows, finite_or_none, format_configuration,  # noqa: E402
-                                    format_lr, inits_of, optimizers_of, pair_of, rows_of, runs_of_row,
-                                    selection_key, task_settings, tasks)
+from bench.records.keys import pair_of  # noqa: E402
+from bench.records.labels import format_configuration, format_lr  # noqa: E402
+from bench.records.queries import (chance, chosen_rows, inits_of, optimizers_of, rows_of,  # noqa: E402
+                                   runs_of_row, task_settings, tasks)
+from bench.records.selection import selection_key  # noqa: E402
+from bench.records.values import finite_or_none  # noqa: E402
 
-DPI = 110
 METRICS = (("val_accuracy", "validation accuracy"), ("train_loss", "training loss"))
 
 
@@ -61,9 +61,9 @@ def plot_paths(results: dict, out_dir, stem: str = "results") -> list[Path]:
     out_dir = Path(out_dir)
     paths = []
     for task in tasks(results):
-        kinds = ["convergence", *(f"convergence-{_slug(o)}" for o in optimizers_by_init(results, task)),
+        kinds = ["convergence", *(f"convergence-{slug(o)}" for o in optimizers_by_init(results, task)),
                  "heatmap", "steps-to-target", "lr-sensitivity"]
-        paths += [out_dir / f"{stem}-{_slug(task)}-{kind}.png" for kind in kinds]
+        paths += [out_dir / f"{stem}-{slug(task)}-{kind}.png" for kind in kinds]
     paths += [out_dir / f"{stem}-{SUITE}-{kind}.png" for kind, _ in suite_plots(results)]
     if search.is_search(results):
         paths += [path for path, _ in search.search_plots(results, out_dir, stem)]
@@ -89,30 +89,6 @@ def make_plots(results: dict, out_dir, stem: str = "results") -> list[Path]:
     return written
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
-
-
-def save_figure(figure, path) -> Path:
-    """Save via a temporary file in the same folder (a reader never sees half a PNG), then close
-    the figure (many figures per report: free each one)."""
-    path = Path(path)
-    extension = path.suffix.lstrip(".") or "png"
-    handle, temporary = temporary_beside(str(path))  # named after `path`: a stale one is found
-    os.close(handle)
-    try:
-        figure.savefig(temporary, format=extension, dpi=DPI, bbox_inches="tight")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    finally:
-        plt.close(figure)
-    return path
-
-
 def config_title(results: dict, task: str, what: str, phase: str = "evaluation") -> str:
     seeds = len(results["meta"]["config"][f"{phase}_seeds"])
     steps, batch = (task_settings(results, task).get(key, "?") for key in ("steps", "batch_size"))
@@ -132,11 +108,6 @@ def curve_matrix(runs: list[dict], metric: str, missing: float = np.nan) -> tupl
             value = finite_or_none(value)
             matrix[row, column[step]] = missing if value is None else value
     return steps, matrix
-
-
-def line_colors(count: int) -> tuple:
-    """Distinct colours: tab10 up to ten lines, tab20 beyond (twelve inits must not share one)."""
-    return plt.cm.tab10.colors if count <= 10 else plt.cm.tab20.colors
 
 
 def _plot_band(axes, runs: list[dict], metric: str, label: str, color, chance_accuracy: float) -> None:

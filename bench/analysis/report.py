@@ -19,9 +19,10 @@ from urllib.parse import quote
 from bench.analysis.stats import (FAMILY_ALPHA, RESOLUTION_EXAMPLES, PairedDifference, init_differences,
                                   optimizer_differences)
 from bench.errors import UsageError
-from bench.results.document import (check_document, chosen_rows, format_configuration, inits_of,
-                                    load_results, optimizers_of, selection_key, shared_seeds,
-                                    task_settings, tasks)
+from bench.records.labels import format_configuration
+from bench.records.queries import chosen_rows, inits_of, optimizers_of, shared_seeds, task_settings, tasks
+from bench.records.selection import selection_key
+from bench.results.document import check_document, load_results
 from bench.results import files
 from bench.results.files import atomic_write
 

@@ -24,7 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from bench.results.document import chance, counted_accuracy
+from bench.records.queries import chance
+from bench.records.values import counted_accuracy
 
 
 def expected_best(scores: Sequence[float], budgets: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -157,13 +158,13 @@ def is_search(results: dict[str, Any]) -> bool:
 def search_plots(results: dict[str, Any], out_dir, stem: str) -> list[tuple[Path, Any]]:
     """(path, draw) for every search plot of a tune results document, in order:
     `<stem>-<task>-<init>-budget.png` and `<stem>-<task>-<optimizer>-<init>-sensitivity.png`."""
-    from bench.analysis.plots import _slug
+    from bench.analysis.figures import slug
 
     keys = sorted(trials(results))
-    found = [(Path(out_dir) / f"{stem}-{_slug(task)}-{_slug(init)}-budget.png",
+    found = [(Path(out_dir) / f"{stem}-{slug(task)}-{slug(init)}-budget.png",
               lambda task=task, init=init: budget_figure(results, task, init))
              for task, init in sorted({(task, init) for task, _, init in keys})]
-    found += [(Path(out_dir) / f"{stem}-{_slug(task)}-{_slug(optimizer)}-{_slug(init)}-sensitivity.png",
+    found += [(Path(out_dir) / f"{stem}-{slug(task)}-{slug(optimizer)}-{slug(init)}-sensitivity.png",
                lambda task=task, optimizer=optimizer, init=init:
                sensitivity_figure(results, task, optimizer, init))
               for task, optimizer, init in keys]
@@ -172,7 +173,7 @@ def search_plots(results: dict[str, Any], out_dir, stem: str) -> list[tuple[Path
 
 def write_search_plots(results: dict[str, Any], out_dir, stem: str) -> list[Path]:
     """Draw and write every search plot (`search_plots`); their paths."""
-    from bench.analysis.plots import save_figure
+    from bench.analysis.figures import save_figure
 
     return [save_figure(draw(), path) for path, draw in search_plots(results, out_dir, stem)]
 

@@ -1,133 +1,41 @@
-"""Statistics over seeds, all from scipy (and statsmodels for Holm's correction): t intervals of
-a mean, censored medians, paired and unpaired differences, and the report's families of
-comparisons.
+"""Statistics over seeds, all from scipy (and statsmodels for Holm's correction): paired and
+unpaired differences, the report's families of comparisons, and bands over curves; the t
+interval of a mean and the censored median (`bench.records.estimators`) are importable here too.
 
 Seeds are paired: for a given (seed, init) every optimizer and configuration starts from the
 same parameters and sees the same batches (README, "Results format"). So "is optimizer A better
 than B under init X?" is a question about the per-seed differences A(seed) - B(seed), which
 cancel the seed's luck and give much tighter intervals than comparing two means.
 
-Conventions, relied on by metrics, the report and compare:
+Conventions, relied on by the summary rows (`bench.records.summary`), the report and compare:
 - Every value is counted: a failed run enters with the accuracy it measured, or chance
-  (`bench.results.document.counted_accuracy`); nothing is dropped from a mean or a difference.
-- `mean_ci95(values)` is the two-sided 95% Student-t interval of the mean. With fewer than two
-  values there is no spread to estimate, so it returns None (JSON null), never [mean, mean].
-  Identical values give [mean, mean].
+  (`bench.records.values.counted_accuracy`); nothing is dropped from a mean or a difference.
 - Zero variance never yields NaN: identical samples give p = 1; samples that are each constant
   but differ give p = 0 (the difference is exact, no noise could explain it).
 - A family of comparisons (one table of the report) is corrected with Holm-Bonferroni
   (`holm`); a comparison is significant when its Holm-adjusted p-value is below 0.05.
 - The reference of "every optimizer minus the best" is the best on VALIDATION (the selection
-  seeds' mean validation accuracy, `bench.results.document.selection_key`), never on test: a
+  seeds' mean validation accuracy, `bench.records.selection.selection_key`), never on test: a
   leader picked on test would be favoured by the very noise the test then measures.
 """
 from __future__ import annotations
 
-import contextlib
-import warnings
 from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 from scipy import stats as scipy_stats
 
-from bench.results.document import (accuracy_by_seed, chance, chosen_rows, finite_or_none, inits_of,
-                                    optimizers_of, runs_of_row, selection_key, task_settings, tasks)
+# The two estimators of a summary row live below it, in bench.records; they are part of this
+# module's API too (README, "Paired statistics").
+from bench.records.estimators import CONFIDENCE, censored_median, mean_ci95, quiet_numerics  # noqa: F401
+from bench.records.queries import (accuracy_by_seed, chance, chosen_rows, inits_of, optimizers_of,
+                                   runs_of_row, task_settings, tasks)
+from bench.records.selection import selection_key
 
-CONFIDENCE = 0.95
 FAMILY_ALPHA = 0.05
 # A difference of fewer test examples than this is below what the test set can resolve.
 RESOLUTION_EXAMPLES = 3
-
-
-def finite_values(values) -> np.ndarray:
-    """The finite entries of `values` (None, NaN and inf dropped) as a float array."""
-    kept = [finite_or_none(value) for value in values]
-    return np.array([value for value in kept if value is not None], dtype=float)
-
-
-def mean_ci95(values, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
-    """Student-t interval of the mean of the finite `values`; None with fewer than two."""
-    sample = finite_values(values)
-    if sample.size < 2:
-        return None
-    mean = float(sample.mean())
-    standard_error = float(scipy_stats.sem(sample))
-    if standard_error == 0.0:
-        return (mean, mean)
-    low, high = scipy_stats.t.interval(confidence, sample.size - 1, loc=mean, scale=standard_error)
-    return (float(low), float(high))
-
-
-@contextlib.contextmanager
-def _quiet_numerics():
-    """scipy warns of precision loss on nearly identical samples (seeds that agree to the last
-    digit) and of undefined interval bounds where a survival curve is 0 or 1; the results are
-    still right (handled below), and the warnings would only clutter the CLI output."""
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
-
-
-# -- censored speed -----------------------------------------------------------------------------
-
-def censored_median(times: Sequence[int | None], horizon: float, confidence: float = CONFIDENCE
-                    ) -> tuple[float | None, tuple[float, float | None] | None]:
-    """Kaplan-Meier median of the time to an event, and its confidence interval.
-
-    `times[i]` is when seed i reached the target, or None when it never did (or failed): that
-    seed is right-censored at `horizon`, the end of training. The estimate is
-    `scipy.stats.ecdf` on `scipy.stats.CensoredData`; with every censoring at the end it equals
-    the sample median with "never" counted as +infinity: None when half or more never reached
-    it. Where the curve sits exactly at 1/2 between two reaching times, the median is their
-    midpoint (as for an ordinary median).
-
-    The interval inverts the ecdf's pointwise confidence band (`confidence_interval`, log-log):
-    from where its upper bound first reaches 1/2 (the end of training, `horizon`, if it never
-    does: the median lies beyond training) to where its lower bound does, or None for the upper
-    end when that never happens within training (unbounded). None when no seed reached the target.
-    """
-    reached = [float(time) for time in times if time is not None]
-    if not reached:
-        return None, None
-    censored = [float(horizon)] * (len(times) - len(reached))
-    with _quiet_numerics():
-        result = scipy_stats.ecdf(scipy_stats.CensoredData(uncensored=reached, right=censored))
-        band = result.cdf.confidence_interval(confidence, method="log-log")
-    quantiles, probabilities = result.cdf.quantiles, result.cdf.probabilities
-    # The log-log band is undefined where the curve reaches 1 (every seed reached the target, so
-    # none was censored): there the curve is a plain proportion n/n, whose exact (Clopper-Pearson)
-    # interval is [(alpha/2)^(1/n), 1]: one seed proves little, eight a lot.
-    everyone = scipy_stats.binomtest(len(times), len(times)).proportion_ci(confidence, method="exact")
-    low_band = np.where(np.isfinite(band.low.probabilities), band.low.probabilities, everyone.low)
-    high_band = np.where(np.isfinite(band.high.probabilities), band.high.probabilities, 1.0)
-    low = _first_at_half(quantiles, high_band)
-    return _median(quantiles, probabilities), (float(horizon) if low is None else low,
-                                               _first_at_half(quantiles, low_band))
-
-
-_HALF_TOLERANCE = 1e-9  # Kaplan-Meier products of k/n land on 1/2 only up to rounding
-
-
-def _first_at_half(quantiles: np.ndarray, probabilities: np.ndarray) -> float | None:
-    index = _index_at_half(probabilities)
-    return None if index is None else float(quantiles[index])
-
-
-def _index_at_half(probabilities: np.ndarray) -> int | None:
-    at_half = np.flatnonzero(probabilities >= 0.5 - _HALF_TOLERANCE)
-    return int(at_half[0]) if at_half.size else None
-
-
-def _median(quantiles: np.ndarray, probabilities: np.ndarray) -> float | None:
-    index = _index_at_half(probabilities)
-    if index is None:
-        return None
-    if probabilities[index] > 0.5 + _HALF_TOLERANCE:
-        return float(quantiles[index])
-    # exactly 1/2 from here: the midpoint with the next time the curve rises; none -> censored
-    rises = np.flatnonzero(probabilities[index + 1:] > probabilities[index] + _HALF_TOLERANCE)
-    return None if not rises.size else float((quantiles[index] + quantiles[index + 1 + rises[0]]) / 2)
 
 
 # -- differences --------------------------------------------------------------------------------
@@ -162,7 +70,7 @@ def paired(a_by_seed: dict, b_by_seed: dict, confidence: float = CONFIDENCE) -> 
         exact = (mean, mean)
         return Difference(mean, exact, 1.0 if mean == 0.0 else 0.0, "paired t", len(seeds), len(seeds),
                           len(seeds))
-    with _quiet_numerics():
+    with quiet_numerics():
         result = scipy_stats.ttest_rel(a, b)
         low, high = result.confidence_interval(confidence)
     return Difference(mean, (float(low), float(high)), float(result.pvalue), "paired t",
@@ -185,7 +93,7 @@ def unpaired(a, b, confidence: float = CONFIDENCE) -> Difference:
     if a.var() == 0.0 and b.var() == 0.0:
         return Difference(mean, (mean, mean), 1.0 if mean == 0.0 else 0.0, "Welch t", a.size, b.size)
     welch = a.size >= 2 and b.size >= 2
-    with _quiet_numerics():
+    with quiet_numerics():
         result = scipy_stats.ttest_ind(a, b, equal_var=not welch)
         low, high = result.confidence_interval(confidence)
     return Difference(mean, (float(low), float(high)), float(result.pvalue),
@@ -291,7 +199,7 @@ def column_means_ci95(matrix, confidence: float = CONFIDENCE):
     """
     matrix = np.asarray(matrix, dtype=float)
     counts = np.isfinite(matrix).sum(axis=0)
-    with _quiet_numerics():  # all-NaN and single-value columns, masked below
+    with quiet_numerics():  # all-NaN and single-value columns, masked below
         mean = np.nanmean(matrix, axis=0)
         standard_error = np.nanstd(matrix, axis=0, ddof=1) / np.sqrt(counts)
         low, high = scipy_stats.t.interval(confidence, np.maximum(counts - 1, 1), loc=mean, scale=standard_error)

@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.results.document import (chosen_rows, format_lr, inits_of, optimizers_of, shared_seeds,
-                                    task_settings, tasks)
+from bench.records.labels import format_lr
+from bench.records.queries import chosen_rows, inits_of, optimizers_of, shared_seeds, task_settings, tasks
 
 LISTED_FAILURES = 12
 

@@ -46,7 +46,7 @@ from typing import Any, Iterator, Sequence
 
 from bench.errors import UsageError
 from bench.results import provenance
-from bench.results.document import SCHEMA_VERSION, SUMMARY_COLUMNS, TOP_LEVEL_KEYS, csv_row
+from bench.results.schema import SCHEMA_VERSION, SUMMARY_COLUMNS, TOP_LEVEL_KEYS, csv_row
 
 RESULTS_SUFFIX = ".json"
 SUMMARY_SUFFIX = ".summary.csv"

@@ -18,7 +18,7 @@ import time
 from typing import Any, Protocol, Sequence
 
 from bench.results import document, files, provenance
-from bench.suite import metrics
+from bench.records import per_run, summary
 from bench.suite.config import Config, TaskSettings, check_output_path, resolve
 
 SELECTION, EVALUATION = "selection", "evaluation"
@@ -173,7 +173,7 @@ class ResultsInProgress:
         self.meta.update(complete=complete, programs=self.programs, finished_at=provenance.utc_now(),
                          wall_seconds=round(time.perf_counter() - self.began, 3))
         results = document.build(self.meta, self.records,
-                                 metrics.summarize(self.records, seconds, num_classes=self.classes))
+                                 summary.summarize(self.records, seconds, num_classes=self.classes))
         if jax.process_index() == 0:  # multi-host: every process computes, one writes
             files.write(self.path, results)
         return results
@@ -195,7 +195,7 @@ def train_optimizer(results: ResultsInProgress, workload: Workload, optimizer: s
     selection = train_program(results, workload, optimizer, SELECTION,
                               _runs(config, optimizer, config.selection_seeds), test=False,
                               progress=progress)
-    chosen = metrics.chosen_trials(selection, num_classes=results.classes)
+    chosen = summary.chosen_trials(selection, num_classes=results.classes)
     train_program(results, workload, optimizer, EVALUATION,
                   _runs(config, optimizer, config.evaluation_seeds, chosen), test=True,
                   progress=progress)
@@ -243,12 +243,12 @@ def records_of(config: Config, settings: TaskSettings, optimizer: str, phase: st
     """The run records of one program's output; in a BOTH program, each run's phase is its
     seed's, and the selection seeds' test accuracy is dropped."""
     if phase != BOTH:
-        return metrics.run_records(settings.task, optimizer, runs, output, target=settings.target,
+        return per_run.run_records(settings.task, optimizer, runs, output, target=settings.target,
                                    phase=phase, examples_per_step=examples_per_step)
     evaluation = set(config.evaluation_seeds)
     new = []
     for i, run in enumerate(runs):
-        one = metrics.run_records(
+        one = per_run.run_records(
             settings.task, optimizer, [run], _row(output, i), target=settings.target,
             phase=EVALUATION if run.seed in evaluation else SELECTION,
             examples_per_step=examples_per_step)[0]

@@ -33,7 +33,7 @@ import numpy as np
 from bench.tasks import Task, apply_model, cross_entropy, shape_model
 from inits.data_dependent import RESCALED_LAYERS as LAYER_TYPES
 from inits.data_dependent import find_layers as find_model_layers
-from bench.results.document import finite_or_none_within
+from bench.records.values import finite_or_none_within
 from inits.data_dependent import get_at, is_layer_call
 from inits.strategy import Strategy
 VANISH_BELOW = 1e-2
@@ -248,7 +248,7 @@ def plot(results: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bench.analysis.plots import line_colors, save_figure
+    from bench.analysis.figures import line_colors, save_figure
 
     depth = np.arange(1, len(results["layers"]) + 1)
     names = list(results["inits"])

@@ -17,8 +17,9 @@ import zlib
 
 import numpy as np
 
-from bench.results.document import build, choose
-from bench.suite.metrics import summarize
+from bench.records.selection import choose
+from bench.results.schema import build
+from bench.records.summary import summarize
 
 DEFAULT_LRS = {"sgd": [0.01, 0.1, 1.0], "adam": [0.0001, 0.001, 0.01]}
 BEST_LR = {"sgd": 0.1, "adam": 0.001}
@@ -74,7 +75,7 @@ def make_results(*, task="digits-mlp", optimizers=("sgd", "adam"), inits=("he_no
               "learning_rates": {opt: DEFAULT_LRS[opt] for opt in optimizers},
               "selection_seeds": selection_list, "evaluation_seeds": evaluation_list}
     seconds = {(task, opt, phase): 0.001 for opt in optimizers for phase in ("selection", "evaluation")}
-    return build(_meta(config, optimizers), runs, summarize(runs, seconds, num_classes={task: NUM_CLASSES}))
+    return build(make_meta(config, optimizers), runs, summarize(runs, seconds, num_classes={task: NUM_CLASSES}))
 
 
 def _failure(failures, optimizer, lr, index, n_seeds):
@@ -82,7 +83,8 @@ def _failure(failures, optimizer, lr, index, n_seeds):
     return kind if index < round(fraction * n_seeds) else None
 
 
-def _meta(config: dict, optimizers) -> dict:
+def make_meta(config: dict, optimizers) -> dict:
+    """The `meta` of a synthetic document whose config is `config`."""
     return {
         "suite": "synthetic", "complete": True,
         "command": "python -m bench run --suite synthetic", "argv": ["run", "--suite", "synthetic"],
@@ -149,6 +151,20 @@ def make_run(optimizer, init, lr, seed, *, trial=0, phase="evaluation", task="di
     }
 
 
+def hand_made_runs(values, times, *, phase="evaluation", failures=None, lr=0.1, trial=0, test=None):
+    """Hand-made run records: final accuracies `values` (None: non-finite), steps to target `times`."""
+    failures = failures or [None] * len(values)
+    made = []
+    for seed, (value, time, failure) in enumerate(zip(values, times, failures)):
+        run = make_run("sgd", "he_normal", lr, seed, trial=trial, phase=phase, steps=300, eval_every=25)
+        run.update(final_val_accuracy=value, steps_to_target=time,
+                   examples_to_target=None if time is None else time * 128,
+                   failed=failure is not None, failure=failure, diverged=failure == "non-finite",
+                   final_test_accuracy=None if phase == "selection" else (value if test is None else test[seed]))
+        made.append(run)
+    return made
+
+
 def resummarize(results: dict) -> dict:
     """`results` with its summary recomputed from its runs (after editing runs in a test)."""
     seconds = {(row["task"], row["optimizer"], row["phase"]): row["seconds_per_step"] for row in results["summary"]}
@@ -168,6 +184,23 @@ def shift_accuracy(results: dict, optimizer: str, init: str, delta: float, phase
                 and lr in (None, run["lr"])):
             run[metric] = float(np.clip(run[metric] + delta, 0, 1))
     return resummarize(shifted)
+
+
+def edited(document: dict, edit) -> dict:
+    """A deep copy of `document` changed by `edit(copy)` (to build a hand-edited, broken file)."""
+    broken = copy.deepcopy(document)
+    edit(broken)
+    return broken
+
+
+def set_field(section, index, field, value):
+    """An edit for `edited`: sets document[section][index][field...] (index None: document[section])."""
+    def edit(document):
+        target = document[section][index] if isinstance(index, int) else document[section]
+        for key in field[:-1]:
+            target = target[key]
+        target[field[-1]] = value
+    return edit
 
 
 # -- schema 1 (files written before failures, censoring and evaluation seeds) ----------------------
@@ -199,7 +232,7 @@ def make_schema_1_results(*, task="digits-mlp", optimizers=("sgd", "adam"), init
               "pairs": [[o, i] for o in optimizers for i in inits], "seeds": seeds, "steps": steps,
               "batch_size": BATCH_SIZE, "eval_every": eval_every, "target": target,
               "learning_rates": {opt: DEFAULT_LRS[opt] for opt in optimizers}}
-    meta = _meta(config, optimizers)
+    meta = make_meta(config, optimizers)
     for key in ("cpu_model", "gpu_name"):
         del meta[key]
     meta["programs"] = [{"task": task, "optimizer": opt, "runs": 24, "compile_seconds": 3.0, "run_seconds": 20.0,

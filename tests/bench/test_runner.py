@@ -10,7 +10,7 @@ import optax
 import pytest
 
 from bench import runner
-from bench.suite import metrics
+from bench.records import per_run, summary
 from bench.tasks import TASKS
 from inits.strategy import Strategy
 from optimizers.spec import OptimizerSpec
@@ -109,7 +109,7 @@ def test_exploding_and_non_finite_runs_fail_are_recorded_and_never_chosen():
     # SGD at lr 10 blows the loss up by orders of magnitude, then sits at chance (dead ReLUs);
     # at 1e30 everything turns NaN. Neither raises; both are failures; lr 0.1 is chosen.
     runs, output = train(SGD, ["he_normal"], [0, 1], [0.1, 10.0, 1e30])
-    records = metrics.run_records("digits-mlp", "sgd", runs, output, target=0.5,
+    records = per_run.run_records("digits-mlp", "sgd", runs, output, target=0.5,
                                   phase="selection", examples_per_step=BATCH)
     by_lr = {lr: [r for r in records if r["lr"] == lr] for lr in (0.1, 10.0, 1e30)}
     assert not any(r["failed"] for r in by_lr[0.1])
@@ -118,7 +118,7 @@ def test_exploding_and_non_finite_runs_fail_are_recorded_and_never_chosen():
     assert all(r["diverged"] == (r["failure"] == "non-finite") for r in records)
     assert all(r["steps_to_target"] is None for r in by_lr[10.0] + by_lr[1e30])
     assert all(r["initial_train_loss"] is not None for r in records)  # measured before any update
-    assert metrics.chosen_trials(records, num_classes={"digits-mlp": 10}) == {"he_normal": 0}  # trial 0: lr 0.1
+    assert summary.chosen_trials(records, num_classes={"digits-mlp": 10}) == {"he_normal": 0}  # trial 0: lr 0.1
     json.dumps(records, allow_nan=False)  # no NaN leaks into the results file
 
 
@@ -133,7 +133,7 @@ def test_a_nan_made_by_the_last_update_is_caught():
     output, _ = runner.train_runs(TASK, dataset, INFINITE_STEP, runs, initialized, steps=1,
                                   batch_size=BATCH, eval_every=1, mesh=mesh)
     assert output.finite.all() and not output.params_finite.any()
-    records = metrics.run_records("digits-mlp", "sgd", runs, output, target=0.5, phase="evaluation",
+    records = per_run.run_records("digits-mlp", "sgd", runs, output, target=0.5, phase="evaluation",
                                   examples_per_step=BATCH)
     assert all(r["failure"] == "non-finite" for r in records)
 

@@ -29,8 +29,8 @@ import jax
 import numpy as np
 
 from bench import runner
+from bench.records.values import finite_or_none_within
 from bench.sharding import runs_mesh
-from bench.results.document import finite_or_none_within
 from bench.results.files import atomic_write
 from bench.results.provenance import environment
 from bench.tools.perf import lean, peers
@@ -348,7 +348,7 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
                        capture_output=True)
         return time.perf_counter() - began
 
-    run_modules = ("import bench.cli, bench.suite.execute, bench.runner, bench.suite.metrics, "
+    run_modules = ("import bench.cli, bench.suite.execute, bench.runner, bench.records.summary, "
                    "bench.tasks, bench.results.files")
     startup = {"python": fresh("pass"), "the run's modules": fresh(run_modules),
                **{library: fresh(f"import {library}") for library in
@@ -414,7 +414,7 @@ def _plot_scaling(curves, png: str, workload: Workload, steps: int, matmul: floa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bench.analysis.plots import save_figure
+    from bench.analysis.figures import save_figure
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for name, points in curves.items():

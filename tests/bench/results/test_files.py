@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 
 from bench.errors import UsageError
 from bench.results import files
-from bench.results.document import SCHEMA_VERSION
+from bench.results.schema import SCHEMA_VERSION
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 TINY_ADAM = ["--suite", "smoke", "--optimizers", "adam", "--inits", "he_normal", "--seeds", "1",

@@ -1,0 +1,31 @@
+"""How run records and summary rows are keyed, within a file and across files.
+
+- a *configuration* is one candidate of an optimizer (a grid point of `--lrs`, a trial of
+  `tune`), numbered by `trial`; a *run* is (task, optimizer, init, configuration, seed);
+- a *cell* is (task, optimizer, init, phase, configuration): the runs a summary row covers;
+- a *pair* is (task, optimizer, init): the unit a configuration is chosen for.
+"""
+from __future__ import annotations
+
+Pair = tuple  # (task, optimizer, init)
+Cell = tuple  # (task, optimizer, init, phase, configuration)
+
+
+def lr_key(lr) -> float:
+    """A learning rate as a dict key: 12 significant digits, so 1e-3 written by two machines matches."""
+    return float(f"{float(lr):.12g}")
+
+
+def configuration_key(record: dict) -> tuple:
+    """A configuration's identity across files: its hyperparameters, numbers to 12 digits."""
+    values = record.get("hyperparams") or {"learning_rate": record["lr"]}
+    return tuple(sorted((name, lr_key(value) if isinstance(value, (int, float)) else value)
+                        for name, value in values.items()))
+
+
+def pair_of(record: dict) -> Pair:
+    return (record["task"], record["optimizer"], record["init"])
+
+
+def cell_of(record: dict) -> Cell:
+    return (*pair_of(record), record["phase"], configuration_key(record))
