@@ -46,6 +46,13 @@ def _add_run(sub):
                    help="deterministic GPU reductions (--xla_gpu_deterministic_ops=true)")
     p.add_argument("--distributed", action="store_true",
                    help="multi-host: call jax.distributed.initialize() and shard over all global devices")
+    p.add_argument("--executor", choices=("inline", "submitit"), default="inline",
+                   help="inline: every program in this process (default); submitit: each program a "
+                        "job (SLURM, or local processes), this process merging their results")
+    p.add_argument("--executor-config", metavar="FILE.toml",
+                   help="submitit settings: cluster (slurm, local, debug), folder (job logs) and any "
+                        "key of submitit's update_parameters (timeout_min, slurm_partition, "
+                        "gpus_per_node, ...)")
     p.set_defaults(func=run_from_args)
 
 
@@ -70,6 +77,13 @@ def _add_tune(sub):
     p.add_argument("--out", help="results JSON path (default: results/tune-<UTC time>.json)")
     p.add_argument("--max-runs-per-chunk", type=int, help="cap on runs compiled into one program call")
     p.add_argument("--no-plots", action="store_true", help="skip the plots and the Markdown report")
+    p.add_argument("--executor", choices=("inline", "submitit"), default="inline",
+                   help="inline: every program in this process (default); submitit: each program a "
+                        "job (SLURM, or local processes), this process merging their results")
+    p.add_argument("--executor-config", metavar="FILE.toml",
+                   help="submitit settings: cluster (slurm, local, debug), folder (job logs) and any "
+                        "key of submitit's update_parameters (timeout_min, slurm_partition, "
+                        "gpus_per_node, ...)")
     p.set_defaults(func=tune_from_args)
 
 
@@ -151,6 +165,7 @@ def run_from_args(args) -> int:
     from bench.suite.config import resolve
     from bench.suite.execute import count_programs, run_suite
 
+    executor_config = _executor_config(args)
     start_jax()
     config = resolve(args.suite, task=args.task, optimizers=args.optimizers, inits=args.inits,
                      seeds=args.seeds, selection_seeds=args.selection_seeds, steps=args.steps,
@@ -161,19 +176,20 @@ def run_from_args(args) -> int:
     trained = _train_into(args.out, config.suite, count_programs(config), args.quiet,
                           lambda path, progress: run_suite(
                               config, path, argv=sys.argv, deterministic=args.deterministic,
-                              progress=progress),
+                              progress=progress, executor=_executor(executor_config, path)),
                           report=not args.no_plots)
     if trained is None:
         return 130
     path, document, report = trained
+    failed = _failed_programs(document, path)
 
     import jax
 
     if jax.process_index() != 0:  # multi-host: process 0 writes and prints
-        return 0
+        return failed
     if args.quiet:
         print(path)
-        return 0
+        return failed
     from bench.analysis.tables import print_tables
     from bench.console import output_console
     from bench.results import files
@@ -184,7 +200,42 @@ def run_from_args(args) -> int:
     if report:
         out.print(f"report:  {report}")
         out.print(f"plots:   {files.plot_pattern(path)}")
-    return 0
+    return failed
+
+
+def _executor_config(args):
+    """`--executor-config`, read and checked before anything runs (None: inline)."""
+    if args.executor_config and args.executor != "submitit":
+        raise UsageError("--executor-config goes with --executor submitit")
+    if args.executor != "submitit":
+        return None
+    if not args.executor_config:
+        raise UsageError("--executor submitit needs --executor-config FILE.toml (cluster = \"slurm\" "
+                         "or \"local\", folder, and submitit's parameters)")
+    from bench.suite.jobs import read_executor_config
+
+    return read_executor_config(args.executor_config)
+
+
+def _executor(executor_config, path: str):
+    if executor_config is None:
+        return None
+    from bench.results import files
+    from bench.suite.jobs import make_executor
+
+    return make_executor(executor_config, os.path.basename(files.stem(path)))
+
+
+def _failed_programs(results: dict, path: str) -> int:
+    """Exit 1 with one line when some programs' jobs failed (they are retrained by the same
+    command: the reuse key keeps the others)."""
+    failed = results["meta"].get("failed_programs") or []
+    if not failed:
+        return 0
+    names = "; ".join(f"{p['task']} / {p['optimizer']} / {p['phase']} ({p['error']})" for p in failed)
+    print(f"error: {len(failed)} program(s) failed: {names}; finished programs are in {path}, "
+          "run the same command to retrain the failed ones", file=sys.stderr)
+    return 1
 
 
 def _note_static(config) -> None:
@@ -251,6 +302,7 @@ def tune_from_args(args) -> int:
                         ("--seeds", seeds), ("--steps", args.steps),
                         ("--max-runs-per-chunk", args.max_runs_per_chunk)):
         check_positive(flag, value)
+    executor_config = _executor_config(args)
     start_jax()
     from bench import plugins
 
@@ -258,10 +310,12 @@ def tune_from_args(args) -> int:
     trained = _train_into(args.out, "tune", n_programs, False, lambda path, progress: tune(
         args.task, args.optimizers, args.budget, selection_seeds, seeds=seeds, inits=args.inits,
         steps=args.steps, schedule=args.schedule, out=path, argv=sys.argv, progress=progress,
-        max_runs_per_chunk=args.max_runs_per_chunk), report=not args.no_plots)
+        max_runs_per_chunk=args.max_runs_per_chunk, executor=_executor(executor_config, path)),
+        report=not args.no_plots)
     if trained is None:
         return 130
     path, document, report = trained
+    failed = _failed_programs(document, path)
     from bench.analysis.search import chosen_table, search_plots
     from bench.console import output_console
     from bench.results import files
@@ -274,7 +328,7 @@ def tune_from_args(args) -> int:
         plots = [str(plot) for plot, _ in search_plots(document, os.path.dirname(path) or ".", stem)]
         console.print(f"search plots: {', '.join(plots)}")
     console.print(f"results: {path}")
-    return 0
+    return failed
 
 
 def _renamed(args, old: str, old_flag: str, new: str, new_flag: str):

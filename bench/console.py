@@ -36,6 +36,7 @@ class RunProgress:
                             disable=not console.is_terminal)
         self.programs = self.bar.add_task("programs", total=n_programs)
         self.current = None
+        self.jobs: dict[str, int] = {}
 
     def __enter__(self) -> "RunProgress":
         self.bar.__enter__()
@@ -52,3 +53,13 @@ class RunProgress:
 
     def advance(self, steps: int) -> None:
         self.bar.advance(self.current, steps)
+
+    def job(self, label: str, state: str) -> None:
+        """A program run as a job: one row each, its state (queued, running, done, failed,
+        reused) and the time since it was queued."""
+        if label not in self.jobs:
+            self.jobs[label] = self.bar.add_task(f"{label}: {state}", total=1)
+        self.bar.update(self.jobs[label], description=f"{label}: {state}",
+                        completed=1 if state in ("done", "failed", "reused") else 0)
+        if state in ("done", "failed", "reused"):
+            self.bar.advance(self.programs)

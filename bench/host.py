@@ -10,14 +10,23 @@ import os
 import sys
 
 HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"
+# Where (host, cores) this module set XLA_FLAGS itself: a job started on another node (SLURM
+# exports the owner's environment) computes its own layout instead of inheriting the owner's.
+SET_BY = "INITOPT_XLA_FLAGS_SET_FOR"
 
 
 def split_host_devices(count: int | None = None) -> bool:
     """Ask XLA for `count` (default: one per core) CPU devices; True if the flag was set.
 
-    Leaves XLA_FLAGS alone when the user set it, and does nothing once a JAX backend is up.
+    Leaves XLA_FLAGS alone when the user set it (an XLA_FLAGS this module set for another host
+    or another core count is not the user's: it is set again), and does nothing once a JAX
+    backend is up.
     """
-    if os.environ.get("XLA_FLAGS") is not None:
+    if count is None:
+        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    here = f"{_hostname()}:{max(1, int(count or 1))}"
+    ours = os.environ.get(SET_BY)
+    if os.environ.get("XLA_FLAGS") is not None and (ours is None or ours == here):
         return False
     if "jax" in sys.modules:
         try:
@@ -27,10 +36,17 @@ def split_host_devices(count: int | None = None) -> bool:
                 return False
         except (ImportError, AttributeError):
             return False
-    if count is None:
-        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    os.environ["XLA_FLAGS"] = f"{HOST_DEVICES_FLAG}={max(1, int(count or 1))}"
+    others = [flag for flag in os.environ.get("XLA_FLAGS", "").split()  # kept: --deterministic's
+              if not flag.startswith(HOST_DEVICES_FLAG)]
+    os.environ["XLA_FLAGS"] = " ".join([f"{HOST_DEVICES_FLAG}={max(1, int(count or 1))}", *others])
+    os.environ[SET_BY] = here
     return True
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 def cache_directory() -> str:

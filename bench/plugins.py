@@ -225,7 +225,8 @@ def resolve_many(kind: str, items: Any, builtins: Mapping[str, Any]) -> dict[str
     else:  # one object (an OptimizerSpec, Strategy or Task is a tuple, but one item)
         pairs = [(None, items)]
     if not pairs:
-        raise UsageError(f"no {kind}s given")
+        flag = {"optimizer": "--optimizers", "init": "--inits", "task": "--task"}[kind]
+        raise UsageError(f"{flag} needs at least one name; valid: {', '.join(builtins)}")
     resolved: dict[str, Resolved] = {}
     given: dict[str, Any] = {}
     for name, item in pairs:

@@ -591,5 +591,5 @@ def test_resolve_many_refuses_two_things_under_one_name_and_nothing(in_tmp):
     message = usage_error(resolve_many, "optimizer", "./a.py:heavy_ball, ./b.py:heavy_ball", OPTIMIZERS)
     assert message == ("two optimizers are named 'heavy_ball' (./a.py:heavy_ball and ./b.py:heavy_ball): "
                        "give them different names")
-    assert usage_error(resolve_many, "optimizer", " , ", OPTIMIZERS) == "no optimizers given"
+    assert usage_error(resolve_many, "optimizer", " , ", OPTIMIZERS).startswith("--optimizers needs at least one name; valid: ")
     assert usage_error(resolve_many, "optimizer", {1: optax.adam}, OPTIMIZERS) == "optimizer names must be strings, got 1"
