@@ -14,13 +14,18 @@ from bench.errors import UsageError
 from bench.interrupts import Interrupts
 
 DETERMINISTIC_FLAG = "--xla_gpu_deterministic_ops=true"
+RUN_EXIT_CODES = ("exit codes: 0 every program trained (or reused); 1 some programs' jobs failed "
+                  "(--executor submitit: the others are saved; the same command retrains the failed "
+                  "ones); 2 bad input (nothing written); 130 interrupted (finished programs saved; "
+                  "the same command resumes)")
 PERF_STEPS = 500  # perf's default steps per run (--scaling: bench.tools.perf.SCALING_STEPS)
 
 COMMANDS = ("run", "tune", "list", "verify", "perf", "compare", "report", "diagnose")
 
 
 def _add_run(sub):
-    p = sub.add_parser("run", help="train every (init x seed x learning rate) of each optimizer and report")
+    p = sub.add_parser("run", help="train every (init x seed x learning rate) of each optimizer and report",
+                       epilog=RUN_EXIT_CODES)
     p.add_argument("--suite", default="default", help="named suite (`python -m bench list` shows them all)")
     p.add_argument("--task", help="task name(s) (overrides the suite's); also your own: PATH.py:NAME, "
                                   "package.module:NAME or an installed plugin's name")
@@ -58,7 +63,7 @@ def _add_run(sub):
 
 def _add_tune(sub):
     p = sub.add_parser("tune", help="quasi-random search of every hyperparameter, each optimizer's "
-                                    "trials x seeds as one compiled program")
+                                    "trials x seeds as one compiled program", epilog=RUN_EXIT_CODES)
     p.add_argument("--task", default="digits-mlp", help="task name, or your own (PATH.py:NAME, ...)")
     p.add_argument("--optimizers", default="adam", help="comma-separated optimizer names or your own "
                                                         "(PATH.py:NAME, package.module:NAME)")

@@ -169,24 +169,33 @@ def loadable_spec(source: Mapping[str, Any]) -> str | None:
 
 
 def resolve_for_job(job: ProgramJob) -> Config:
-    """The job's Config: its methods resolved again from their specs, refused if a user's file
-    no longer is what the owner resolved."""
+    """The job's Config: its program's task and optimizer, and every init of the run (the
+    initial variables are made as inline makes them), resolved again from their specs; refused
+    if a user's file is no longer what the owner resolved."""
     from bench import plugins
     from bench.suite.config import Methods
     from bench.tasks import TASKS
     from inits import STRATEGIES
     from optimizers import OPTIMIZERS
 
-    builtins = {"task": TASKS, "optimizer": OPTIMIZERS, "init": STRATEGIES}
-    resolved = {kind: plugins.resolve_many(kind, dict(job.specs[kind]), builtins[kind])
-                for kind in ("task", "optimizer", "init")}
-    methods = Methods.of(resolved["task"], resolved["optimizer"], resolved["init"], job.config.pairs)
-    if methods.sources != job.sources:
-        changed = sorted(f"{kind} {name}" for kind in set(methods.sources) | set(job.sources)
-                         for name in set(methods.sources.get(kind, {})) | set(job.sources.get(kind, {}))
-                         if methods.sources.get(kind, {}).get(name) != job.sources.get(kind, {}).get(name))
+    program, specs = job.program, job.specs
+    task = plugins.resolve_many("task", {program.task: specs["task"][program.task]}, TASKS)
+    optimizer = plugins.resolve_many(
+        "optimizer", {program.optimizer: specs["optimizer"][program.optimizer]}, OPTIMIZERS)
+    inits = plugins.resolve_many("init", dict(specs["init"]), STRATEGIES)
+    methods = Methods.of(task, optimizer, inits, [(program.optimizer, init) for init in inits])
+    changed = [f"{kind} {name}" for kind, table in methods.sources.items()
+               for name, source in table.items()
+               if _content(source) != _content(job.sources.get(kind, {}).get(name))]
+    if changed:
         raise RuntimeError(f"the user's code changed since the run started: {', '.join(changed)}")
-    return dataclasses.replace(job.config, methods=methods)
+    return dataclasses.replace(job.config, methods=dataclasses.replace(methods, pairs=job.config.pairs))
+
+
+def _content(source: Mapping[str, Any] | None) -> dict | None:
+    """A source as far as its code goes: the spec's spelling (relative here, absolute in a
+    job) is not the code."""
+    return None if source is None else {key: value for key, value in source.items() if key != "spec"}
 
 
 def run_job(job: ProgramJob) -> dict[str, Any]:
