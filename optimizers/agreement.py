@@ -408,7 +408,7 @@ def random_cases(seed: int = 0) -> list[Case]:
 def build_cases() -> list[Case]:
     """Every optimizer at its defaults, at chosen non-default settings, then at random ones,
     then on complex parameters."""
-    return _chosen_cases() + random_cases() + complex_cases()
+    return chosen_cases() + random_cases() + complex_cases()
 
 
 def complex_cases() -> list[Case]:
@@ -453,7 +453,8 @@ def complex_cases() -> list[Case]:
     ]
 
 
-def _chosen_cases() -> list[Case]:
+def chosen_cases() -> list[Case]:
+    """Every optimizer at chosen settings: defaults, each option, schedules, masks."""
     a = alias
     return [
         _case("sgd", a.sgd, optax.sgd, 0.1),

@@ -10,7 +10,6 @@ means the same thing to optax's muon and to ours).
 """
 from __future__ import annotations
 
-import functools
 import math
 import operator
 from typing import Any, Callable, NamedTuple, Optional
@@ -19,21 +18,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from optimizers import numerics, tree
 from optimizers.alias import adamw, sgd
 from optimizers.schedules import warmup_constant_schedule
 from optimizers.transform import (
     MaskOrFn,
     ScalarOrSchedule,
     ScaleByAdamState,
-    _bias_correction,
-    _cast,
-    _canonical_dtype,
-    _concrete,
-    _first_moment_estimate,
-    _increment,
-    _moving_average,
-    _moving_average_of_squares,
-    _zeros_like,
     add_decayed_weights,
     check_decay_rate,
     check_nonnegative,
@@ -247,7 +238,7 @@ def scale_by_muon(
     check_nonnegative("eps", eps)
     if preconditioning not in PRECONDITIONINGS:
         raise ValueError(f"Unknown preconditioning {preconditioning!r}; one of {PRECONDITIONINGS}")
-    mu_dtype = _canonical_dtype(mu_dtype)
+    mu_dtype = numerics.canonical_dtype(mu_dtype)
 
     def init_fn(params):
         coeffs = jnp.asarray(ns_coeffs)
@@ -257,21 +248,21 @@ def scale_by_muon(
             if not coeffs.shape[0] <= ns_steps:
                 raise ValueError(f"Not enough coeffs to perform {ns_steps} steps")
             coeffs = coeffs[-ns_steps:]
-        return MuonState(count=jnp.zeros([], jnp.int32), mu=_zeros_like(params, dtype=mu_dtype), ns_coeffs=coeffs)
+        return MuonState(count=jnp.zeros([], jnp.int32), mu=tree.zeros_like(params, dtype=mu_dtype), ns_coeffs=coeffs)
 
     def update_fn(updates, state, params=None):
         del params
         dimension_numbers = _resolve(weight_dimension_numbers, updates)
-        mu = _moving_average(updates, state.mu, beta, 1)
-        count = _increment(state.count)
-        mu_hat = _first_moment_estimate(mu, updates, beta, count, nesterov)
+        mu = tree.moving_average(updates, state.mu, beta, 1)
+        count = numerics.safe_increment(state.count)
+        mu_hat = tree.first_moment_estimate(mu, updates, beta, count, nesterov)
         orthogonalize = lambda x, numbers: orthogonalize_via_newton_schulz(
             x, state.ns_coeffs, ns_steps, preconditioning, eps, numbers
         )
         updates = jax.tree.map(orthogonalize, mu_hat, dimension_numbers, is_leaf=_is_dimension_numbers)
         if adaptive:
             updates = jax.tree.map(lambda x, y: jnp.sum(x.conj() * y) * y, mu_hat, updates)
-        return updates, MuonState(count=count, mu=_cast(mu, mu_dtype), ns_coeffs=state.ns_coeffs)
+        return updates, MuonState(count=count, mu=tree.cast(mu, mu_dtype), ns_coeffs=state.ns_coeffs)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -373,25 +364,9 @@ def muon(
 # --- schedule-free ----------------------------------------------------------------------------
 
 
-def _lowest_dtype(tree):
-    """The dtype every leaf's dtype promotes to least (optax.tree.dtype(tree, "lowest"))."""
-
-    def lower(first, second):
-        promoted = jnp.promote_types(first, second)
-        if promoted == first:
-            return second
-        if promoted == second:
-            return first
-        raise ValueError(f"Cannot compare dtypes {first} and {second}")
-
-    leaves = jax.tree.leaves(tree)
-    if not leaves:
-        return jnp.asarray(leaves).dtype
-    return functools.reduce(lower, [jnp.asarray(x).dtype for x in leaves])
-
 
 def _check_interpolation(name: str, value) -> None:
-    number = _concrete(value)
+    number = numerics.concrete_number(value)
     if number is not None and not 0 < number <= 1:
         raise ValueError(f"{name} must be in (0, 1], got {value!r}")
 
@@ -439,8 +414,8 @@ def schedule_free(
     _check_interpolation("b1", b1)
 
     def init_fn(params):
-        params_dtype = _lowest_dtype(params)
-        z = params if state_dtype is None else _cast(params, state_dtype)
+        params_dtype = tree.lowest_dtype(params)
+        z = params if state_dtype is None else tree.cast(params, state_dtype)
         return ScheduleFreeState(
             b1=jnp.asarray(b1, dtype=params_dtype),
             weight_sum=jnp.zeros([], dtype=params_dtype),
@@ -471,7 +446,7 @@ def schedule_free(
         return updates, ScheduleFreeState(
             b1=state.b1,
             weight_sum=next_total_weight,
-            step_count=_increment(state.step_count),
+            step_count=numerics.safe_increment(state.step_count),
             max_lr=max_lr,
             base_optimizer_state=base_state,
             z=z,
@@ -543,8 +518,8 @@ def _tree_vdot(tree_x, tree_y):
     return jax.tree.reduce(operator.add, jax.tree.map(vdot, tree_x, tree_y), initializer=0)
 
 
-def _tree_sum(tree):
-    return jax.tree.reduce(operator.add, jax.tree.map(jnp.sum, tree), initializer=0)
+def _tree_sum(values):
+    return jax.tree.reduce(operator.add, jax.tree.map(jnp.sum, values), initializer=0)
 
 
 class ProdigyState(NamedTuple):
@@ -596,15 +571,15 @@ def prodigy(
     check_nonnegative("estim_lr_coef", estim_lr_coef)
     check_nonnegative("weight_decay", weight_decay)
     check_nonnegative("learning_rate", learning_rate)
-    if _concrete(estim_lr0) is not None and not _concrete(estim_lr0) > 0:
+    if numerics.concrete_number(estim_lr0) is not None and not numerics.concrete_number(estim_lr0) > 0:
         raise ValueError(f"estim_lr0 must be > 0, got {estim_lr0!r}")
 
     def init_fn(params):
-        params_dtype = _lowest_dtype(params)
+        params_dtype = tree.lowest_dtype(params)
         return ProdigyState(
-            exp_avg=_zeros_like(params),
-            exp_avg_sq=_zeros_like(params),
-            grad_sum=_zeros_like(params),
+            exp_avg=tree.zeros_like(params),
+            exp_avg_sq=tree.zeros_like(params),
+            grad_sum=tree.zeros_like(params),
             params0=params,
             estim_lr=jnp.asarray(estim_lr0, dtype=params_dtype),
             numerator_weighted=jnp.zeros((), dtype=params_dtype),
@@ -614,7 +589,7 @@ def prodigy(
     def update_fn(updates, state, params=None):
         if params is None:
             raise ValueError("prodigy needs the params: call update(updates, state, params)")
-        count_inc = _increment(state.count)
+        count_inc = numerics.safe_increment(state.count)
         scheduled = learning_rate(state.count) if callable(learning_rate) else learning_rate
         estim_lr = state.estim_lr
         bias_correction = ((1 - beta2**count_inc) ** 0.5) / (1 - beta1**count_inc)
@@ -683,31 +658,32 @@ def scale_by_ademamix(
         check_nonnegative("alpha", alpha)
     check_nonnegative("eps", eps)
     check_nonnegative("eps_root", eps_root)
-    mu_dtype = _canonical_dtype(mu_dtype)
+    mu_dtype = numerics.canonical_dtype(mu_dtype)
 
     def init_fn(params):
         return ScaleByAdemamixState(
             count=jnp.zeros([], jnp.int32),
             count_m2=jnp.zeros([], jnp.int32),
-            m1=_zeros_like(params, dtype=mu_dtype),
-            m2=_zeros_like(params, dtype=mu_dtype),
-            nu=_zeros_like(params, dtype=mu_dtype),
+            m1=tree.zeros_like(params, dtype=mu_dtype),
+            m2=tree.zeros_like(params, dtype=mu_dtype),
+            nu=tree.zeros_like(params, dtype=mu_dtype),
         )
 
     def update_fn(updates, state, params=None):
         del params
         current_b3 = b3(state.count_m2) if callable(b3) else b3
         current_alpha = alpha(state.count_m2) if callable(alpha) else alpha
-        m1 = _moving_average(updates, state.m1, b1, 1)
-        m2 = _moving_average(updates, state.m2, current_b3, 1)
-        nu = _moving_average_of_squares(updates, state.nu, b2)
-        count = _increment(state.count)
-        m1_hat = _bias_correction(m1, b1, count)
-        nu_hat = _bias_correction(nu, b2, count)
+        m1 = tree.moving_average(updates, state.m1, b1, 1)
+        m2 = tree.moving_average(updates, state.m2, current_b3, 1)
+        nu = tree.moving_average_of_squares(updates, state.nu, b2)
+        count = numerics.safe_increment(state.count)
+        m1_hat = tree.bias_correction(m1, b1, count)
+        nu_hat = tree.bias_correction(nu, b2, count)
         updates = jax.tree.map(
             lambda fast, slow, v: (fast + current_alpha * slow) / (jnp.sqrt(v + eps_root) + eps), m1_hat, m2, nu_hat
         )
-        return updates, ScaleByAdemamixState(count=count, count_m2=_increment(state.count_m2), m1=m1, m2=m2, nu=nu)
+        count_m2 = numerics.safe_increment(state.count_m2)
+        return updates, ScaleByAdemamixState(count=count, count_m2=count_m2, m1=m1, m2=m2, nu=nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -766,18 +742,18 @@ def scale_by_adopt(
     check_decay_rate("b1", b1)
     check_decay_rate("b2", b2)
     check_nonnegative("eps", eps)
-    mu_dtype = _canonical_dtype(mu_dtype)
+    mu_dtype = numerics.canonical_dtype(mu_dtype)
 
     def init_fn(params):
         return ScaleByAdamState(
-            count=jnp.zeros([], jnp.int32), mu=_zeros_like(params, dtype=mu_dtype), nu=_zeros_like(params)
+            count=jnp.zeros([], jnp.int32), mu=tree.zeros_like(params, dtype=mu_dtype), nu=tree.zeros_like(params)
         )
 
     def update_fn(updates, state, params=None):
         del params
         b2_now = jnp.where(state.count > 0, b2, 0)
         b1_now = jnp.where(state.count > 0, b1, 1)
-        nu = _moving_average_of_squares(updates, state.nu, b2_now)
+        nu = tree.moving_average_of_squares(updates, state.nu, b2_now)
         normalize = lambda g, v: g / jnp.maximum(jnp.sqrt(v), eps)
         if use_clipping:
             clip_value = clip_value_fn(state.count)
@@ -785,10 +761,10 @@ def scale_by_adopt(
             normalized = jax.tree.map(clip, updates, state.nu)
         else:
             normalized = jax.tree.map(normalize, updates, state.nu)
-        mu = _moving_average(normalized, state.mu, b1_now, 1)
-        count = _increment(state.count)
-        updates = _moving_average(normalized, mu, b1_now, 1) if nesterov else mu
-        return updates, ScaleByAdamState(count=count, mu=_cast(mu, mu_dtype), nu=nu)
+        mu = tree.moving_average(normalized, state.mu, b1_now, 1)
+        count = numerics.safe_increment(state.count)
+        updates = tree.moving_average(normalized, mu, b1_now, 1) if nesterov else mu
+        return updates, ScaleByAdamState(count=count, mu=tree.cast(mu, mu_dtype), nu=nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
 

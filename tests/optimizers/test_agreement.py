@@ -24,7 +24,7 @@ import optax
 import pytest
 
 from optimizers import OPTIMIZERS, agreement, alias, contrib
-from optimizers.transform import _moving_average
+from optimizers.tree import moving_average
 
 DTYPES = ("float64", "float32")
 CLASSIC = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "nadam", "amsgrad", "adamax", "lion")
@@ -41,7 +41,7 @@ def _richest(cases):
     return [case for case, _ in best.values()]
 
 
-_CHOSEN = agreement._chosen_cases()
+_CHOSEN = agreement.chosen_cases()
 _CLASSIC_ROWS = [c for c in _CHOSEN if c.optimizer in CLASSIC] + [c for c in agreement.random_cases()
                                                                     if c.optimizer in CLASSIC]
 _NEW_CHOSEN = [c for c in _CHOSEN if c.optimizer not in CLASSIC]
@@ -121,7 +121,7 @@ def _adam_squaring_complex_gradients(learning_rate):
 
     def update(updates, state, params=None):
         count, mu, nu = state
-        mu, nu, count = _moving_average(updates, mu, 0.9, 1), _moving_average(updates, nu, 0.999, 2), count + 1
+        mu, nu, count = moving_average(updates, mu, 0.9, 1), moving_average(updates, nu, 0.999, 2), count + 1
         step = jax.tree.map(lambda m, v: -learning_rate * (m / (1 - 0.9**count)) / (jnp.sqrt(v / (1 - 0.999**count)) + 1e-8),
                             mu, nu)
         return step, (count, mu, nu)
