@@ -4,7 +4,8 @@ As in optax's `_src/alias.py`, each alias is a few lines of `optax.chain(...)`. 
 difference: `adadelta` defaults to `learning_rate=1.0` (Zeiler 2012) and so descends, where
 `optax.adadelta()`'s default `learning_rate=None` skips the scaling, sign flip included, and
 climbs the loss. For every explicit learning rate the two agree. The `optax.contrib` ones
-(muon, schedule-free, prodigy, ademamix, adopt) are in `optimizers.contrib`.
+(muon, schedule-free, prodigy, ademamix, adopt) are in `optimizers.contrib`, one module per
+method (`optimizers/contrib/muon.py`, ...).
 """
 from __future__ import annotations
 
