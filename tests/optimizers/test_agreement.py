@@ -7,9 +7,10 @@ optimizers`) checks every row:
     default, float32 and float64: the classic optimizers' chosen and random rows and their
         deliberately wrong rows (as before the new optimizers);
     default, float64 only (the tighter bar): for each optimizer after Lion its richest chosen
-        row; the complex rows whose complex arithmetic differs most (|g|^2 moments, a complex
-        maximum, factored and orthogonalized matrices, a complex inner product) in
-        complex128; five of the new deliberately wrong rows;
+        row, and NAdamW with nesterov=False (plain AdamW, as optax's); the complex rows whose
+        complex arithmetic differs most (|g|^2 moments, a complex maximum, factored and
+        orthogonalized matrices, a complex inner product) in complex128; five of the new
+        deliberately wrong rows;
     slow: every other row: those rows in float32 and complex64, the other chosen rows and the
         random draws of the new optimizers, the other complex rows, the other wrong rows.
 
@@ -45,7 +46,10 @@ _CHOSEN = agreement.chosen_cases()
 _CLASSIC_ROWS = [c for c in _CHOSEN if c.optimizer in CLASSIC] + [c for c in agreement.random_cases()
                                                                     if c.optimizer in CLASSIC]
 _NEW_CHOSEN = [c for c in _CHOSEN if c.optimizer not in CLASSIC]
-_NEW_CORE = _richest(_NEW_CHOSEN)
+# optax's keyword-only nesterov=False turns nadamw into adamw: checked in the default run too
+# (nadam's row is a classic one, run in both dtypes).
+_NEW_CORE = _richest(_NEW_CHOSEN) + [c for c in _NEW_CHOSEN if (c.optimizer, c.hyperparams) == (
+    "nadamw", "lr=0.001, weight_decay=0.1, nesterov=False")]
 COMPLEX = agreement.complex_cases()
 _COMPLEX_CORE = [c for c in COMPLEX if (c.optimizer, c.hyperparams) in {
     ("adam", "complex: lr=0.001"),
