@@ -1,6 +1,7 @@
 """The package's structure, so that a contributor can change one module without breaking another:
-no module reaches into another's private names, and `optimizers.contrib`, a package with one
-module per method, still exports every name it had as one module."""
+no module reaches into another's private names, no function is longer than a screen (80 lines
+of code), and `optimizers.contrib`, a package with one module per method, still exports every
+name it had as one module."""
 import ast
 import importlib
 from pathlib import Path
@@ -58,6 +59,50 @@ def test_the_private_name_check_can_fail():
         "2: agreement._chosen_cases"]
     assert private_uses("import optimizers.tree as t\nx = t._squared_magnitude\n") == ["2: t._squared_magnitude"]
     assert private_uses("from optimizers import transform\nstate = transform.EmaState(0, 0)._replace(ema=1)\n") == []
+
+
+MAX_CODE_LINES = 80
+
+
+def _docstring_lines(syntax) -> set[int]:
+    lines = set()
+    for node in ast.walk(syntax):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                lines.update(range(first.lineno, first.end_lineno + 1))
+    return lines
+
+
+def long_functions(source: str, limit: int = MAX_CODE_LINES) -> list[str]:
+    """"name: n" for every function (nested ones too, each counted whole) with more than `limit`
+    lines of code: docstrings, blank lines and comment-only lines not counted."""
+    syntax, lines = ast.parse(source), source.splitlines()
+    docstrings = _docstring_lines(syntax)
+    found = []
+    for node in ast.walk(syntax):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            start = min([node.lineno] + [decorator.lineno for decorator in node.decorator_list])
+            code = [number for number in range(start, node.end_lineno + 1) if number not in docstrings
+                    and lines[number - 1].strip() and not lines[number - 1].strip().startswith("#")]
+            if len(code) > limit:
+                found.append(f"{node.name}: {len(code)}")
+    return found
+
+
+PACKAGE_SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", PACKAGE_SOURCES, ids=[str(p.relative_to(PACKAGE.parent)) for p in PACKAGE_SOURCES])
+def test_no_function_is_longer_than_80_lines_of_code(path):
+    assert long_functions(path.read_text()) == []
+
+
+def test_the_length_check_counts_code_not_docstrings_or_comments():
+    body = "    x = 0\n" * 80
+    padding = '    """A docstring\n\n    of three lines."""\n    # a comment\n\n'
+    assert long_functions("def f():\n" + padding + body[:-len("    x = 0\n")]) == []
+    assert long_functions("def f():\n" + padding + body) == ["f: 81"]  # def line + 80
 
 
 # Every public name optimizers/contrib.py defined when it was one module.
