@@ -19,6 +19,9 @@ Where things live:
     optimizers/registry.py       OPTIMIZERS: name -> OptimizerSpec, what the runner uses
     optimizers/agreement.py      the step-by-step comparison with optax used by
                                  `python -m bench verify optimizers` and the tests
+
+Importing the package (or any module of it) changes no JAX or XLA setting: precision, platforms
+and XLA_FLAGS belong to the program that imports it (tests/optimizers/test_import.py).
 """
 from optimizers.alias import (
     adabelief,
