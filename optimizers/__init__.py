@@ -1,12 +1,27 @@
 """Hand-written Optax transformations and the registry of named optimizers.
 
-`optimizers.transform`: the building blocks (`trace`, `ema`, `scale_by_*`, `add_decayed_weights`,
-`scale_by_learning_rate`, ...); `optimizers.factorized`: Adafactor's factored second moment;
-`optimizers.alias`: optimizers with optax's names and defaults; `optimizers.contrib`: the
-`optax.contrib` ones (Muon, schedule-free, Prodigy, AdEMAMix, ADOPT); `optimizers.schedules`:
-learning-rate schedules whose arguments may be traced; `optimizers.OPTIMIZERS`: name ->
-OptimizerSpec, what the runner uses; `optimizers.agreement`: the step-by-step comparison with
-optax used by `python -m bench verify optimizers` and the tests.
+Where things live:
+
+    optimizers/transform.py      the building blocks: trace, ema, scale_by_* (Adam, RMSprop,
+                                 Lion, ...), add_decayed_weights, scale_by_learning_rate, ...
+    optimizers/factorized.py     Adafactor's factored second moment, scale_by_factored_rms
+    optimizers/alias.py          optimizers with optax's names, signatures and defaults
+    optimizers/contrib/          the optax.contrib ones, one module per method: muon.py,
+                                 schedule_free.py, prodigy.py, ademamix.py, adopt.py
+                                 (all re-exported by optimizers.contrib)
+    optimizers/tree.py           tree helpers the blocks share: moving averages of g and |g|^2,
+                                 bias correction, Dozat's look-ahead moment, zeros, casts
+    optimizers/numerics.py       scalar helpers the blocks share: |x|^2, the saturating step
+                                 count, concrete numbers, canonical dtypes
+    optimizers/schedules.py      learning-rate schedules whose arguments may be traced
+    optimizers/multipliers.py    per-parameter learning-rate multipliers (muP), scale_by_tree
+    optimizers/spec.py           OptimizerSpec, SearchDimension, numeric_arguments
+    optimizers/registry.py       OPTIMIZERS: name -> OptimizerSpec, what the runner uses
+    optimizers/agreement.py      the step-by-step comparison with optax used by
+                                 `python -m bench verify optimizers` and the tests
+
+Importing the package (or any module of it) changes no JAX or XLA setting: precision, platforms
+and XLA_FLAGS belong to the program that imports it (tests/optimizers/test_import.py).
 """
 from optimizers.alias import (
     adabelief,

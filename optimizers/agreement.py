@@ -408,7 +408,7 @@ def random_cases(seed: int = 0) -> list[Case]:
 def build_cases() -> list[Case]:
     """Every optimizer at its defaults, at chosen non-default settings, then at random ones,
     then on complex parameters."""
-    return _chosen_cases() + random_cases() + complex_cases()
+    return chosen_cases() + random_cases() + complex_cases()
 
 
 def complex_cases() -> list[Case]:
@@ -453,7 +453,8 @@ def complex_cases() -> list[Case]:
     ]
 
 
-def _chosen_cases() -> list[Case]:
+def chosen_cases() -> list[Case]:
+    """Every optimizer at chosen settings: defaults, each option, schedules, masks."""
     a = alias
     return [
         _case("sgd", a.sgd, optax.sgd, 0.1),
@@ -484,6 +485,7 @@ def _chosen_cases() -> list[Case]:
         _case("adamw", a.adamw, optax.adamw, 1e-3, weight_decay=LINEAR_DECAY),
         _case("nadam", a.nadam, optax.nadam, 1e-3),
         _case("nadam", a.nadam, optax.nadam, 1e-3, b2=0.99, eps_root=1e-8),
+        _case("nadam", a.nadam, optax.nadam, 1e-3, nesterov=False),
         _case("amsgrad", a.amsgrad, optax.amsgrad, 1e-3),
         _case("amsgrad", a.amsgrad, optax.amsgrad, 1e-3, bias_correction_mu=False, bias_correction_nu=False),
         _case("amsgrad", a.amsgrad, optax.amsgrad, 1e-3, b1=0.5, eps_root=1e-8),
@@ -502,6 +504,7 @@ def _chosen_new_cases() -> list[Case]:
         _case("nadamw", a.nadamw, optax.nadamw, 1e-3),
         _case("nadamw", a.nadamw, optax.nadamw, 1e-3, b1=0.8, b2=0.99, weight_decay=0.1, mask=kernel_mask),
         _case("nadamw", a.nadamw, optax.nadamw, WARMUP_COSINE, "warmup_cosine(3e-3)", weight_decay=LINEAR_DECAY),
+        _case("nadamw", a.nadamw, optax.nadamw, 1e-3, weight_decay=0.1, nesterov=False),
         _case("radam", a.radam, optax.radam, 1e-3),
         _case("radam", a.radam, optax.radam, 1e-3, b2=0.99, eps_root=1e-8, threshold=4.0, nesterov=True),
         _case("radam", a.radam, optax.radam, COSINE, "cosine(0.1)", b1=0.5, eps=1e-6),

@@ -4,7 +4,8 @@ As in optax's `_src/alias.py`, each alias is a few lines of `optax.chain(...)`. 
 difference: `adadelta` defaults to `learning_rate=1.0` (Zeiler 2012) and so descends, where
 `optax.adadelta()`'s default `learning_rate=None` skips the scaling, sign flip included, and
 climbs the loss. For every explicit learning rate the two agree. The `optax.contrib` ones
-(muon, schedule-free, prodigy, ademamix, adopt) are in `optimizers.contrib`.
+(muon, schedule-free, prodigy, ademamix, adopt) are in `optimizers.contrib`, one module per
+method (`optimizers/contrib/muon.py`, ...).
 """
 from __future__ import annotations
 
@@ -156,10 +157,15 @@ def nadam(
     eps: float = 1e-8,
     eps_root: float = 0.0,
     mu_dtype: Optional[Any] = None,
+    *,
+    nesterov: bool = True,
 ) -> optax.GradientTransformation:
     """NAdam (Dozat 2016): Adam with the Nesterov first moment
-    m^_t = b1 * m_t / (1 - b1^(t+1)) + (1 - b1) * g_t / (1 - b1^t); optax's form, not PyTorch's."""
-    return adam(learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=True)
+    m^_t = b1 * m_t / (1 - b1^(t+1)) + (1 - b1) * g_t / (1 - b1^t); optax's form, not PyTorch's.
+
+    optax's `nadam` is `functools.partial(adam, nesterov=True)`, so it takes the keyword-only
+    nesterov too, and nesterov=False is plain `adam`; the same here."""
+    return adam(learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=nesterov)
 
 
 def adamw(
@@ -247,13 +253,16 @@ def nadamw(
     mu_dtype: Optional[Any] = None,
     weight_decay: ScalarOrSchedule = 1e-4,
     mask: MaskOrFn = None,
+    *,
+    nesterov: bool = True,
 ) -> optax.GradientTransformation:
     """NAdamW (Dozat 2016; Loshchilov and Hutter 2019): AdamW with the Nesterov first moment of
     `nadam`, AlgoPerf's baseline (Dahl et al. 2023). optax's `nadamw` is
-    `functools.partial(adamw, nesterov=True)`; the same here, and so optax's form of NAdam, not
-    PyTorch's (see `scale_by_adam`). AlgoPerf's NAdamW (init2winit's) differs slightly too: it
-    divides the whole look-ahead b1 * m_t + (1 - b1) * g_t by (1 - b1^t)."""
-    return adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov=True)
+    `functools.partial(adamw, nesterov=True)`; the same here (keyword-only nesterov included:
+    nesterov=False is plain `adamw`), and so optax's form of NAdam, not PyTorch's (see
+    `scale_by_adam`). AlgoPerf's NAdamW (init2winit's) differs slightly too: it divides the whole
+    look-ahead b1 * m_t + (1 - b1) * g_t by (1 - b1^t)."""
+    return adamw(learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov=nesterov)
 
 
 def radam(

@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from optimizers.transform import abs_sq, check_nonnegative, _increment
+from optimizers.numerics import abs_sq, safe_increment
+from optimizers.transform import check_nonnegative
 
 
 def decay_rate_pow(step, exponent=0.8):
@@ -124,7 +125,7 @@ def scale_by_factored_rms(
 
         results = jax.tree.map(update_leaf, updates, state.v_row, state.v_col, state.v, params)
         updates = jax.tree.map(lambda r: r.update, results, is_leaf=_is_result)
-        return updates, _state(_increment(state.count), results)
+        return updates, _state(safe_increment(state.count), results)
 
     return optax.GradientTransformation(init_fn, update_fn)
 

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optimizers.transform import _concrete
+from optimizers.numerics import concrete_number
 
 Schedule = Callable[[jax.Array], jax.Array]
 
@@ -70,10 +70,10 @@ def linear_schedule(init_value, end_value, transition_steps, transition_begin=0)
     A non-positive transition_steps gives init_value at every step, as in optax (which logs it;
     this matters for `schedule_free_*(warmup_steps=0)`, whose rate then stays at 0).
     """
-    steps = _concrete(transition_steps)
+    steps = concrete_number(transition_steps)
     if steps is not None and steps <= 0:
         return lambda count: init_value
-    begin = _concrete(transition_begin)
+    begin = concrete_number(transition_begin)
     if begin is not None and begin < 0:
         transition_begin = 0
 
@@ -82,7 +82,7 @@ def linear_schedule(init_value, end_value, transition_steps, transition_begin=0)
         t = jnp.clip(count - _like_count(transition_begin, count), 0, steps)
         fraction = 1 - t / steps
         value = (_like(init_value, fraction) - _like(end_value, fraction)) * fraction + _like(end_value, fraction)
-        if _concrete(transition_steps) is None:  # traced: optax's Python branch, as a select
+        if concrete_number(transition_steps) is None:  # traced: optax's Python branch, as a select
             value = jnp.where(steps <= 0, init_value, value)
         return value
 
@@ -93,7 +93,7 @@ def cosine_decay_schedule(init_value, decay_steps, alpha=0.0, exponent=1.0) -> S
     """init_value * ((1 - alpha) * c(count)^exponent + alpha) with
     c = (1 + cos(pi * min(count, decay_steps) / decay_steps)) / 2 (Loshchilov and Hutter 2017,
     SGDR, without restarts; optax.cosine_decay_schedule). decay_steps must be positive."""
-    steps = _concrete(decay_steps)
+    steps = concrete_number(decay_steps)
     if steps is not None and not steps > 0:
         raise ValueError(f"cosine decay needs positive decay_steps, got {decay_steps!r}")
     if isinstance(decay_steps, int):
@@ -133,7 +133,7 @@ def warmup_cosine_decay(peak_value, warmup_steps, total_steps, final_fraction=0.
     final_fraction * peak_value at total_steps, constant after (Goyal et al. 2017 warm-up;
     Loshchilov and Hutter 2017 cosine). total_steps must exceed warmup_steps. Equal to optax's
     to float32 precision, computed in float64 under x64 (see `_in_default_precision`)."""
-    if _concrete(total_steps) is not None and _concrete(warmup_steps) is not None:
+    if concrete_number(total_steps) is not None and concrete_number(warmup_steps) is not None:
         if not total_steps > warmup_steps:
             raise ValueError(f"total_steps ({total_steps!r}) must exceed warmup_steps ({warmup_steps!r})")
     return _in_default_precision(join_schedules(
@@ -147,7 +147,7 @@ def warmup_linear_decay(peak_value, warmup_steps, total_steps, final_fraction=0.
     """Linear warm-up from 0 to peak_value over warmup_steps, then a linear decay to
     final_fraction * peak_value at total_steps, constant after. total_steps must exceed
     warmup_steps. Equal to optax's to float32 precision, computed in float64 under x64."""
-    if _concrete(total_steps) is not None and _concrete(warmup_steps) is not None:
+    if concrete_number(total_steps) is not None and concrete_number(warmup_steps) is not None:
         if not total_steps > warmup_steps:
             raise ValueError(f"total_steps ({total_steps!r}) must exceed warmup_steps ({warmup_steps!r})")
     return _in_default_precision(join_schedules(

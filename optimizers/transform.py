@@ -12,9 +12,15 @@ range-checked at construction with a `ValueError`; traced values pass through un
 nothing is ever concretized. Structural options (nesterov, centered, masks, dtypes) are static.
 
 Complex parameters are handled as optax handles them: second moments accumulate |g|^2 =
-(conj(g) * g).real (optax's `numerics.abs_sq`), norms are those of |g|, and `sign` is
-jnp.sign, g / |g| for complex g. Where optax squares a complex g instead (Adadelta), so do we:
-the agreement checks hold us to optax's behaviour, and the docstring says so.
+(conj(g) * g).real (`optimizers.numerics.abs_sq`, optax's formula), norms are those of |g|,
+and `sign` is jnp.sign, g / |g| for complex g. Where optax squares a complex g instead
+(Adadelta), so do we: the agreement checks hold us to optax's behaviour, and the docstring
+says so.
+
+The formulas the blocks share with `optimizers.factorized` and `optimizers.contrib` live in two
+public modules: `optimizers.tree` (moving averages of g and |g|^2, bias correction, Dozat's
+look-ahead first moment, zeros and casts over a tree) and `optimizers.numerics` (|x|^2, the
+saturating step count, concrete-number and dtype helpers). Helpers used only here stay private.
 
 Notation: g is the incoming update (the gradient, or what earlier transformations made of
 it), t the step count starting at 1, u the outgoing update.
@@ -27,8 +33,9 @@ from typing import Any, Callable, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
+
+from optimizers import numerics, tree
 
 Schedule = Callable[[jax.Array], jax.Array]
 ScalarOrSchedule = Union[float, jax.Array, Schedule]
@@ -38,20 +45,6 @@ MaskOrFn = Optional[Union[Any, Callable[[Any], Any]]]
 # --- validation: concrete numbers only -----------------------------------------------------
 
 
-def _concrete(value) -> Optional[float]:
-    """`value` as a float when it is a concrete real scalar: a Python or NumPy number, or a 0-d
-    NumPy or JAX array that is not a tracer. None for anything else (tracers, schedules, None)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, (np.ndarray, jax.Array)) and not isinstance(value, jax.core.Tracer):
-        real = jnp.issubdtype(value.dtype, jnp.floating) or jnp.issubdtype(value.dtype, jnp.integer)
-        if value.shape == () and real:
-            return float(value)
-    return None
-
-
 def _is_number(value) -> bool:
     """A Python or NumPy real number (optax's `weight_decay == 0` shortcut looks only at these)."""
     return isinstance(value, numbers.Real)
@@ -59,75 +52,23 @@ def _is_number(value) -> bool:
 
 def check_nonnegative(name: str, value) -> None:
     """Raise ValueError if `value` is a concrete number that is negative or NaN."""
-    number = _concrete(value)
+    number = numerics.concrete_number(value)
     if number is not None and (math.isnan(number) or number < 0):
         raise ValueError(f"{name} must be >= 0, got {value!r}")
 
 
 def check_decay_rate(name: str, value) -> None:
     """Raise ValueError if `value` is a concrete number outside [0, 1)."""
-    number = _concrete(value)
+    number = numerics.concrete_number(value)
     if number is not None and not 0 <= number < 1:
         raise ValueError(f"{name} must be in [0, 1), got {value!r}")
 
 
-# --- small tree helpers (the formulas of optax.tree, written out) ---------------------------
+# --- helpers used only here (the shared ones are in optimizers.tree and optimizers.numerics) --
 
 
-def _canonical_dtype(dtype):
-    return None if dtype is None else jax.dtypes.canonicalize_dtype(dtype)
-
-
-def _zeros_like(tree, dtype=None):
-    return jax.tree.map(lambda x: jnp.zeros_like(x, dtype=dtype), tree)
-
-
-def _full_like(tree, fill_value):
-    return jax.tree.map(lambda x: jnp.full_like(x, fill_value), tree)
-
-
-def _cast(tree, dtype):
-    return tree if dtype is None else jax.tree.map(lambda x: x.astype(dtype), tree)
-
-
-def _times(factor, moment):
-    """factor * moment with the factor first cast to the moment's dtype, as a Python float is
-    (weak typing), so that a traced float64 factor computes what a Python float does. It
-    matters only for moments kept in a lower precision (mu_dtype, accumulator_dtype,
-    Adafactor's float32 momentum), where optax with Python floats multiplies in that precision."""
-    return jnp.asarray(factor, dtype=moment.dtype) * moment
-
-
-def _moving_average(updates, moments, decay, order):
-    """(1 - decay) * g**order + decay * moment, leaf by leaf."""
-    return jax.tree.map(lambda g, m: (1 - decay) * (g**order) + _times(decay, m), updates, moments)
-
-
-def abs_sq(x):
-    """|x|^2 leaf-wise as optax's `numerics.abs_sq`: (conj(x) * x).real, i.e. x * x for real x."""
-    return (x.conj() * x).real
-
-
-def _squared_magnitude(g):
-    """g^2 for real g, |g|^2 for complex g (optax's per-element norm of order 2)."""
-    return g**2 if jnp.isrealobj(g) else abs_sq(g)
-
-
-def _moving_average_of_squares(updates, moments, decay):
-    """(1 - decay) * |g|^2 + decay * moment, leaf by leaf: a second moment, complex-safe."""
-    return jax.tree.map(lambda g, m: (1 - decay) * _squared_magnitude(g) + _times(decay, m), updates, moments)
-
-
-def _first_moment_estimate(mu, updates, decay, count, nesterov):
-    """The bias-corrected first moment m / (1 - b1^t), or with nesterov (Dozat 2016) the
-    look-ahead b1 * m / (1 - b1^(t+1)) + (1 - b1) * g / (1 - b1^t)."""
-    if not nesterov:
-        return _bias_correction(mu, decay, count)
-    return jax.tree.map(
-        lambda m, g: decay * m + (1 - decay) * g,
-        _bias_correction(mu, decay, _increment(count)),
-        _bias_correction(updates, decay, count),
-    )
+def _full_like(params, fill_value):
+    return jax.tree.map(lambda x: jnp.full_like(x, fill_value), params)
 
 
 def _safe_norm(x, min_norm):
@@ -142,21 +83,9 @@ def _safe_norm(x, min_norm):
 
 def _safe_root_mean_squares(x, min_rms):
     """sqrt(mean |x|^2), or min_rms where it is <= min_rms (optax's `safe_root_mean_squares`)."""
-    rms = jnp.sqrt(jnp.mean(abs_sq(x)))
+    rms = jnp.sqrt(jnp.mean(numerics.abs_sq(x)))
     x = jnp.where(rms <= min_rms, jnp.ones_like(x), x)
-    return jnp.where(rms <= min_rms, min_rms, jnp.sqrt(jnp.mean(abs_sq(x))))
-
-
-def _bias_correction(moments, decay, count):
-    """moment / (1 - decay**t); the power is taken before casting so float16 cannot hit 1."""
-    correction = 1 - decay**count
-    return jax.tree.map(lambda m: m / correction.astype(m.dtype), moments)
-
-
-def _increment(count):
-    """count + 1, saturating at the dtype's maximum instead of wrapping around."""
-    maximum = jnp.array(jnp.iinfo(count.dtype).max, count.dtype)
-    return jnp.where(count < maximum, count + jnp.array(1, count.dtype), maximum)
+    return jnp.where(rms <= min_rms, min_rms, jnp.sqrt(jnp.mean(numerics.abs_sq(x))))
 
 
 # --- building blocks ------------------------------------------------------------------------
@@ -192,17 +121,17 @@ def trace(decay: float, nesterov: bool = False, accumulator_dtype: Optional[Any]
     No dampening: the sum, not the average, of past updates (PyTorch's default too).
     """
     check_nonnegative("momentum (trace decay)", decay)
-    accumulator_dtype = _canonical_dtype(accumulator_dtype)
+    accumulator_dtype = numerics.canonical_dtype(accumulator_dtype)
 
     def init_fn(params):
-        return TraceState(trace=_zeros_like(params, dtype=accumulator_dtype))
+        return TraceState(trace=tree.zeros_like(params, dtype=accumulator_dtype))
 
     def update_fn(updates, state, params=None):
         del params
-        accumulate = lambda g, m: g + _times(decay, m)
+        accumulate = lambda g, m: g + numerics.multiply_in_dtype(decay, m)
         new_trace = jax.tree.map(accumulate, updates, state.trace)
         updates = jax.tree.map(accumulate, updates, new_trace) if nesterov else new_trace
-        return updates, TraceState(trace=_cast(new_trace, accumulator_dtype))
+        return updates, TraceState(trace=tree.cast(new_trace, accumulator_dtype))
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -232,7 +161,7 @@ def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> o
 
     def update_fn(updates, state, params=None):
         del params
-        sum_of_squares = jax.tree.map(lambda g, s: abs_sq(g) + s, updates, state.sum_of_squares)
+        sum_of_squares = jax.tree.map(lambda g, s: numerics.abs_sq(g) + s, updates, state.sum_of_squares)
         inverse_root = jax.tree.map(lambda s: jnp.where(s > 0, jax.lax.rsqrt(s + eps), 0.0), sum_of_squares)
         updates = jax.tree.map(lambda r, g: r * g, inverse_root, updates)
         return updates, ScaleByRssState(sum_of_squares=sum_of_squares)
@@ -267,15 +196,15 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> optax.GradientTran
     check_nonnegative("eps", eps)
 
     def init_fn(params):
-        return ScaleByAdaDeltaState(e_g=_zeros_like(params), e_x=_zeros_like(params))
+        return ScaleByAdaDeltaState(e_g=tree.zeros_like(params), e_x=tree.zeros_like(params))
 
     def update_fn(updates, state, params=None):
         del params
-        e_g = _moving_average(updates, state.e_g, rho, 2)
+        e_g = tree.moving_average(updates, state.e_g, rho, 2)
         updates = jax.tree.map(
             lambda g, eg, ex: (jnp.sqrt(ex + eps) / jnp.sqrt(eg + eps)) * g, updates, e_g, state.e_x
         )
-        e_x = _moving_average(updates, state.e_x, rho, 2)
+        e_x = tree.moving_average(updates, state.e_x, rho, 2)
         return updates, ScaleByAdaDeltaState(e_g=e_g, e_x=e_x)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -320,9 +249,9 @@ def scale_by_rms(
 
     def update_fn(updates, state, params=None):
         del params
-        nu = _moving_average_of_squares(updates, state.nu, decay)
-        count = _increment(state.count) if bias_correction else state.count
-        nu_hat = _bias_correction(nu, decay, count) if bias_correction else nu
+        nu = tree.moving_average_of_squares(updates, state.nu, decay)
+        count = numerics.safe_increment(state.count) if bias_correction else state.count
+        nu_hat = tree.bias_correction(nu, decay, count) if bias_correction else nu
         updates = jax.tree.map(lambda n, g: _rms_denominator_inverse(n, eps, eps_in_sqrt) * g, nu_hat, updates)
         return updates, ScaleByRmsState(count=count, nu=nu)
 
@@ -359,18 +288,19 @@ def scale_by_stddev(
 
     def init_fn(params):
         return ScaleByStddevState(
-            count=jnp.zeros([], jnp.int32), mu=_zeros_like(params), nu=_full_like(params, initial_scale)
+            count=jnp.zeros([], jnp.int32), mu=tree.zeros_like(params), nu=_full_like(params, initial_scale)
         )
 
     def update_fn(updates, state, params=None):
         del params
-        mu = _moving_average(updates, state.mu, decay, 1)
-        nu = _moving_average_of_squares(updates, state.nu, decay)
-        count = _increment(state.count) if bias_correction else state.count
-        mu_hat = _bias_correction(mu, decay, count) if bias_correction else mu
-        nu_hat = _bias_correction(nu, decay, count) if bias_correction else nu
+        mu = tree.moving_average(updates, state.mu, decay, 1)
+        nu = tree.moving_average_of_squares(updates, state.nu, decay)
+        count = numerics.safe_increment(state.count) if bias_correction else state.count
+        mu_hat = tree.bias_correction(mu, decay, count) if bias_correction else mu
+        nu_hat = tree.bias_correction(nu, decay, count) if bias_correction else nu
         updates = jax.tree.map(
-            lambda m, n, g: _rms_denominator_inverse(n - abs_sq(m), eps, eps_in_sqrt) * g, mu_hat, nu_hat, updates
+            lambda m, n, g: _rms_denominator_inverse(n - numerics.abs_sq(m), eps, eps_in_sqrt) * g,
+            mu_hat, nu_hat, updates,
         )
         return updates, ScaleByStddevState(count=count, mu=mu, nu=nu)
 
@@ -411,23 +341,23 @@ def scale_by_adam(
     check_decay_rate("b2", b2)
     check_nonnegative("eps", eps)
     check_nonnegative("eps_root", eps_root)
-    mu_dtype = _canonical_dtype(mu_dtype)
+    mu_dtype = numerics.canonical_dtype(mu_dtype)
 
     def init_fn(params):
         return ScaleByAdamState(
-            count=jnp.zeros([], jnp.int32), mu=_zeros_like(params, dtype=mu_dtype), nu=_zeros_like(params)
+            count=jnp.zeros([], jnp.int32), mu=tree.zeros_like(params, dtype=mu_dtype), nu=tree.zeros_like(params)
         )
 
     def update_fn(updates, state, params=None):
         del params
-        mu = _moving_average(updates, state.mu, b1, 1)
-        nu = _moving_average_of_squares(updates, state.nu, b2)
-        count = _increment(state.count)
-        mu_hat = _first_moment_estimate(mu, updates, b1, count, nesterov)
-        nu_hat = _bias_correction(nu, b2, count)
+        mu = tree.moving_average(updates, state.mu, b1, 1)
+        nu = tree.moving_average_of_squares(updates, state.nu, b2)
+        count = numerics.safe_increment(state.count)
+        mu_hat = tree.first_moment_estimate(mu, updates, b1, count, nesterov)
+        nu_hat = tree.bias_correction(nu, b2, count)
         updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
         nu = jax.tree.map(lambda new, old: new.astype(old.dtype), nu, state.nu)
-        return updates, ScaleByAdamState(count=count, mu=_cast(mu, mu_dtype), nu=nu)
+        return updates, ScaleByAdamState(count=count, mu=tree.cast(mu, mu_dtype), nu=nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -467,26 +397,26 @@ def scale_by_amsgrad(
     check_decay_rate("b2", b2)
     check_nonnegative("eps", eps)
     check_nonnegative("eps_root", eps_root)
-    mu_dtype = _canonical_dtype(mu_dtype)
+    mu_dtype = numerics.canonical_dtype(mu_dtype)
 
     def init_fn(params):
         return ScaleByAmsgradState(
             count=jnp.zeros([], jnp.int32),
-            mu=_zeros_like(params, dtype=mu_dtype),
-            nu=_zeros_like(params),
-            nu_max=_zeros_like(params),
+            mu=tree.zeros_like(params, dtype=mu_dtype),
+            nu=tree.zeros_like(params),
+            nu_max=tree.zeros_like(params),
         )
 
     def update_fn(updates, state, params=None):
         del params
-        mu = _moving_average(updates, state.mu, b1, 1)
-        nu = _moving_average_of_squares(updates, state.nu, b2)
-        count = _increment(state.count)
-        mu_hat = _bias_correction(mu, b1, count) if bias_correction_mu else mu
-        nu_effective = _bias_correction(nu, b2, count) if bias_correction_nu else nu
+        mu = tree.moving_average(updates, state.mu, b1, 1)
+        nu = tree.moving_average_of_squares(updates, state.nu, b2)
+        count = numerics.safe_increment(state.count)
+        mu_hat = tree.bias_correction(mu, b1, count) if bias_correction_mu else mu
+        nu_effective = tree.bias_correction(nu, b2, count) if bias_correction_nu else nu
         nu_max = jax.tree.map(jnp.maximum, state.nu_max, nu_effective)
         updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_max)
-        return updates, ScaleByAmsgradState(count=count, mu=_cast(mu, mu_dtype), nu=nu, nu_max=nu_max)
+        return updates, ScaleByAmsgradState(count=count, mu=tree.cast(mu, mu_dtype), nu=nu, nu_max=nu_max)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -505,14 +435,14 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> op
     check_nonnegative("eps", eps)
 
     def init_fn(params):
-        return ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=_zeros_like(params), nu=_zeros_like(params))
+        return ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=tree.zeros_like(params), nu=tree.zeros_like(params))
 
     def update_fn(updates, state, params=None):
         del params
-        count = _increment(state.count)
-        mu = _moving_average(updates, state.mu, b1, 1)
+        count = numerics.safe_increment(state.count)
+        mu = tree.moving_average(updates, state.mu, b1, 1)
         nu = jax.tree.map(lambda g, v: jnp.maximum(jnp.abs(g) + eps, b2 * v), updates, state.nu)
-        mu_hat = _bias_correction(mu, b1, count)
+        mu_hat = tree.bias_correction(mu, b1, count)
         updates = jax.tree.map(lambda m, v: m / v, mu_hat, nu)
         return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
 
@@ -540,16 +470,16 @@ def scale_by_lion(b1: float = 0.9, b2: float = 0.99, mu_dtype: Optional[Any] = N
     """
     check_decay_rate("b1", b1)
     check_decay_rate("b2", b2)
-    mu_dtype = _canonical_dtype(mu_dtype)
+    mu_dtype = numerics.canonical_dtype(mu_dtype)
 
     def init_fn(params):
-        return ScaleByLionState(count=jnp.zeros([], jnp.int32), mu=_zeros_like(params, dtype=mu_dtype))
+        return ScaleByLionState(count=jnp.zeros([], jnp.int32), mu=tree.zeros_like(params, dtype=mu_dtype))
 
     def update_fn(updates, state, params=None):
         del params
         signs = jax.tree.map(lambda g, m: jnp.sign((1.0 - b1) * g + b1 * m), updates, state.mu)
-        mu = _cast(_moving_average(updates, state.mu, b2, 1), mu_dtype)
-        return signs, ScaleByLionState(count=_increment(state.count), mu=mu)
+        mu = tree.cast(tree.moving_average(updates, state.mu, b2, 1), mu_dtype)
+        return signs, ScaleByLionState(count=numerics.safe_increment(state.count), mu=mu)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -590,17 +520,17 @@ def ema(decay: float, debias: bool = True, accumulator_dtype: Optional[Any] = No
     Unlike `trace`, the average is dampened by (1 - decay).
     """
     check_decay_rate("decay", decay)
-    accumulator_dtype = _canonical_dtype(accumulator_dtype)
+    accumulator_dtype = numerics.canonical_dtype(accumulator_dtype)
 
     def init_fn(params):
-        return EmaState(count=jnp.zeros([], jnp.int32), ema=_zeros_like(params, dtype=accumulator_dtype))
+        return EmaState(count=jnp.zeros([], jnp.int32), ema=tree.zeros_like(params, dtype=accumulator_dtype))
 
     def update_fn(updates, state, params=None):
         del params
-        new_ema = _moving_average(updates, state.ema, decay, 1)
-        count = _increment(state.count)
-        updates = _bias_correction(new_ema, decay, count) if debias else new_ema
-        return updates, EmaState(count=count, ema=_cast(new_ema, accumulator_dtype))
+        new_ema = tree.moving_average(updates, state.ema, decay, 1)
+        count = numerics.safe_increment(state.count)
+        updates = tree.bias_correction(new_ema, decay, count) if debias else new_ema
+        return updates, EmaState(count=count, ema=tree.cast(new_ema, accumulator_dtype))
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -637,17 +567,19 @@ def scale_by_belief(
     check_nonnegative("eps_root", eps_root)
 
     def init_fn(params):
-        return ScaleByBeliefState(count=jnp.zeros([], jnp.int32), mu=_zeros_like(params), nu=_zeros_like(params))
+        return ScaleByBeliefState(
+            count=jnp.zeros([], jnp.int32), mu=tree.zeros_like(params), nu=tree.zeros_like(params)
+        )
 
     def update_fn(updates, state, params=None):
         del params
-        mu = _moving_average(updates, state.mu, b1, 1)
+        mu = tree.moving_average(updates, state.mu, b1, 1)
         prediction_error = jax.tree.map(lambda g, m: g - m, updates, mu)
-        nu = _moving_average_of_squares(prediction_error, state.nu, b2)
+        nu = tree.moving_average_of_squares(prediction_error, state.nu, b2)
         nu = jax.tree.map(lambda v: v + eps_root, nu)
-        count = _increment(state.count)
-        mu_hat = _first_moment_estimate(mu, updates, b1, count, nesterov)
-        nu_hat = _bias_correction(nu, b2, count)
+        count = numerics.safe_increment(state.count)
+        mu_hat = tree.first_moment_estimate(mu, updates, b1, count, nesterov)
+        nu_hat = tree.bias_correction(nu, b2, count)
         updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v) + eps), mu_hat, nu_hat)
         return updates, ScaleByBeliefState(count=count, mu=mu, nu=nu)
 
@@ -686,11 +618,12 @@ def scale_by_yogi(
 
     def update_fn(updates, state, params=None):
         del params
-        mu = _moving_average(updates, state.mu, b1, 1)
+        mu = tree.moving_average(updates, state.mu, b1, 1)
+        abs_sq = numerics.abs_sq
         nu = jax.tree.map(lambda g, v: v - (1 - b2) * jnp.sign(v - abs_sq(g)) * abs_sq(g), updates, state.nu)
-        count = _increment(state.count)
-        mu_hat = _bias_correction(mu, b1, count)
-        nu_hat = _bias_correction(nu, b2, count)
+        count = numerics.safe_increment(state.count)
+        mu_hat = tree.bias_correction(mu, b1, count)
+        nu_hat = tree.bias_correction(nu, b2, count)
         updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
         return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
 
@@ -730,17 +663,17 @@ def scale_by_radam(
         return jax.tree.map(lambda m, v: r.astype(m.dtype) * m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
 
     def init_fn(params):
-        return ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=_zeros_like(params), nu=_zeros_like(params))
+        return ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=tree.zeros_like(params), nu=tree.zeros_like(params))
 
     def update_fn(updates, state, params=None):
         del params
-        mu = _moving_average(updates, state.mu, b1, 1)
-        nu = _moving_average_of_squares(updates, state.nu, b2)
-        count = _increment(state.count)
+        mu = tree.moving_average(updates, state.mu, b1, 1)
+        nu = tree.moving_average_of_squares(updates, state.nu, b2)
+        count = numerics.safe_increment(state.count)
         b2_power = b2**count
         rho = rho_infinity - 2 * count * b2_power / (1 - b2_power)
-        mu_hat = _first_moment_estimate(mu, updates, b1, count, nesterov)
-        nu_hat = _bias_correction(nu, b2, count)
+        mu_hat = tree.first_moment_estimate(mu, updates, b1, count, nesterov)
+        nu_hat = tree.bias_correction(nu, b2, count)
         updates = jax.tree.map(
             lambda adapted, plain: jnp.where(rho >= threshold, adapted, plain), rectified(rho, mu_hat, nu_hat), mu_hat
         )
@@ -798,7 +731,7 @@ def clip_by_block_rms(threshold: float) -> optax.GradientTransformation:
 
     def update_fn(updates, state, params=None):
         del params
-        clip = lambda u: u / jnp.maximum(1.0, jnp.sqrt(jnp.mean(abs_sq(u))) / threshold)
+        clip = lambda u: u / jnp.maximum(1.0, jnp.sqrt(jnp.mean(numerics.abs_sq(u))) / threshold)
         return jax.tree.map(clip, updates), state
 
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
@@ -834,7 +767,7 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0, mask: MaskOrFn = N
             return updates, state
         rate = weight_decay(state.count) if scheduled else weight_decay
         updates = jax.tree.map(lambda g, p: g + rate * p, updates, params)
-        return updates, ScheduleCountState(count=_increment(state.count)) if scheduled else state
+        return updates, ScheduleCountState(count=numerics.safe_increment(state.count)) if scheduled else state
 
     transformation = optax.GradientTransformation(init_fn, update_fn)
     return transformation if mask is None else optax.masked(transformation, mask)
@@ -864,7 +797,7 @@ def scale_by_learning_rate(
             del params
             step_size = sign * learning_rate(state.count)
             updates = jax.tree.map(lambda g: jnp.array(step_size, dtype=g.dtype) * g, updates)
-            return updates, ScheduleCountState(count=_increment(state.count))
+            return updates, ScheduleCountState(count=numerics.safe_increment(state.count))
 
         return optax.GradientTransformation(init_fn, update_fn)
 

@@ -9,7 +9,7 @@ import optax
 import pytest
 
 import optimizers
-from optimizers import alias, contrib
+from optimizers import alias, contrib, schedules
 
 PARAMS = {"w": jnp.array([1.0, -2.0, 3.0]), "b": jnp.array(0.5)}
 GRADS = {"w": jnp.array([0.1, 0.2, -0.3]), "b": jnp.array(1.0)}
@@ -184,10 +184,14 @@ SIGNATURES += [(optimizers, optax, name) for name in ("trace", "ema", "scale_by_
                                                       "scale_by_trust_ratio", "scale_by_param_block_rms",
                                                       "add_decayed_weights", "scale_by_learning_rate",
                                                       "clip_by_block_rms", "scale", "scale_by_sign",
-                                                      "scale_by_factored_rms")]
+                                                      "scale_by_factored_rms", "identity")]
+SIGNATURES += [(schedules, optax, name) for name in ("constant_schedule", "linear_schedule", "cosine_decay_schedule",
+                                                     "join_schedules", "warmup_constant_schedule")]
 # Where ours deliberately differs from optax's signature: optax's mode / smooth_beta of Lion are
-# not written here (only the hard sign).
+# not written here (only the hard sign); adadelta's default learning rate is 1.0, not None
+# (optax's None climbs the loss; see alias.adadelta).
 NOT_WRITTEN = {("scale_by_lion", "mode"), ("scale_by_lion", "smooth_beta")}
+OTHER_DEFAULT = {("adadelta", "learning_rate"): (1.0, None)}
 
 
 def _same_default(ours, theirs) -> bool:
@@ -198,21 +202,61 @@ def _same_default(ours, theirs) -> bool:
     return ours == theirs
 
 
+def _split(function, name):
+    """(positional parameters in order, keyword-only parameters by name) of `function`, leaving
+    out NOT_WRITTEN. optax's nadam and nadamw are functools.partial(adam or adamw,
+    nesterov=True), whose signature has nesterov as a keyword-only argument defaulting to True."""
+    parameters = [p for p in inspect.signature(function).parameters.values() if (name, p.name) not in NOT_WRITTEN]
+    positional = [p for p in parameters if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+    keyword_only = {p.name: p for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    return positional, keyword_only
+
+
+def _check_parameter(name, ours, theirs):
+    assert ours.kind == theirs.kind, ours.name
+    if (name, ours.name) in OTHER_DEFAULT:
+        assert (ours.default, theirs.default) == OTHER_DEFAULT[name, ours.name]
+    else:
+        assert _same_default(ours.default, theirs.default), ours.name
+
+
 @pytest.mark.parametrize("ours_module, optax_module, name", SIGNATURES, ids=[s[2] for s in SIGNATURES])
 def test_signature_and_defaults_match_optax(ours_module, optax_module, name):
-    ours = inspect.signature(getattr(ours_module, name)).parameters
-    theirs = dict(inspect.signature(getattr(optax_module, name)).parameters)
-    if name in ("nadam", "nadamw"):  # optax's are functools.partial(adam or adamw, nesterov=True)
-        assert theirs.pop("nesterov").default is True
-    for missing in [p for p in theirs if (name, p) in NOT_WRITTEN]:
-        theirs.pop(missing)
-    assert list(ours) == list(theirs)
-    for parameter in ours:
-        if (name, parameter) == ("adadelta", "learning_rate"):
-            assert (ours[parameter].default, theirs[parameter].default) == (1.0, None)  # the deliberate difference
-            continue
-        assert _same_default(ours[parameter].default, theirs[parameter].default), parameter
-        assert ours[parameter].kind == theirs[parameter].kind, parameter
+    """Names, order, kinds and defaults of the positional parameters, and names, kinds and
+    defaults of the keyword-only ones, equal optax's, but for NOT_WRITTEN and OTHER_DEFAULT."""
+    ours_positional, ours_keyword_only = _split(getattr(ours_module, name), name)
+    theirs_positional, theirs_keyword_only = _split(getattr(optax_module, name), name)
+    assert [p.name for p in ours_positional] == [p.name for p in theirs_positional]
+    assert sorted(ours_keyword_only) == sorted(theirs_keyword_only)
+    for ours, theirs in zip(ours_positional, theirs_positional):
+        _check_parameter(name, ours, theirs)
+    for parameter in ours_keyword_only:
+        _check_parameter(name, ours_keyword_only[parameter], theirs_keyword_only[parameter])
+
+
+def test_signature_check_sees_keyword_only_arguments():
+    """It fails on a missing keyword-only argument and on a keyword-only default that differs."""
+
+    def without_nesterov(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None):
+        return alias.nadam(learning_rate, b1, b2, eps, eps_root, mu_dtype)
+
+    def heavy_ball_default(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *,
+                           nesterov=False):
+        return alias.nadam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov)
+
+    for wrong in (without_nesterov, heavy_ball_default):
+        with pytest.raises(AssertionError):
+            test_signature_and_defaults_match_optax(type("Module", (), {"nadam": wrong}), optax, "nadam")
+
+
+def test_every_factory_with_an_optax_twin_has_its_signature_checked():
+    checked = {name for _, _, name in SIGNATURES}
+    ours = [(alias, optax), (optimizers, optax), (schedules, optax), (contrib, optax.contrib)]
+    names = {name for module, twins in ours for name in getattr(module, "__all__", dir(module))
+             if not name.startswith("_") and inspect.isfunction(getattr(module, name))
+             and getattr(module, name).__module__.startswith("optimizers")
+             and callable(getattr(twins, name, None)) and not isinstance(getattr(twins, name), type)}
+    assert names - checked == set()
 
 
 def test_states_are_named_tuples():
