@@ -111,7 +111,7 @@ def split_names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _entry_points(group: str):
+def entry_points_of(group: str):
     """The installed entry points of `group` (the one place this module asks the environment)."""
     return importlib.metadata.entry_points(group=group)
 
@@ -126,7 +126,7 @@ def installed(kind: str) -> dict[str, tuple[str, Any]]:
     where two packages provide the same name; `resolve` refuses such a name)."""
     _check_kind(kind)
     found: dict[str, tuple[str, Any]] = {}
-    for entry_point in _entry_points(ENTRY_POINT_GROUPS[kind]):
+    for entry_point in entry_points_of(ENTRY_POINT_GROUPS[kind]):
         found.setdefault(entry_point.name, (_distribution_name(entry_point) or "?", entry_point))
     return found
 
@@ -275,7 +275,7 @@ def _builtin_key(obj: Any, builtins: Mapping[str, Any]) -> str | None:
 
 def _resolve_name(kind: str, text: str, builtins: Mapping[str, Any], name: str | None) -> Resolved:
     group = ENTRY_POINT_GROUPS[kind]
-    providers = [entry_point for entry_point in _entry_points(group) if entry_point.name == text]
+    providers = [entry_point for entry_point in entry_points_of(group) if entry_point.name == text]
     packages = ", ".join(sorted({f"'{_distribution_name(e) or '?'}'" for e in providers}))
     if text in builtins:
         if providers:
@@ -341,7 +341,7 @@ def _load_file(kind: str, text: str, target: str) -> tuple[Any, dict]:
         code_bytes = path.read_bytes()
     except OSError as error:
         raise UsageError(f"{kind} {text}: cannot read {path}: {error.strerror or error}") from None
-    module_name = _module_name_for(path)
+    module_name = module_name_for(path)
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     saved_path, previous = list(sys.path), sys.modules.get(module_name)
@@ -365,7 +365,7 @@ def _load_file(kind: str, text: str, target: str) -> tuple[Any, dict]:
     return module, {**source, "imports": imports} if imports else source
 
 
-def _module_name_for(path: Path) -> str:
+def module_name_for(path: Path) -> str:
     """A module name of the file's own: two files named alike in two folders never collide, and
     a user's `adam.py` never takes the plain name `adam`."""
     stem = "".join(char if char.isalnum() or char == "_" else "_" for char in path.stem)

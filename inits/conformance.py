@@ -532,7 +532,8 @@ def unit_moments(model, variables, x) -> dict[str, tuple[np.ndarray, np.ndarray]
     return moments
 
 
-def _unit_moment_failures(moments, label: str = "", mean_tol: float = 1e-4, var_tol: float = 1e-3) -> list[str]:
+def unit_moment_failures(moments, label: str = "", mean_tol: float = 1e-4, var_tol: float = 1e-3) -> list[str]:
+    """What departs from mean 0, variance 1 in `moments` (path -> (mean, variance)), one line each."""
     failures = []
     for path, (mean, variance) in moments.items():
         if np.abs(mean).max() > mean_tol or np.abs(variance - 1).max() > var_tol:
@@ -544,7 +545,7 @@ def _unit_moment_failures(moments, label: str = "", mean_tol: float = 1e-4, var_
 def check_kraehenbuehl_unit_moments() -> list[str]:
     model, variables, x = _lsuv_demo()
     moments = unit_moments(model, inits.kraehenbuehl(model, variables, x), x)
-    return _unit_moment_failures(moments) or ([] if len(moments) == 4 else [f"expected 4 layers, found {len(moments)}"])
+    return unit_moment_failures(moments) or ([] if len(moments) == 4 else [f"expected 4 layers, found {len(moments)}"])
 
 
 def check_kraehenbuehl_under_jit_vmap(runs: int = 3) -> list[str]:
@@ -554,7 +555,7 @@ def check_kraehenbuehl_under_jit_vmap(runs: int = 3) -> list[str]:
     failures = []
     for run in range(runs):
         variables = jax.tree.map(lambda leaf: leaf[run], batched)
-        failures += _unit_moment_failures(unit_moments(model, variables, x), f"run {run} ")
+        failures += unit_moment_failures(unit_moments(model, variables, x), f"run {run} ")
     return failures
 
 

@@ -213,7 +213,7 @@ def test_a_module_raising_on_import_is_not_left_in_sys_modules(in_tmp):
     assert usage_error(resolve, "init", "./m.py:x", STRATEGIES) == (
         "error importing ./m.py: ZeroDivisionError: division by zero")
     assert set(sys.modules) == modules_before and sys.path == path_before
-    assert plugins._module_name_for(path.resolve()) not in sys.modules
+    assert plugins.module_name_for(path.resolve()) not in sys.modules
 
 
 def test_a_syntax_error(in_tmp):
@@ -559,7 +559,7 @@ def test_two_packages_providing_one_name(monkeypatch, tmp_path, unique_package):
     install_fake_distribution(tmp_path, unique_package, "unused", "")
     value = f"{unique_package}.methods:heavy_ball"
     points = [EntryPoint("heavy", value, "initopt.optimizers"), EntryPoint("heavy", value, "initopt.optimizers")]
-    monkeypatch.setattr(plugins, "_entry_points", lambda group: points if group == "initopt.optimizers" else [])
+    monkeypatch.setattr(plugins, "entry_points_of", lambda group: points if group == "initopt.optimizers" else [])
     assert "all provide optimizer 'heavy'" in usage_error(resolve, "optimizer", "heavy", OPTIMIZERS)
     del points[1]
     resolved = resolve("optimizer", "heavy", OPTIMIZERS)  # a bare EntryPoint knows no distribution

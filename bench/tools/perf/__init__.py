@@ -181,7 +181,8 @@ def _meta(workload: Workload, matmul: float | None) -> dict[str, Any]:
                 "gflops": matmul}}
 
 
-def _write(path: str, document: dict[str, Any]) -> None:
+def write_perf_file(path: str, document: dict[str, Any]) -> None:
+    """Write a perf document atomically as strict JSON (unmeasured numbers null); process 0 only."""
     if jax.process_index() != 0:
         return
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -217,7 +218,7 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
     document = {"meta": {**_meta(workload, matmul), "load_average_before": list(load_before)},
                 "caption": caption, "rows": table, "whole_process": whole, "notes": notes,
                 "startup_seconds": startup}
-    _write(path, document)
+    write_perf_file(path, document)
     if jax.process_index() == 0:
         _print_table(table, caption, f"python -m bench perf ({jax.default_backend()}, "
                                      f"load {os.getloadavg()[0]:.2f})")
@@ -281,7 +282,7 @@ def search(task: str = "digits-mlp", optimizer: str = "adam", trials: int = 64, 
                                   "compiles": loop_compiles},
              "speedup": loop / one_program}
     path = out or os.path.join("results", f"perf-search-{jax.default_backend()}.json")
-    _write(path, {"meta": _meta(workload, None), "search": found})
+    write_perf_file(path, {"meta": _meta(workload, None), "search": found})
     if jax.process_index() == 0:
         print(f"{trials} trials x {seeds} seeds of {optimizer} on {task}, {steps} steps, searching "
               f"{', '.join(sorted(space))}: one program {one_program:.1f} s ({one_compiles} compile), "
@@ -360,7 +361,7 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
     found = {"variants": best, "startup_seconds": startup, "whole_process": flags,
              "grid": f"{len(grid)} runs: {max(1, seeds // 8)} seeds x 8 learning rates", "plain": f"{seeds} seeds"}
     path = out or os.path.join("results", f"perf-levers-{jax.default_backend()}.json")
-    _write(path, {"meta": _meta(workload, None), "levers": found})
+    write_perf_file(path, {"meta": _meta(workload, None), "levers": found})
     if jax.process_index() == 0:
         from rich.table import Table
 
@@ -399,7 +400,7 @@ def scaling(task: str = "digits-mlp", optimizer: str = "adam", steps: int = SCAL
                 "runs": {k: [n for n, _ in pts] for k, pts in curves.items()},
                 "notes": notes + ["loops over seeds ran min(runs, 8) seeds at each size"],
                 "plot": os.path.basename(png)}
-    _write(path, document)
+    write_perf_file(path, document)
     if jax.process_index() == 0:
         _plot_scaling(curves, png, workload, steps, matmul)
         print(f"results: {path}\nplot: {png}")

@@ -41,7 +41,7 @@ def test_a_split_is_cached_whole_and_keyed_on_scikit_learns_version(tmp_path, mo
     from bench.data import dataset as dataset_module
 
     monkeypatch.setenv("INITOPT_DATA_DIR", str(tmp_path))
-    built = dataset_module.cached_split("spirals", {"n": 7}, lambda: data.small._spirals(50, 1.5, 0.2))
+    built = dataset_module.cached_split("spirals", {"n": 7}, lambda: data.small.make_spirals(50, 1.5, 0.2))
     files = list((tmp_path / "splits").glob("spirals-*.npz"))
     assert len(files) == 1
     again = dataset_module.cached_split("spirals", {"n": 7}, lambda: 1 / 0)  # never built again

@@ -62,7 +62,7 @@ def test_rows_and_file(workload, measured, tmp_path):
         assert row["matmul_fraction"] == pytest.approx(row["gflops"] / 100.0)
         assert row["same_work_as"] in ("lean loop", "runner")
     path = tmp_path / "perf.json"
-    perf._write(str(path), {"rows": table})
+    perf.write_perf_file(str(path), {"rows": table})
     assert json.loads(path.read_text())["rows"][0]["strategy"] == "lean loop"
 
 
@@ -119,10 +119,10 @@ def test_perf_files_are_strict_json_with_unmeasured_numbers_as_null(tmp_path):
 
     import numpy as np
 
-    from bench.tools.perf import _write
+    from bench.tools.perf import write_perf_file
 
     path = tmp_path / "perf.json"
-    _write(str(path), {"meta": {"matmul": None}, "rows": [{"gflops": np.float32(2.5), "loss": float("nan"),
+    write_perf_file(str(path), {"meta": {"matmul": None}, "rows": [{"gflops": np.float32(2.5), "loss": float("nan"),
                                                            "rate": np.float64("inf")}]})
 
     def refuse(constant):

@@ -1,30 +1,26 @@
-"""The package's structure, so that a contributor can change one module without breaking another:
-no module reaches into another's private names, no function is longer than a screen (80 lines
-of code), and `optimizers.contrib`, a package with one module per method, still exports every
-name it had as one module."""
+"""The structure a contributor can change one module of without breaking another: no module of
+inits, optimizers, bench or the tests reaches into another's private names, and no function of
+the three packages is longer than a screen (80 lines of code)."""
 import ast
-import importlib
 from pathlib import Path
 
 import pytest
 
-import optimizers
-from optimizers import contrib
-
-PACKAGE = Path(optimizers.__file__).parent
-TESTS = Path(__file__).parent
-SOURCES = sorted(PACKAGE.rglob("*.py")) + sorted(TESTS.glob("*.py"))
+ROOT = Path(__file__).parent.parent
+PACKAGES = ("inits", "optimizers", "bench")
+PACKAGE_SOURCES = sorted(path for package in PACKAGES for path in (ROOT / package).rglob("*.py"))
+SOURCES = PACKAGE_SOURCES + sorted((ROOT / "tests").rglob("*.py"))
 # NamedTuple's public API starts with an underscore too.
 NAMED_TUPLE_API = {"_replace", "_fields", "_asdict", "_make", "_field_defaults"}
 
 
 def _is_ours(module: str) -> bool:
-    return module == "optimizers" or module.startswith("optimizers.")
+    return any(module == package or module.startswith(f"{package}.") for package in PACKAGES)
 
 
 def private_uses(source: str) -> list[str]:
-    """`from optimizers.x import _name`, and `alias._name` where alias is bound by an import from
-    `optimizers`: each as "line: what"."""
+    """`from package.x import _name`, and `alias._name` where alias is bound by an import from
+    one of PACKAGES: each as "line: what"."""
     syntax = ast.parse(source)
     imported, found = set(), []
     for node in ast.walk(syntax):
@@ -47,7 +43,7 @@ def private_uses(source: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("path", SOURCES, ids=[str(p.relative_to(PACKAGE.parent)) for p in SOURCES])
+@pytest.mark.parametrize("path", SOURCES, ids=[str(p.relative_to(ROOT)) for p in SOURCES])
 def test_no_module_uses_another_modules_private_names(path):
     assert private_uses(path.read_text()) == []
 
@@ -59,6 +55,7 @@ def test_the_private_name_check_can_fail():
         "2: agreement._chosen_cases"]
     assert private_uses("import optimizers.tree as t\nx = t._squared_magnitude\n") == ["2: t._squared_magnitude"]
     assert private_uses("from optimizers import transform\nstate = transform.EmaState(0, 0)._replace(ema=1)\n") == []
+    assert private_uses("from bench import runner\nrunner._model_apply(1)\n") == ["2: runner._model_apply"]
 
 
 MAX_CODE_LINES = 80
@@ -90,10 +87,7 @@ def long_functions(source: str, limit: int = MAX_CODE_LINES) -> list[str]:
     return found
 
 
-PACKAGE_SOURCES = sorted(PACKAGE.rglob("*.py"))
-
-
-@pytest.mark.parametrize("path", PACKAGE_SOURCES, ids=[str(p.relative_to(PACKAGE.parent)) for p in PACKAGE_SOURCES])
+@pytest.mark.parametrize("path", PACKAGE_SOURCES, ids=[str(p.relative_to(ROOT)) for p in PACKAGE_SOURCES])
 def test_no_function_is_longer_than_80_lines_of_code(path):
     assert long_functions(path.read_text()) == []
 
@@ -103,32 +97,3 @@ def test_the_length_check_counts_code_not_docstrings_or_comments():
     padding = '    """A docstring\n\n    of three lines."""\n    # a comment\n\n'
     assert long_functions("def f():\n" + padding + body[:-len("    x = 0\n")]) == []
     assert long_functions("def f():\n" + padding + body) == ["f: 81"]  # def line + 80
-
-
-# Every public name optimizers/contrib.py defined when it was one module.
-CONTRIB_NAMES = {
-    "muon": ["DEFAULT_NS_COEFFS", "DION_NS_COEFFS", "MuonDimensionNumbers", "MuonState", "NS_COEFFS_PRESETS",
-             "PRECONDITIONINGS", "muon", "orthogonalize_via_newton_schulz", "scale_by_muon", "scale_by_shape"],
-    "schedule_free": ["ScheduleFreeState", "schedule_free", "schedule_free_adamw", "schedule_free_eval_params",
-                      "schedule_free_sgd"],
-    "prodigy": ["ProdigyState", "prodigy"],
-    "ademamix": ["ScaleByAdemamixState", "ademamix", "scale_by_ademamix"],
-    "adopt": ["adopt", "scale_by_adopt"],
-}
-
-
-@pytest.mark.parametrize("module_name", CONTRIB_NAMES)
-def test_contrib_reexports_each_methods_module(module_name):
-    module = importlib.import_module(f"optimizers.contrib.{module_name}")
-    for name in CONTRIB_NAMES[module_name]:
-        assert getattr(contrib, name) is getattr(module, name), name
-
-
-def test_contrib_exports_every_name_it_had_as_one_module():
-    assert sorted(contrib.__all__) == sorted(name for names in CONTRIB_NAMES.values() for name in names)
-    # the package attribute is the optimizer, not the module of the same name
-    for name in ("muon", "schedule_free", "prodigy", "ademamix", "adopt"):
-        assert callable(getattr(contrib, name)) and getattr(contrib, name).__name__ == name
-    from optimizers.contrib.muon import scale_by_shape
-
-    assert scale_by_shape is contrib.scale_by_shape
