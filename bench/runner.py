@@ -685,17 +685,30 @@ class TrainProgram:
         return _compiled_bytes(self.compiled)
 
     def run(self, runs: Sequence[Run], initialized: Initialized, *, steps: int, eval_every: int,
-            test: bool = True, on_step: Callable[[int], None] | None = None) -> list[CallMetrics]:
-        """Train one chunk for `steps` steps; the host metrics at the end of every period."""
+            test: bool = True, on_step: Callable[[int], None] | None = None,
+            resume: tuple[TrainState, int, list[CallMetrics]] | None = None,
+            after_call: Callable[..., None] | None = None) -> list[CallMetrics]:
+        """Train one chunk for `steps` steps; the host metrics at the end of every period.
+
+        `resume` (state, step, the periods ended by then) continues the chunk from a save.
+        `after_call(state, step, periods)` sees the state each call returns, after `on_step`;
+        when a KeyboardInterrupt reaches the loop it is called once more, with
+        `interrupted=True`, with the last call's state (or the one it started from), before
+        the interrupt goes on.
+        """
         if self.compiled is None:
             self.compile(runs, initialized)
         variables, inputs, order_keys = self.inputs(runs, initialized)
-        state = self.init_state(variables, inputs)
+        if resume is None:
+            state, step, periods = self.init_state(variables, inputs), 0, []
+        else:
+            state, step, periods = resume[0], resume[1], list(resume[2])
         orders, epoch = order_keys, None
-        periods = []
-        for period_start, period_end in _periods(steps, eval_every):
-            step = period_start
-            while step < period_end:
+        done = (state, step, periods)  # the last state whose step and periods are counted
+        try:
+            while step < steps:
+                period_start = step // eval_every * eval_every
+                period_end = min(period_start + eval_every, steps)
                 limit = period_end
                 if self.steps_per_epoch is not None:
                     if step // self.steps_per_epoch != epoch:
@@ -718,9 +731,16 @@ class TrainProgram:
                 self.seconds_per_step = elapsed if per_step is None else 0.5 * (per_step + elapsed)
                 self.calls += 1
                 step += n
+                periods = periods + [metrics] if ends else periods
+                done = (state, step, periods)
                 if on_step is not None:
                     on_step(n)
-            periods.append(metrics)
+                if after_call is not None:
+                    after_call(state, step, periods)
+        except KeyboardInterrupt:
+            if after_call is not None:
+                after_call(*done, interrupted=True)
+            raise
         return periods
 
 
@@ -763,8 +783,9 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence
 
 def _compile_chunks(program: TrainProgram, task: Task, dataset: Dataset, spec: OptimizerSpec,
                     runs: Sequence[Run], initialized: Initialized, batch_size: int,
-                    max_runs_per_call: int | None) -> int:
-    """Compile `program` for the largest chunk of runs that fits; returns the chunk's size.
+                    max_runs_per_call: int | None, size: int | None = None) -> int:
+    """Compile `program` for the largest chunk of runs that fits (or for chunks of `size`
+    runs, a resumed program's); returns the chunk's size.
 
     Per-run bytes: the state (params, optimizer slots, model state) twice (donated in, out),
     gradients and updates, the epoch permutation; on accelerators, where every run of a
@@ -772,6 +793,10 @@ def _compile_chunks(program: TrainProgram, task: Task, dataset: Dataset, spec: O
     the last word: if it needs more than the budget, the chunk shrinks and it recompiles.
     """
     n_devices = program.n_devices
+    if size is not None:
+        program.compile([runs[i] for i in _pad_index(np.arange(min(size, len(runs))), size)],
+                        initialized)
+        return size
     params_bytes = sum(leaf[0, 0].nbytes for leaf in jax.tree_util.tree_leaves(initialized.variables))
     per_run = 2 * program.state_bytes_per_run(runs, initialized) + 2 * params_bytes + 4 * program.n_train
     if program.mesh.devices.flat[0].platform != "cpu":
