@@ -720,6 +720,10 @@ class TrainProgram:
                 # sized to take about call_seconds.
                 per_step = self.seconds_per_step
                 n = 1 if per_step is None else max(1, min(n, int(self.call_seconds / per_step)))
+                if jax.process_count() > 1:  # each process times its own calls: 0's size counts
+                    from jax.experimental import multihost_utils
+
+                    n = int(multihost_utils.broadcast_one_to_all(np.int32(n)))
                 ends = step + n == period_end
                 began = time.perf_counter()
                 state, metrics = self.compiled(
