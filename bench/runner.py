@@ -21,6 +21,12 @@ evaluation period, and it is sized from the measured seconds per step to take ab
 `call_seconds`: the host regains control (progress, Ctrl-C) every second or so whatever
 `eval_every` is.
 
+Saves. Given a folder of its own (`train_runs(checkpoint=...)`), a program saves between calls
+every `checkpoint_seconds` of training and on Ctrl-C (orbax-checkpoint: the TrainState shard by
+shard, the curves so far, where it stood); run again with the folder it resumes there, and its
+numbers are those of an uninterrupted run, bit for bit, since no number depends on how the
+steps were split into calls.
+
 What a run reports (per evaluation period): the mean and the maximum of its mini-batch training
 losses and whether all were finite; its validation accuracy at the period's end (at the
 optimizer's evaluation parameters: schedule-free methods evaluate at their averaged
@@ -29,8 +35,14 @@ and the loss of its first batch, before any update.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import math
 import os
+import shutil
+import signal
+import threading
 import time
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
@@ -110,10 +122,16 @@ class RunOutput(NamedTuple):
 
 
 class ProgramTiming(NamedTuple):
+    """What one program's training took in this process. `resumed_from`: None when it started
+    fresh, else the steps it had already trained when it resumed from a save (`train_runs`'s
+    `checkpoint`), each chunk of runs (and each configuration of `train_each_configuration`)
+    counting `steps`: for a program of one chunk, the step it resumed from."""
+
     compile_seconds: float
     run_seconds: float
     calls: int = 0
     runs_per_call: int = 0
+    resumed_from: int | None = None
 
 
 def grid(inits: Sequence[str], seeds: Sequence[int], lrs: Sequence[float]) -> list[Run]:
@@ -685,17 +703,30 @@ class TrainProgram:
         return _compiled_bytes(self.compiled)
 
     def run(self, runs: Sequence[Run], initialized: Initialized, *, steps: int, eval_every: int,
-            test: bool = True, on_step: Callable[[int], None] | None = None) -> list[CallMetrics]:
-        """Train one chunk for `steps` steps; the host metrics at the end of every period."""
+            test: bool = True, on_step: Callable[[int], None] | None = None,
+            resume: tuple[TrainState, int, list[CallMetrics]] | None = None,
+            after_call: Callable[..., None] | None = None) -> list[CallMetrics]:
+        """Train one chunk for `steps` steps; the host metrics at the end of every period.
+
+        `resume` (state, step, the periods ended by then) continues the chunk from a save.
+        `after_call(state, step, periods)` sees the state each call returns, after `on_step`;
+        when a KeyboardInterrupt reaches the loop it is called once more, with
+        `interrupted=True`, with the last call's state (or the one it started from), before
+        the interrupt goes on.
+        """
         if self.compiled is None:
             self.compile(runs, initialized)
         variables, inputs, order_keys = self.inputs(runs, initialized)
-        state = self.init_state(variables, inputs)
+        if resume is None:
+            state, step, periods = self.init_state(variables, inputs), 0, []
+        else:
+            state, step, periods = resume[0], resume[1], list(resume[2])
         orders, epoch = order_keys, None
-        periods = []
-        for period_start, period_end in _periods(steps, eval_every):
-            step = period_start
-            while step < period_end:
+        done = (state, step, periods)  # the last state whose step and periods are counted
+        try:
+            while step < steps:
+                period_start = step // eval_every * eval_every
+                period_end = min(period_start + eval_every, steps)
                 limit = period_end
                 if self.steps_per_epoch is not None:
                     if step // self.steps_per_epoch != epoch:
@@ -707,6 +738,10 @@ class TrainProgram:
                 # sized to take about call_seconds.
                 per_step = self.seconds_per_step
                 n = 1 if per_step is None else max(1, min(n, int(self.call_seconds / per_step)))
+                if jax.process_count() > 1:  # each process times its own calls: 0's size counts
+                    from jax.experimental import multihost_utils
+
+                    n = int(multihost_utils.broadcast_one_to_all(np.int32(n)))
                 ends = step + n == period_end
                 began = time.perf_counter()
                 state, metrics = self.compiled(
@@ -718,10 +753,282 @@ class TrainProgram:
                 self.seconds_per_step = elapsed if per_step is None else 0.5 * (per_step + elapsed)
                 self.calls += 1
                 step += n
+                periods = periods + [metrics] if ends else periods
+                done = (state, step, periods)
                 if on_step is not None:
                     on_step(n)
-            periods.append(metrics)
+                if after_call is not None:
+                    after_call(state, step, periods)
+        except KeyboardInterrupt:
+            if after_call is not None:
+                after_call(*done, interrupted=True)
+            raise
         return periods
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving a program between calls and resuming it (orbax-checkpoint).
+
+
+CHECKPOINT_SECONDS = 300.0  # wall time of training between two saves of a program
+SAVE_FORMAT = 1  # bump when what a save holds changes: older saves are then ignored
+SAVE_ITEMS = ("meta", "state", "curves")  # orbax items of a save ("metrics" is orbax's own)
+
+
+class Saved(NamedTuple):
+    """A program's save, read back: where it stood and what it had measured.
+
+    `finished` holds the per-period metrics of every chunk done, `periods` those of the current
+    chunk's ended periods (host arrays, padded runs included); `state` is the current chunk's
+    TrainState after `step` steps (sharded like the program's), None once every chunk is done.
+    """
+
+    size: int  # runs per chunk: a resumed program keeps the chunking its numbers came from
+    chunk: int
+    step: int
+    finished: list[list[CallMetrics]]
+    periods: list[CallMetrics]
+    state: TrainState | None
+
+
+def _plain(value):
+    """`value` as JSON data, the same on every run of the same program (no ids, no addresses)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, functools.partial):
+        return {"partial": _plain(value.func), "args": _plain(value.args),
+                "keywords": _plain(value.keywords)}
+    if callable(value):
+        name = getattr(value, "__qualname__", type(value).__qualname__)
+        return f"{getattr(value, '__module__', '?')}.{name}"
+    return type(value).__qualname__
+
+
+def program_fingerprint(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence[Run], *,
+                        steps: int, batch_size: int, eval_every: int, test: bool, mesh: Mesh,
+                        vmap_width, share_permutations: bool,
+                        constants: Mapping[str, float] | None) -> dict[str, Any]:
+    """What makes a save belong to exactly one program: its runs, its schedule of steps and
+    evaluations, its optimizer (the factory by qualified name, its fixed values), its data's
+    shapes and the device layout its numbers come from (they move in the last bits with it)."""
+    device = mesh.devices.flat[0]
+    return _plain({
+        "format": SAVE_FORMAT, "task": task.name,
+        "data": {name: [list(getattr(dataset, name).shape), str(getattr(dataset, name).dtype)]
+                 for name in DATA_NAMES},
+        "optimizer": {"factory": spec.factory, "hyperparams": spec.hyperparams,
+                      "full_batch": spec.full_batch,
+                      "eval_params": getattr(spec, "eval_params", None)},
+        "runs": [[run.init, run.seed, run.trial, run.hyperparams] for run in runs],
+        "steps": steps, "batch_size": batch_size, "eval_every": eval_every, "test": test,
+        "constants": constants, "vmap_width": vmap_width, "share_permutations": share_permutations,
+        "devices": {"count": mesh.devices.size, "platform": device.platform,
+                    "kind": device.device_kind, "processes": jax.process_count()},
+        "jax": jax.__version__,
+    })
+
+
+def _note(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+class ProgramSaves:
+    """One program's saves in its own folder, through orbax's CheckpointManager.
+
+    A save is a folder named by its position (`key`), written under a temporary name and
+    renamed when whole; the previous one is deleted only after. Its items: `meta` (JSON: the
+    fingerprint, the chunk size, chunk, step), `state` (the current chunk's TrainState leaves,
+    written shard by shard from the devices) and `curves` (the per-period metrics so far).
+    """
+
+    def __init__(self, folder: str | os.PathLike, fingerprint: dict[str, Any], seconds: float,
+                 steps: int):
+        self.folder = os.path.abspath(os.fspath(folder))
+        self.fingerprint = json.dumps(fingerprint, sort_keys=True)
+        self.seconds, self.steps = seconds, steps
+        self.size: int | None = None
+        self.manager = None
+        self.last_key: int | None = None
+        self.last_time = time.perf_counter()
+        self.writing = False  # a save under way (a second Ctrl-C may cut it off)
+
+    def _manager(self):
+        if self.manager is None:
+            import orbax.checkpoint as ocp
+
+            options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True,
+                                                   enable_async_checkpointing=False)
+            self.manager = ocp.CheckpointManager(self.folder, options=options,
+                                                 item_names=SAVE_ITEMS)
+        return self.manager
+
+    def key(self, chunk: int, step: int) -> int:
+        """A save's position: grows with (chunk, step), step running 0..steps in each chunk."""
+        return chunk * (self.steps + 1) + step
+
+    def latest(self, state_shapes: Callable[[int, int], Any]) -> Saved | None:
+        """The newest readable save of this program, or None (with a note for each save that
+        is not: another program's, unreadable). `state_shapes(size, chunk)` gives the
+        current chunk's TrainState as sharded ShapeDtypeStructs."""
+        if not os.path.isdir(self.folder):
+            return None
+        import orbax.checkpoint as ocp
+
+        if jax.process_index() == 0:  # a save cut off while written: never read, now removed
+            for name in os.listdir(self.folder):
+                if ".orbax-checkpoint-tmp" in name:
+                    shutil.rmtree(os.path.join(self.folder, name), ignore_errors=True)
+        manager = self._manager()
+        for key in sorted(manager.all_steps(), reverse=True):
+            try:
+                meta = manager.restore(
+                    key, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+                if json.dumps(meta.get("fingerprint"), sort_keys=True) != self.fingerprint:
+                    _note(f"{self.folder}: save {key} belongs to another program; ignored")
+                    continue
+                size, chunk, step = int(meta["size"]), int(meta["chunk"]), int(meta["step"])
+                items, template = {}, None
+                if meta["state"]:
+                    template = state_shapes(size, chunk)
+                    items["state"] = ocp.args.StandardRestore(jax.tree_util.tree_leaves(template))
+                if meta["finished"] or meta["periods"]:
+                    items["curves"] = ocp.args.StandardRestore()
+                restored = manager.restore(key, args=ocp.args.Composite(**items)) if items else {}
+            except Exception as error:  # a damaged save: an older one, else a fresh start
+                _note(f"{self.folder}: save {key} is unreadable ({type(error).__name__}: "
+                      f"{str(error)[:200]}); ignored")
+                continue
+            curves = restored["curves"] if meta["finished"] or meta["periods"] else {}
+            fields = CallMetrics._fields
+            per_call = lambda arrays: [CallMetrics(*(arrays[field][i] for field in fields))
+                                       for i in range(len(arrays[fields[0]]))]
+            finished = [per_call({field: curves["finished"][field][c] for field in fields})
+                        for c in range(meta["finished"])]
+            periods = per_call(curves["periods"]) if meta["periods"] else []
+            state = None
+            if template is not None:
+                state = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template),
+                                                     restored["state"])
+            self.size, self.last_key = size, key
+            return Saved(size, chunk, step, finished, periods, state)
+        self.remove()  # nothing here is ours: start clean (the manager saves after its newest)
+        return None
+
+    def due(self) -> bool:
+        due = time.perf_counter() - self.last_time >= self.seconds
+        if jax.process_count() > 1:  # every process saves, or none: process 0's clock decides
+            from jax.experimental import multihost_utils
+
+            due = bool(multihost_utils.broadcast_one_to_all(np.asarray(due)))
+        return due
+
+    def save(self, chunk: int, step: int, state: TrainState | None, periods: list[CallMetrics],
+             finished: list[list[CallMetrics]]) -> bool:
+        """Save (chunk, step, state, the curves so far); False where it cannot (the state's
+        buffers were given to a call that never returned: the last save stands)."""
+        import orbax.checkpoint as ocp
+
+        key = self.key(chunk, step)
+        if key == self.last_key:  # this very state is saved already
+            self.last_time = time.perf_counter()
+            return True
+        leaves = [] if state is None else jax.tree_util.tree_leaves(state)
+        if any(isinstance(leaf, jax.Array) and leaf.is_deleted() for leaf in leaves):
+            _note(f"{self.folder}: interrupted inside a call; the save of step "
+                  f"{self.last_key} stands")
+            return False
+        stack = lambda calls, field: np.stack([np.asarray(getattr(m, field)) for m in calls])
+        curves = {}
+        if finished:
+            curves["finished"] = {field: np.stack([stack(calls, field) for calls in finished])
+                                  for field in CallMetrics._fields}
+        if periods:
+            curves["periods"] = {field: stack(periods, field) for field in CallMetrics._fields}
+        meta = {"format": SAVE_FORMAT, "fingerprint": json.loads(self.fingerprint),
+                "size": self.size, "chunk": chunk, "step": step, "finished": len(finished),
+                "periods": len(periods), "state": bool(leaves)}
+        items = {"meta": ocp.args.JsonSave(meta)}
+        if leaves:
+            items["state"] = ocp.args.StandardSave(leaves)
+        if curves:
+            items["curves"] = ocp.args.StandardSave(curves)
+        self.writing = True
+        self._manager().save(key, args=ocp.args.Composite(**items), force=True)
+        self.writing = False
+        self.last_key, self.last_time = key, time.perf_counter()
+        return True
+
+    def after_call(self, chunk: int, finished: list[list[CallMetrics]],
+                   interrupts: "_HeldInterrupts") -> Callable[..., None]:
+        """The host loop's `after_call` for `chunk`: save when due, or on Ctrl-C (then raise
+        KeyboardInterrupt), `finished` holding the chunks done."""
+
+        def after_call(state, step, periods, interrupted=False):
+            if interrupted and (self.writing or jax.process_count() > 1):
+                # a second Ctrl-C cut a save off (the last one stands), or one process's
+                # Ctrl-C (the other processes would wait in its save forever)
+                return
+            if interrupted or interrupts.pending or self.due():
+                self.save(chunk, step, state, periods, finished)
+            if interrupts.pending and not interrupted:
+                raise KeyboardInterrupt
+
+        return after_call
+
+    def close(self) -> None:
+        if self.manager is not None:
+            self.manager.close()
+            self.manager = None
+
+    def remove(self) -> None:
+        """Delete every save (the folder too)."""
+        self.close()
+        self.last_key = None
+        _remove_folder(self.folder)
+
+
+def _remove_folder(folder: str | os.PathLike) -> None:
+    if jax.process_index() == 0:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _HeldInterrupts:
+    """Ctrl-C held back while a call is in flight (its input buffers are donated: stopping
+    inside it loses the state): SIGINT only notes `pending`, and the host loop saves and
+    raises KeyboardInterrupt when the call is back. A second Ctrl-C interrupts at once.
+    Only in the main thread, only where SIGINT has Python's default handler, and only in a
+    program of one process (a multi-process program saves on its clock alone)."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled, self.pending, self.previous = enabled, False, None
+
+    def __enter__(self) -> "_HeldInterrupts":
+        if (self.enabled and threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self.previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, signum, frame) -> None:
+        self.pending = True
+        signal.signal(signal.SIGINT, self.previous)
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        if self.pending and kind is None:
+            raise KeyboardInterrupt
 
 
 def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence[Run],
@@ -730,41 +1037,125 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence
                on_progress: Callable[[int], None] | None = None,
                call_seconds: float = CALL_SECONDS, vmap_width: int | None | str = "auto",
                share_permutations: bool = True,
-               constants: Mapping[str, float] | None = None) -> tuple[RunOutput, ProgramTiming]:
+               constants: Mapping[str, float] | None = None,
+               checkpoint: str | os.PathLike | None = None,
+               checkpoint_seconds: float = CHECKPOINT_SECONDS) -> tuple[RunOutput, ProgramTiming]:
     """Train `runs` of one optimizer as one compiled program; returns host-side metrics.
 
     `initialized` holds every (init, seed) the runs need (`initialize`). Every run must carry
     the same hyperparameter names (they are traced per run). `test=False` skips the test set
     (selection runs never report test accuracy). `on_progress(run_steps)` is called after every
-    call with the run-steps it did (real runs x steps, padding excluded). `constants`: see
+    call with the run-steps it did (real runs x steps, padding excluded), and once before the
+    first call of a resumed program with the run-steps its save had done. `constants`: see
     `make_train` (`train_each_configuration` uses it).
+
+    `checkpoint`: a folder of this program's own (made if missing). Between calls, once
+    `checkpoint_seconds` of training have passed since the last save (or the start), the
+    program saves its state there; a KeyboardInterrupt (Ctrl-C) waits for the call in flight,
+    saves, and goes on. A later call with the same folder resumes from the save (one of
+    another program is ignored, with a warning) and returns the numbers of an uninterrupted
+    run, bit for bit on the same devices; `ProgramTiming.resumed_from` says from where. The
+    folder is deleted when the program is done.
     """
+    output, timing = _train_program(
+        task, dataset, spec, runs, initialized, steps=steps, batch_size=batch_size,
+        eval_every=eval_every, mesh=mesh, test=test, max_runs_per_call=max_runs_per_call,
+        on_progress=on_progress, call_seconds=call_seconds, vmap_width=vmap_width,
+        share_permutations=share_permutations, constants=constants, checkpoint=checkpoint,
+        checkpoint_seconds=checkpoint_seconds)
+    if checkpoint is not None:
+        _remove_folder(checkpoint)
+    return output, timing
+
+
+def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence[Run],
+                   initialized: Initialized, *, steps: int, batch_size: int, eval_every: int,
+                   mesh: Mesh, test: bool = True, max_runs_per_call: int | None = None,
+                   on_progress: Callable[[int], None] | None = None,
+                   call_seconds: float = CALL_SECONDS, vmap_width: int | None | str = "auto",
+                   share_permutations: bool = True,
+                   constants: Mapping[str, float] | None = None,
+                   checkpoint: str | os.PathLike | None = None,
+                   checkpoint_seconds: float = CHECKPOINT_SECONDS,
+                   keep_done: bool = False) -> tuple[RunOutput, ProgramTiming]:
+    """`train_runs`, leaving its folder in place; with `keep_done`, a last save holds the
+    finished program's curves (a resumed `train_each_configuration` takes them)."""
     names = {tuple(sorted(run.traced_values())) for run in runs}
     if len(names) != 1:
         raise ValueError(f"every run of a program needs the same hyperparameter names, got {sorted(names)}")
     program = TrainProgram(task, dataset, spec, batch_size, mesh, vmap_width,
                            call_seconds=call_seconds, schedule_steps=steps,
                            share_permutations=share_permutations, constants=constants)
-    size = _compile_chunks(program, task, dataset, spec, runs, initialized, batch_size,
-                           max_runs_per_call)
-    outputs = []
+    chunk_of = lambda size, c: [runs[i] for i in _pad_index(
+        np.arange(c * size, min((c + 1) * size, len(runs))), size)]
+    real_of = lambda size, c: min((c + 1) * size, len(runs)) - c * size
+    saves, saved = None, None
+    if checkpoint is not None:
+        fingerprint = program_fingerprint(
+            task, dataset, spec, runs, steps=steps, batch_size=batch_size, eval_every=eval_every,
+            test=test, mesh=mesh, vmap_width=vmap_width, share_permutations=share_permutations,
+            constants=constants)
+        saves = ProgramSaves(checkpoint, fingerprint, checkpoint_seconds, steps)
+        saved = saves.latest(
+            lambda size, c: _sharded_shapes(program, chunk_of(size, c), initialized))
+    n_chunks = lambda size: -(-len(runs) // size)
+    if saved is not None and saved.chunk >= n_chunks(saved.size):
+        size = saved.size  # every chunk done: nothing to compile
+    else:
+        size = _compile_chunks(program, task, dataset, spec, runs, initialized, batch_size,
+                               max_runs_per_call, size=None if saved is None else saved.size)
+    finished: list[list[CallMetrics]] = [] if saved is None else list(saved.finished)
+    resumed_from = None
+    if saved is not None:
+        resumed_from = saved.chunk * steps + saved.step
+        if on_progress is not None:
+            done = sum(real_of(size, c) for c in range(len(finished))) * steps
+            if saved.chunk < n_chunks(size):
+                done += real_of(size, saved.chunk) * saved.step
+            on_progress(done)
+    if saves is not None:
+        saves.size = size
     began = time.perf_counter()
-    for start in range(0, len(runs), size):
-        chunk = [runs[i] for i in _pad_index(np.arange(start, min(start + size, len(runs))), size)]
-        real = min(start + size, len(runs)) - start
-        on_step = None if on_progress is None else (lambda n, real=real: on_progress(real * n))
-        periods = program.run(chunk, initialized, steps=steps, eval_every=eval_every, test=test,
-                              on_step=on_step)
-        outputs.append((real, periods))
+    try:
+        with _HeldInterrupts(saves is not None and jax.process_count() == 1) as interrupts:
+            if saves is not None:
+                saves.last_time = began  # the first save comes checkpoint_seconds into training
+            for c in range(len(finished), n_chunks(size)):
+                real = real_of(size, c)
+                on_step = (None if on_progress is None
+                           else (lambda n, real=real: on_progress(real * n)))
+                resume = None
+                if saved is not None and saved.chunk == c and saved.state is not None:
+                    resume = (saved.state, saved.step, saved.periods)
+                after_call = None if saves is None else saves.after_call(c, finished, interrupts)
+                finished.append(program.run(chunk_of(size, c), initialized, steps=steps,
+                                            eval_every=eval_every, test=test, on_step=on_step,
+                                            resume=resume, after_call=after_call))
+            if saves is not None and keep_done:
+                saves.save(n_chunks(size), 0, None, [], finished)
+    finally:
+        if saves is not None:
+            saves.close()
     run_seconds = time.perf_counter() - began
+    outputs = [(real_of(size, c), periods) for c, periods in enumerate(finished)]
     return collect(outputs, steps, eval_every), ProgramTiming(
-        program.compile_seconds, run_seconds, program.calls, size)
+        program.compile_seconds, run_seconds, program.calls, size, resumed_from)
+
+
+def _sharded_shapes(program: TrainProgram, runs: Sequence[Run], initialized: Initialized):
+    """The TrainState of a chunk of `runs` as ShapeDtypeStructs sharded like the program's."""
+    variables, inputs, _ = program.inputs(runs, initialized)
+    sharding = runs_sharding(program.mesh)
+    return jax.tree_util.tree_map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
+        jax.eval_shape(program.init_state, variables, inputs))
 
 
 def _compile_chunks(program: TrainProgram, task: Task, dataset: Dataset, spec: OptimizerSpec,
                     runs: Sequence[Run], initialized: Initialized, batch_size: int,
-                    max_runs_per_call: int | None) -> int:
-    """Compile `program` for the largest chunk of runs that fits; returns the chunk's size.
+                    max_runs_per_call: int | None, size: int | None = None) -> int:
+    """Compile `program` for the largest chunk of runs that fits (or for chunks of `size`
+    runs, a resumed program's); returns the chunk's size.
 
     Per-run bytes: the state (params, optimizer slots, model state) twice (donated in, out),
     gradients and updates, the epoch permutation; on accelerators, where every run of a
@@ -772,6 +1163,10 @@ def _compile_chunks(program: TrainProgram, task: Task, dataset: Dataset, spec: O
     the last word: if it needs more than the budget, the chunk shrinks and it recompiles.
     """
     n_devices = program.n_devices
+    if size is not None:
+        program.compile([runs[i] for i in _pad_index(np.arange(min(size, len(runs))), size)],
+                        initialized)
+        return size
     params_bytes = sum(leaf[0, 0].nbytes for leaf in jax.tree_util.tree_leaves(initialized.variables))
     per_run = 2 * program.state_bytes_per_run(runs, initialized) + 2 * params_bytes + 4 * program.n_train
     if program.mesh.devices.flat[0].platform != "cpu":
@@ -794,22 +1189,33 @@ def train_each_configuration(task: Task, dataset: Dataset, spec: OptimizerSpec,
                              ) -> tuple[RunOutput, ProgramTiming]:
     """`train_runs` for a factory that cannot take traced hyperparameters (it calls float() on
     one, or branches on it in Python): one program per configuration, its values Python
-    numbers, the outputs put back in the order of `runs` and the timings added up."""
+    numbers, the outputs put back in the order of `runs` and the timings added up.
+
+    `checkpoint`: each configuration saves in a folder of its own inside it, and keeps its
+    finished curves there until every configuration is done; then the folder goes."""
+    checkpoint = options.pop("checkpoint", None)
     groups: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
         groups.setdefault(run.hyperparams, []).append(i)
     outputs, timings = [], []
     for hyperparams, index in groups.items():
-        output, timing = train_runs(task, dataset, spec, [runs[i] for i in index], initialized,
-                                    constants=dict(hyperparams), **options)
+        folder = None if checkpoint is None else os.path.join(
+            os.fspath(checkpoint), hashlib.sha256(repr(hyperparams).encode()).hexdigest()[:16])
+        output, timing = _train_program(task, dataset, spec, [runs[i] for i in index], initialized,
+                                        constants=dict(hyperparams), checkpoint=folder,
+                                        keep_done=True, **options)
         outputs.append(output)
         timings.append(timing)
+    if checkpoint is not None:
+        _remove_folder(checkpoint)
     order = np.argsort(np.concatenate([index for index in groups.values()]), kind="stable")
     merged = RunOutput(outputs[0].steps, *(np.concatenate([getattr(o, field) for o in outputs])[order]
                                            for field in RunOutput._fields[1:]))
+    resumed = [t.resumed_from for t in timings if t.resumed_from is not None]
     return merged, ProgramTiming(sum(t.compile_seconds for t in timings),
                                  sum(t.run_seconds for t in timings), sum(t.calls for t in timings),
-                                 max(t.runs_per_call for t in timings))
+                                 max(t.runs_per_call for t in timings),
+                                 sum(resumed) if resumed else None)
 
 
 def collect(chunks: Sequence[tuple[int, list[CallMetrics]]], steps: int, eval_every: int) -> RunOutput:
