@@ -63,3 +63,7 @@ class RunProgress:
                         completed=1 if state in ("done", "failed", "reused") else 0)
         if state in ("done", "failed", "reused"):
             self.bar.advance(self.programs)
+
+    def note(self, text: str) -> None:
+        """One line above the bars (printed as it is when the bars are not shown)."""
+        self.bar.console.print(text, highlight=False)

@@ -723,6 +723,7 @@ class TrainProgram:
             state, step, periods = resume[0], resume[1], list(resume[2])
         orders, epoch = order_keys, None
         done = (state, step, periods)  # the last state whose step and periods are counted
+        in_flight = None  # a call dispatched and not yet counted
         try:
             while step < steps:
                 period_start = step // eval_every * eval_every
@@ -744,11 +745,16 @@ class TrainProgram:
                     n = int(multihost_utils.broadcast_one_to_all(np.int32(n)))
                 ends = step + n == period_end
                 began = time.perf_counter()
+                in_flight = None
                 state, metrics = self.compiled(
                     state, inputs, orders,
                     self._window(step, n, step == period_start, ends, test and period_end == steps and ends),
                     self.data)
+                # dispatched: its inputs are donated, so from here the call's own outputs are the
+                # only state there is (an interrupt below still counts them: `in_flight`)
+                in_flight = (state, metrics, n, ends)
                 metrics = to_host(metrics)  # waits for the call: the host regains control here
+                in_flight = None
                 elapsed = (time.perf_counter() - began) / n
                 self.seconds_per_step = elapsed if per_step is None else 0.5 * (per_step + elapsed)
                 self.calls += 1
@@ -760,6 +766,11 @@ class TrainProgram:
                 if after_call is not None:
                     after_call(state, step, periods)
         except KeyboardInterrupt:
+            if in_flight is not None:  # an interrupt that landed while the call ran: wait for it
+                state, metrics, n, ends = in_flight
+                metrics = to_host(metrics)
+                self.calls += 1
+                done = (state, done[1] + n, done[2] + [metrics] if ends else done[2])
             if after_call is not None:
                 after_call(*done, interrupted=True)
             raise

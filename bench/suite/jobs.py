@@ -206,6 +206,7 @@ def run_job(job: ProgramJob) -> dict[str, Any]:
 
     from bench.sharding import runs_mesh
 
+    _save_when_preempted()
     config = resolve_for_job(job)
     settings = next(s for s in config.tasks if s.task == job.program.task)
     workload = Workload(config, settings, runs_mesh())
@@ -217,6 +218,23 @@ def run_job(job: ProgramJob) -> dict[str, Any]:
     files.atomic_write(job.part, json.dumps({"config": job.program.key, "records": records,
                                              "entry": entry}, allow_nan=False))
     return {"part": job.part, "config": job.program.key}
+
+
+def _save_when_preempted() -> None:
+    """SLURM's SIGTERM (time out, preemption) and submitit's SIGUSR2 become a KeyboardInterrupt in
+    the job's main thread: the runner saves at the next call boundary, so the rerun resumes."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return  # a thread pool's job: the pool's process owns the signals
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, getattr(signal, "SIGUSR2", None)):
+        if signum is not None:
+            signal.signal(signum, interrupt)
 
 
 def _job_id() -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any, NamedTuple, Protocol, Sequence
 
 from bench.records import per_run, summary
@@ -13,7 +14,6 @@ from bench.suite.config import Config, TaskSettings
 
 SELECTION, EVALUATION = "selection", "evaluation"
 BOTH = document.BOTH_PHASES
-RESUMABLE = False  # TEMPORARY: the runner's checkpoints land next
 
 
 class Progress(Protocol):
@@ -154,7 +154,7 @@ def train(config: Config, workload: Workload, program: Program, progress: Progre
         workload.task, workload.dataset, spec, runs, workload.initialized(), steps=settings.steps,
         batch_size=settings.batch_size, eval_every=settings.eval_every, mesh=workload.mesh,
         test=program.test, max_runs_per_call=config.max_runs_per_chunk,
-        on_progress=progress.advance, **({"checkpoint": checkpoint} if checkpoint and RESUMABLE else {}))
+        on_progress=progress.advance, checkpoint=checkpoint)
     examples = workload.dataset.x_train.shape[0] if spec.full_batch else settings.batch_size
     records = records_of(config, settings, program.optimizer, program.phase, runs, output, examples)
     entry = {
@@ -166,9 +166,20 @@ def train(config: Config, workload: Workload, program: Program, progress: Progre
         "config": program.key, "reused": False,
         **files.program_stamp(program.key, records),  # reuse_key, records_sha256, code
     }
-    if getattr(timing, "resumed_from", None) is not None:
+    if timing.resumed_from is not None:
         entry["resumed_from"] = timing.resumed_from
+        _note(progress, f"{program.label}: resumed from its last save, {timing.resumed_from} of "
+                        f"{settings.steps} steps in (the numbers are an uninterrupted run's)")
     return records, entry
+
+
+def _note(progress: Progress, text: str) -> None:
+    """A line for the user beside the progress bar (a job's log, where there is none)."""
+    note = getattr(progress, "note", None)
+    if note is not None:
+        note(text)
+    else:
+        print(text, file=sys.stderr)
 
 
 def records_of(config: Config, settings: TaskSettings, optimizer: str, phase: str, runs,
