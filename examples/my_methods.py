@@ -12,7 +12,7 @@ import optax
 
 def heavy_ball(learning_rate, momentum=0.9):
     """Heavy-ball momentum (Polyak 1964): v <- momentum v + g; w <- w - lr v."""
-    return optax.chain(optax.trace(decay=momentum), optax.scale_by_learning_rate(learning_rate))
+    return optax.sgd(learning_rate, momentum=momentum)
 
 
 he_twin = jax.nn.initializers.he_normal()

@@ -58,8 +58,8 @@ def test_editing_the_users_file_retrains_exactly_its_programs(methods, tmp_path)
     reused = {p["optimizer"]: p["reused"] for p in json.loads(out.read_text())["meta"]["programs"]}
     assert reused == {"momentum": True, "heavy_ball": True}
     # the swap a new user tries: same name, another method
-    methods.write_text(methods.read_text().replace("optax.trace(decay=momentum)",
-                                                   "optax.trace(decay=momentum, nesterov=True)"))
+    methods.write_text(methods.read_text().replace("momentum=momentum)",
+                                                   "momentum=momentum, nesterov=True)"))
     assert main(command) == 0
     results = json.loads(out.read_text())
     reused = {p["optimizer"]: p["reused"] for p in results["meta"]["programs"]}
