@@ -54,6 +54,9 @@ def _add_run(sub):
     p.add_argument("--executor", choices=("inline", "submitit"), default="inline",
                    help="inline: every program in this process (default); submitit: each program a "
                         "job (SLURM, or local processes), this process merging their results")
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                   help="minutes of training between two saves of a program's state (default 5; "
+                        "an interrupted or killed program resumes from its last save)")
     p.add_argument("--executor-config", metavar="FILE.toml",
                    help="submitit settings: cluster (slurm, local, debug), folder (job logs) and any "
                         "key of submitit's update_parameters (timeout_min, slurm_partition, "
@@ -85,6 +88,9 @@ def _add_tune(sub):
     p.add_argument("--executor", choices=("inline", "submitit"), default="inline",
                    help="inline: every program in this process (default); submitit: each program a "
                         "job (SLURM, or local processes), this process merging their results")
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                   help="minutes of training between two saves of a program's state (default 5; "
+                        "an interrupted or killed program resumes from its last save)")
     p.add_argument("--executor-config", metavar="FILE.toml",
                    help="submitit settings: cluster (slurm, local, debug), folder (job logs) and any "
                         "key of submitit's update_parameters (timeout_min, slurm_partition, "
@@ -181,7 +187,8 @@ def run_from_args(args) -> int:
     trained = _train_into(args.out, config.suite, count_programs(config), args.quiet,
                           lambda path, progress: run_suite(
                               config, path, argv=sys.argv, deterministic=args.deterministic,
-                              progress=progress, executor=_executor(executor_config, path)),
+                              progress=progress, executor=_executor(executor_config, path),
+                              checkpoint_minutes=args.checkpoint_minutes),
                           report=not args.no_plots)
     if trained is None:
         return 130
@@ -209,7 +216,10 @@ def run_from_args(args) -> int:
 
 
 def _executor_config(args):
-    """`--executor-config`, read and checked before anything runs (None: inline)."""
+    """`--executor-config`, read and checked before anything runs (None: inline); and
+    `--checkpoint-minutes`."""
+    if not (args.checkpoint_minutes >= 0 and args.checkpoint_minutes < float("inf")):
+        raise UsageError(f"--checkpoint-minutes must be a number >= 0, got {args.checkpoint_minutes}")
     if args.executor_config and args.executor != "submitit":
         raise UsageError("--executor-config goes with --executor submitit")
     if args.executor != "submitit":
@@ -315,7 +325,8 @@ def tune_from_args(args) -> int:
     trained = _train_into(args.out, "tune", n_programs, False, lambda path, progress: tune(
         args.task, args.optimizers, args.budget, selection_seeds, seeds=seeds, inits=args.inits,
         steps=args.steps, schedule=args.schedule, out=path, argv=sys.argv, progress=progress,
-        max_runs_per_chunk=args.max_runs_per_chunk, executor=_executor(executor_config, path)),
+        max_runs_per_chunk=args.max_runs_per_chunk, executor=_executor(executor_config, path),
+        checkpoint_minutes=args.checkpoint_minutes),
         report=not args.no_plots)
     if trained is None:
         return 130

@@ -21,7 +21,8 @@ from typing import Any, Sequence
 from bench.results import document, files, provenance
 from bench.records import summary
 from bench.suite.config import Config, check_output_path, resolve
-from bench.suite.programs import (BOTH, EVALUATION, SELECTION, Program, Progress, Silent, Workload,
+from bench.suite.programs import (BOTH, EVALUATION, SELECTION, Checkpoint, Program, Progress, Silent,
+                                  Workload,
                                   evaluation_program, first_program, parts_folder, train)
 
 class Interrupted(Exception):
@@ -32,26 +33,34 @@ class Interrupted(Exception):
         self.path = path
 
 
+CHECKPOINT_MINUTES = 5.0  # minutes of training between two saves of a program's state
+
+
 def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | None = None,
               deterministic: bool = False, progress: Progress | None = None,
-              devices=None, executor=None) -> tuple[str, dict[str, Any]]:
+              devices=None, executor=None,
+              checkpoint_minutes: float = CHECKPOINT_MINUTES) -> tuple[str, dict[str, Any]]:
     """Run `config`, write the results to `out` and return (path, results dict).
 
     `executor`: None trains every program here, one after the other; else each program is a
     job of the executor (anything with `submit(fn, *args)` returning an object with `result()`:
     a submitit executor, a concurrent.futures executor, a Dask Client; `bench.suite.jobs`),
     and this process, the owner, merges what they write. A failed job's program is listed in
-    `meta.failed_programs` (the run is then incomplete; the same command retrains it)."""
+    `meta.failed_programs` (the run is then incomplete; the same command retrains it). Every
+    program saves its state every `checkpoint_minutes` of training (and on Ctrl-C) beside the
+    results; an interrupted one resumes there with the numbers of an uninterrupted run."""
     path = check_output_path(out or files.default_path(config.suite))
     with files.lock(path):  # one writer per results file (re-entrant: the CLI may hold it)
         return _run_suite(config, path, argv=argv, deterministic=deterministic,
-                          progress=progress or Silent(), devices=devices, executor=executor)
+                          progress=progress or Silent(), devices=devices, executor=executor,
+                          checkpoint_seconds=60 * checkpoint_minutes)
 
 
-def _run_suite(config: Config, path: str, *, argv, deterministic, progress, devices, executor):
+def _run_suite(config: Config, path: str, *, argv, deterministic, progress, devices, executor,
+               checkpoint_seconds: float):
     """Per task, per optimizer: its programs (reused or trained), the file saved after each."""
     results = ResultsInProgress(config, path, provenance.new_meta(
-        config.suite, config.as_json(), argv, deterministic))
+        config.suite, config.as_json(), argv, deterministic), checkpoint_seconds)
     scheduler = None
     try:
         if executor is None:
@@ -96,8 +105,10 @@ class ResultsInProgress:
     """The results file a run fills: the earlier file's reusable programs, the records and
     programs so far, and `save`, called after every program."""
 
-    def __init__(self, config: Config, path: str, meta: dict[str, Any]):
+    def __init__(self, config: Config, path: str, meta: dict[str, Any],
+                 checkpoint_seconds: float = CHECKPOINT_MINUTES * 60):
         self.config, self.path, self.meta = config, path, meta
+        self.checkpoint_seconds = checkpoint_seconds
         self.began = time.perf_counter()
         self.earlier = files.reusable_programs(path)
         self.records: list[dict[str, Any]] = []
@@ -140,10 +151,11 @@ class ResultsInProgress:
                             "phase": program.phase, "job": job, "error": error, "log_tail": log})
         self.save(complete=False)
 
-    def checkpoint_of(self, program: "Program") -> str | None:
+    def checkpoint_of(self, program: "Program") -> Checkpoint:
         """Where a program saves its training state between calls (a folder of its own beside
         the results, named by its key), so that an interrupted program resumes."""
-        return os.path.join(parts_folder(self.path), "checkpoints", files.reuse_key(program.key)[:16])
+        return Checkpoint(os.path.join(parts_folder(self.path), "checkpoints",
+                                       files.reuse_key(program.key)[:16]), self.checkpoint_seconds)
 
     def save(self, complete: bool) -> dict[str, Any]:
         import jax
@@ -185,7 +197,7 @@ def train_optimizer(results: ResultsInProgress, workload: Workload, optimizer: s
 
 def run(suite: str = "default", out: str | None = None, *, argv: Sequence[str] | None = None,
         deterministic: bool = False, progress: Progress | None = None, executor=None,
-        **overrides) -> dict[str, Any]:
+        checkpoint_minutes: float = CHECKPOINT_MINUTES, **overrides) -> dict[str, Any]:
     """Run a suite (with `resolve`'s overrides: task, optimizers, inits, seeds, selection_seeds,
     steps, lrs, batch_size, eval_every, target, max_runs_per_chunk) and return the results dict.
 
@@ -193,7 +205,8 @@ def run(suite: str = "default", out: str | None = None, *, argv: Sequence[str] |
     """
     config = resolve(suite, **overrides)
     _, results = run_suite(config, out, argv=argv or ["bench.run"], deterministic=deterministic,
-                           progress=progress, executor=executor)
+                           progress=progress, executor=executor,
+                           checkpoint_minutes=checkpoint_minutes)
     return results
 
 
@@ -201,7 +214,8 @@ def tune(task: Any, optimizers: Any, budget: int, selection_seeds: int = 2, *,
          seeds: int | None = None, inits: Any = "he_normal", steps: int | None = None,
          schedule: str = "constant", out: str | None = None, argv: Sequence[str] | None = None,
          progress: Progress | None = None, max_runs_per_chunk: int | None = None,
-         executor=None) -> tuple[str, dict[str, Any]]:
+         executor=None, checkpoint_minutes: float = CHECKPOINT_MINUTES
+         ) -> tuple[str, dict[str, Any]]:
     """A quasi-random search (`bench.suite.search`) of `budget` trials per optimizer, each on
     `selection_seeds` selection seeds, all trials x seeds x inits of an optimizer in one
     program; each (optimizer, init)'s best trial on validation is then trained on `seeds` fresh
@@ -230,4 +244,5 @@ def tune(task: Any, optimizers: Any, budget: int, selection_seeds: int = 2, *,
         spaces[optimizer] = {name: list(dimension) for name, dimension in space.items()}
         candidates[optimizer] = search.sample(space, budget, schedule=schedule)
     config = dataclasses.replace(config, search=candidates, search_space=spaces, schedule=schedule)
-    return run_suite(config, out, argv=argv or ["bench.tune"], progress=progress, executor=executor)
+    return run_suite(config, out, argv=argv or ["bench.tune"], progress=progress, executor=executor,
+                     checkpoint_minutes=checkpoint_minutes)

@@ -34,8 +34,8 @@ from typing import Any, Mapping, NamedTuple
 from bench.errors import UsageError
 from bench.results import files
 from bench.suite.config import Config, TaskSettings
-from bench.suite.programs import (SELECTION, Program, Silent, Workload, evaluation_program,
-                                  first_program, parts_folder, train)
+from bench.suite.programs import (SELECTION, Checkpoint, Program, Silent, Workload,
+                                  evaluation_program, first_program, parts_folder, train)
 
 CLUSTERS = ("slurm", "local", "debug")
 # What a `--executor-config` file may hold besides `cluster` and `folder`: submitit's generic
@@ -130,7 +130,7 @@ class ProgramJob(NamedTuple):
     sources: dict[str, dict[str, dict]]  # the owner's provenance of the user's methods
     program: Program
     part: str  # the part file the job writes
-    checkpoint: str | None
+    checkpoint: Checkpoint | None
     executor: str
     cluster: str | None
 

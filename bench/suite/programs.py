@@ -73,6 +73,14 @@ def parts_folder(path: str) -> str:
     return files.stem(path) + ".parts"
 
 
+class Checkpoint(NamedTuple):
+    """Where a program saves its training state between calls, and how often (seconds of
+    training between two saves): an interrupted or killed program resumes from its last save."""
+
+    folder: str
+    seconds: float
+
+
 class Workload:
     """One task of a run: its data and, made once and only if some program trains, the initial
     variables of every (init, seed) the run needs."""
@@ -139,7 +147,7 @@ def evaluation_program(config: Config, settings: TaskSettings, optimizer: str,
 
 
 def train(config: Config, workload: Workload, program: Program, progress: Progress,
-          checkpoint: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+          checkpoint: Checkpoint | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Train one program: its run records and its `meta.programs` entry. Phase BOTH trains
     selection and evaluation seeds of one configuration; the selection runs' test accuracy is
     never recorded. Inline and in a job alike."""
@@ -154,7 +162,9 @@ def train(config: Config, workload: Workload, program: Program, progress: Progre
         workload.task, workload.dataset, spec, runs, workload.initialized(), steps=settings.steps,
         batch_size=settings.batch_size, eval_every=settings.eval_every, mesh=workload.mesh,
         test=program.test, max_runs_per_call=config.max_runs_per_chunk,
-        on_progress=progress.advance, checkpoint=checkpoint)
+        on_progress=progress.advance,
+        **({} if checkpoint is None else {"checkpoint": checkpoint.folder,
+                                          "checkpoint_seconds": checkpoint.seconds}))
     examples = workload.dataset.x_train.shape[0] if spec.full_batch else settings.batch_size
     records = records_of(config, settings, program.optimizer, program.phase, runs, output, examples)
     entry = {

@@ -201,3 +201,39 @@ def test_ctrl_c_in_the_owner_cancels_unfinished_jobs_and_keeps_the_finished(tmp_
     reused = {(p["optimizer"], p["phase"]): p["reused"] for p in again["meta"]["programs"]}
     assert reused[("sgd", "selection")] is True and not any(
         value for key, value in reused.items() if key != ("sgd", "selection"))
+
+
+@pytest.mark.slow
+def test_a_long_program_interrupted_by_ctrl_c_resumes_with_the_uninterrupted_numbers(tmp_path):
+    """The command line's own SIGINT handler raises while a call runs (its inputs donated): the
+    program still saves that call's state, and the same command resumes there."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "bench", "run", "--task", "digits-mlp", "--optimizers", "adam",
+               "--inits", "he_normal", "--seeds", "14", "--selection-seeds", "2", "--steps", "2000",
+               "--eval-every", "100", "--lrs", "0.001", "--no-plots", "--quiet",
+               "--checkpoint-minutes", "0"]
+    interrupted = subprocess.Popen([*command, "--out", "long.json"], cwd=tmp_path, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    saves = tmp_path / "long.parts" / "checkpoints"
+    deadline = time.monotonic() + 240
+    while not (saves.exists() and any(saves.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.0)  # well into training
+    interrupted.send_signal(signal.SIGINT)
+    _, err = interrupted.communicate(timeout=120)
+    assert interrupted.returncode == 130 and "Traceback" not in err
+    resumed = subprocess.run([*command, "--out", "long.json"], cwd=tmp_path, text=True,
+                             capture_output=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    results = json.loads((tmp_path / "long.json").read_text())
+    step = results["meta"]["programs"][0]["resumed_from"]
+    assert 0 < step < 2000
+    fresh = subprocess.run([*command, "--out", "fresh.json"], cwd=tmp_path, capture_output=True,
+                           timeout=300)
+    assert fresh.returncode == 0
+    assert numbers(results) == numbers(json.loads((tmp_path / "fresh.json").read_text()))
+    assert not (tmp_path / "long.parts").exists()
