@@ -39,10 +39,12 @@ INITIAL_LOSS = 2.3
 def make_results(*, task="digits-mlp", optimizers=("sgd", "adam"), inits=("he_normal", "glorot_uniform"),
                  selection_seeds=4, evaluation_seeds=4, steps=200, eval_every=20, target=0.9,
                  noise_seed=0, failures=None, single_seed_pairs=(("adam", "orthogonal"),),
-                 evaluation_shift=None) -> dict:
+                 evaluation_shift=None, learning_rates=None) -> dict:
     """A document of the current schema. `evaluation_shift(optimizer, init, seed) -> delta` moves
-    test accuracies of evaluation runs (to build files that differ in a known way)."""
+    test accuracies of evaluation runs (to build files that differ in a known way);
+    `learning_rates` (optimizer -> grid) replaces DEFAULT_LRS."""
     failures = DEFAULT_FAILURES if failures is None else failures
+    grids = {**DEFAULT_LRS, **(learning_rates or {})}
     pairs = [(opt, init) for opt in optimizers for init in inits] + [tuple(p) for p in single_seed_pairs]
     all_inits = list(dict.fromkeys([*inits, *(init for _, init in single_seed_pairs)]))
     selection_list = list(range(selection_seeds))
@@ -54,7 +56,7 @@ def make_results(*, task="digits-mlp", optimizers=("sgd", "adam"), inits=("he_no
 
     selection = []
     for optimizer, init in pairs:
-        for trial, lr in enumerate(DEFAULT_LRS[optimizer]):
+        for trial, lr in enumerate(grids[optimizer]):
             seeds = seeds_of((optimizer, init), selection_list)
             for index, seed in enumerate(seeds):
                 selection.append(make_run(optimizer, init, lr, seed, trial=trial, phase="selection",
@@ -74,7 +76,7 @@ def make_results(*, task="digits-mlp", optimizers=("sgd", "adam"), inits=("he_no
                 "target": target, "num_classes": NUM_CLASSES, "n_test": N_TEST}
     config = {"suite": "synthetic", "tasks": [settings], **settings,  # one task: also at the top level
               "optimizers": list(optimizers), "inits": all_inits, "pairs": [list(pair) for pair in pairs],
-              "learning_rates": {opt: DEFAULT_LRS[opt] for opt in optimizers},
+              "learning_rates": {opt: grids[opt] for opt in optimizers},
               "selection_seeds": selection_list, "evaluation_seeds": evaluation_list}
     seconds = {(task, opt, phase): 0.001 for opt in optimizers for phase in ("selection", "evaluation")}
     return build(make_meta(config, optimizers), runs, summarize(runs, seconds, num_classes={task: NUM_CLASSES}))
