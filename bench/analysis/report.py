@@ -269,13 +269,11 @@ def tie_line(table: TableComparison) -> str:
 
 def best_sets_section(comparisons: list[TableComparison], n_test: int | None) -> list[str]:
     lines = ["### Best sets", "",
-             f"For each table, every configuration not shown worse than another on the evaluation seeds ({METHOD}, "
-             f"level {FAMILY_ALPHA:g}): it holds the table's truly best configuration with probability at least "
-             f"{1 - FAMILY_ALPHA:.0%}. Several are **tied**: the data does not order them. The minimum detectable "
-             "difference is the true difference one comparison would catch with 80% power at the seeds used "
-             "(`statsmodels` `TTestPower`, at Bonferroni's level over the table's other configurations: a bound on "
-             "what the max-T test needs); none is detectable when an exact test of that many seeds cannot reach "
-             "the level at all.", ""]
+             "Per table, every configuration not shown worse than another on the evaluation seeds (see "
+             "**Best** in the protocol): it holds the table's truly best configuration with probability at least "
+             f"{1 - FAMILY_ALPHA:.0%}; several are **tied**. The minimum detectable difference: what one comparison "
+             "catches with 80% power at these seeds (`statsmodels` `TTestPower` at Bonferroni's level over the "
+             "table, a bound on what the max-T test needs).", ""]
     if not comparisons:
         return lines + ["Nothing to compare (one configuration per table).", ""]
     for table in comparisons:
