@@ -161,8 +161,8 @@ def methodology(results: dict, n_tables: int = 0, delta: float = DELTA) -> str:
                  f"the chosen one is re-trained on the evaluation seeds ({seed_list(config['evaluation_seeds'])}), "
                  "disjoint from them, and every test accuracy below comes from those")
     family = (f"This report has {n_tables} comparison table(s), so the chance that some best set misses its "
-              f"table's best, or that some \"equivalent\" is false, is at most "
-              f"{min(1.0, n_tables * FAMILY_ALPHA):.2g} over the report." if n_tables else "")
+              f"table's best is at most {min(1.0, n_tables * FAMILY_ALPHA):.2g} over the report (and the same bound "
+              "holds, separately, for its \"equivalent\" claims)." if n_tables else "")
     return (f"**Protocol.** For each (optimizer, init) the configuration (learning rate, ...) is chosen {selection}. "
             "A run **fails** when its training loss, parameters or evaluations go non-finite, or its training loss "
             "at any step exceeds 10× its loss before training; a failed run never reaches the target, and counts in "
@@ -181,7 +181,8 @@ def methodology(results: dict, n_tables: int = 0, delta: float = DELTA) -> str:
             "**Best**: each table's best set is every configuration not shown worse than another of the table on the "
             f"evaluation seeds ({METHOD}); it holds the table's truly best configuration with probability at least "
             f"{1 - FAMILY_ALPHA:.0%}. Ties are ties: several configurations in a set are printed together, in no "
-            f"order. **Equivalent** within ±{delta:g}: two one-sided exact sign-flip tests, Holm over the table. "
+            f"order. **Equivalent** within ±{delta:g}: two one-sided exact sign-flip tests, Holm over the table "
+            "(the chance that any of a table's \"equivalent\" claims is false is at most 0.05). "
             "Tests are exact: two seeds never give p < 0.5, and identical pairs are \"identical\", not significant. "
             f"The {FAMILY_ALPHA:g} error rate covers one table. {family}")
 

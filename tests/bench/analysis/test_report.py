@@ -86,7 +86,7 @@ def test_ties_are_printed_as_ties_in_no_order():
 def test_the_report_says_what_its_error_rate_covers_and_never_clips():
     text = render_report(make_results(evaluation_seeds=8))
     assert "The 0.05 error rate covers one table. This report has 5 comparison table(s)" in text
-    assert "at most 0.25 over the report" in text
+    assert "misses its table's best is at most 0.25 over the report" in text
     assert "percentile bootstrap" in text and "never clipped" in text
     assert "task [" in text  # the interval over seeds and test examples, beside the seeds' one
 
