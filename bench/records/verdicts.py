@@ -31,20 +31,18 @@ no assumption of normality, and two seeds can never exclude anything (p >= 1/4).
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from scipy import stats as scipy_stats
 
 from bench.records.estimators import quiet_numerics
+from bench.records.keys import cell_of
 from bench.records.paired import (EXACT_MAX_PAIRS, FAMILY_ALPHA, IDENTICAL_TOLERANCE, PERMUTATION_SEED,
                                   RANDOM_PATTERNS, minimum_detectable_difference)
 from bench.records.queries import (accuracy_by_seed, chance, chosen_rows, inits_of, optimizers_of,
                                    runs_by_cell, task_settings, tasks)
-from bench.records.keys import cell_of
 
 METHOD = ("multiple comparisons with the best (Hsu 1984) by exact sign-flip max-T tests: each "
           "configuration against the best of the others on the same seeds (Westfall & Young 1993)")
@@ -218,4 +216,4 @@ def verdict_entry(task: str, held_fixed: dict, found: BestSet) -> dict[str, Any]
 
 
 __all__ = ["METHOD", "BestSet", "Comparison", "best_set", "tables", "table_best_sets", "verdicts",
-           "verdict_entry", "accuracies_by_pair", "IDENTICAL_TOLERANCE"]
+           "verdict_entry", "accuracies_by_pair", "max_t_p", "IDENTICAL_TOLERANCE"]
