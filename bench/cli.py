@@ -137,9 +137,21 @@ def _add_perf(sub):
 
 
 def _add_compare(sub):
-    p = sub.add_parser("compare", help="does NEW reproduce REFERENCE? per-cell tests and a verdict")
+    p = sub.add_parser(
+        "compare", help="does NEW reproduce REFERENCE? per-cell exact tests and one of three verdicts",
+        description="Compare every cell (task, optimizer, init, phase, configuration) the two results "
+                    "files share, paired over the seeds both ran. A cell is identical (every shared seed "
+                    "the same), equivalent (two one-sided exact sign-flip tests within ±DELTA at 0.05), "
+                    "different (exact sign-flip test, family-wise 0.05 after Holm over the cells) or "
+                    "inconclusive; the output counts the cells of each kind.",
+        epilog="exit status: 0 reproduced (every cell identical or equivalent within ±DELTA); "
+               "1 not reproduced (at least one cell different); 3 inconclusive (neither, or no cell "
+               "in common); 2 a missing or invalid results file.")
     p.add_argument("reference")
     p.add_argument("new")
+    p.add_argument("--delta", type=float, default=None, metavar="DELTA",
+                   help="equivalence margin in accuracy: a cell whose difference is shown within ±DELTA "
+                        "is equivalent (default 0.01, one point)")
     p.set_defaults(func=compare_from_args)
 
 
@@ -460,12 +472,15 @@ def perf_from_args(args) -> int:
 
 
 def compare_from_args(args) -> int:
-    from bench.analysis.compare import compare, print_comparison
+    from bench.analysis.compare import DELTA, compare, print_comparison
     from bench.results.document import load_results
 
-    result = compare(load_results(args.reference), load_results(args.new))
+    delta = DELTA if args.delta is None else args.delta
+    if not (0.0 < delta < 1.0):  # also NaN
+        raise UsageError(f"--delta must be in (0, 1) (an accuracy margin), got {args.delta!r}")
+    result = compare(load_results(args.reference), load_results(args.new), delta=delta)
     print_comparison(result)
-    return 0 if result.reproduced else 1
+    return result.exit_code
 
 
 def report_from_args(args) -> int:

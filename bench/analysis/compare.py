@@ -1,53 +1,62 @@
-"""`python -m bench compare REFERENCE.json NEW.json`: does NEW reproduce REFERENCE?
+"""`python -m bench compare REFERENCE.json NEW.json [--delta D]`: does NEW reproduce REFERENCE?
 
 Cell by cell (task, optimizer, init, phase, configuration) present in both files, it compares
 the per-seed accuracies: test accuracy in evaluation cells, validation accuracy in selection
 cells, every seed counted (a failed run at what it measured, or chance). Where both files ran a
-seed, the comparison is **paired**: a paired t-test on the per-seed differences NEW - REFERENCE
-(`scipy.stats.ttest_rel`), which cancels each seed's luck (the same seed starts from the same
-parameters and sees the same batches in both files). With fewer than two shared seeds it falls
-back to Welch's t-test on the two samples (Student's pooled test when one side has one seed).
+seed the comparison is **paired** (the same seed starts from the same parameters and sees the
+same batches in both files): the differences d = NEW - REFERENCE over the shared seeds. A cell is
 
-The verdict of a cell, with Δ the mean difference and I its (1 - ALPHA) = 99% interval:
+- **identical**: every shared seed scored the same (|d| within 1e-6: the same examples right);
+  no test is run;
+- **equivalent** within ±DELTA (`--delta`, default 0.01, one point of accuracy): two one-sided
+  exact sign-flip tests (TOST) both at p <= ALPHA (0.05);
+- **different**: its exact two-sided sign-flip test is significant at a family-wise ALPHA after
+  Holm's correction over the cells (Tarone's rule first leaves out the cells whose test could
+  never reach significance, identical ones among them), and it is not equivalent;
+- **inconclusive**: neither. Below 6 pairs an exact test cannot reach p <= 0.05 (two seeds: p
+  >= 0.5), so a cell that moved is "too few seeds to judge", never "different".
 
-- **differs**: |Δ| > TOLERANCE (0.01, one point of accuracy) and p < ALPHA (0.01): a
-  difference both practically large and statistically clear; or the failure counts differ
-  (Fisher's exact test, p < ALPHA);
-- **reproduced**: I lies within ±TOLERANCE: any difference is smaller than a point;
-- **inconclusive**: neither: I is too wide to tell (it holds 0 and reaches past ±TOLERANCE),
-  or a difference smaller than the tolerance cannot be told from one larger than it.
+With no shared seed, the two samples are compared unpaired (a permutation test of the labels,
+and its TOST). The verdict of the whole comparison:
 
-Why both a tolerance and a test: a CPU reference and a GPU run differ by float rounding, so tiny
-but consistent differences are "significant" with many seeds (the tolerance absorbs them); with
-few seeds, a difference of a few points can be seed noise (the test absorbs that). ALPHA is 0.01
-because a suite has tens of cells. With one seed on each side there is no interval: the
-tolerance alone decides. Cells in one file only are listed, not failed.
+- **reproduced** (exit 0): every cell identical or equivalent (an intersection-union test: each
+  cell at ALPHA gives the claim "all equivalent" at ALPHA, no correction needed);
+- **not reproduced** (exit 1): at least one cell different (family-wise ALPHA over the cells);
+- **inconclusive** (exit 3): neither, or no cell in common.
+
+A consistent sub-point difference between a CPU reference and a GPU run (rounding) is within
+±DELTA: equivalent, not different. Cells in one file only are listed, not judged.
 
 Beyond accuracy per cell it reports, without judging them (near ties swap by noise): whether each
 (task, optimizer, init)'s chosen configuration is the same, and per (task, init) how the ranking
 of optimizers by test accuracy agrees (Kendall's tau, `scipy.stats.kendalltau`). The header shows
 both files' CPU model, devices and versions, so a reader sees why numbers moved by rounding.
 
-Exit code: 0 when at least one cell is shared and none differs (inconclusive cells are listed
-but do not fail); 1 otherwise; 2 for an unreadable file.
+Exit codes: 0 reproduced, 1 not reproduced, 3 inconclusive, 2 an unreadable file.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats as scipy_stats
 
-from bench.analysis.stats import Difference, paired, unpaired
+from bench.analysis.stats import DELTA, Difference, paired, unpaired
 from bench.records.keys import cell_of
-from bench.records.labels import format_configuration
+from bench.records.labels import format_configuration, format_median
+from bench.records.paired import (FAMILY_ALPHA, discrete_holm, equivalence_p, is_identical, sign_flip_p,
+                                  smallest_p, two_sample_equivalence_p)
 from bench.records.queries import accuracy_by_seed, chance, chosen_rows, runs_by_cell, task_settings
 from bench.results.document import check_document
 
-TOLERANCE = 0.01
-ALPHA = 0.01
-REPRODUCED, DIFFERS, INCONCLUSIVE = "reproduced", "differs", "inconclusive"
+ALPHA = FAMILY_ALPHA
+TOLERANCE = DELTA  # the name of the schema-2 era
+IDENTICAL, EQUIVALENT, DIFFERENT, INCONCLUSIVE = "identical", "equivalent", "different", "inconclusive"
+REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
+DIFFERS = DIFFERENT  # the name of the schema-2 era
+EXIT_CODES = {REPRODUCED: 0, NOT_REPRODUCED: 1, INCONCLUSIVE: 3}
+CELL_KINDS = (IDENTICAL, EQUIVALENT, DIFFERENT, INCONCLUSIVE)
 
 
 @dataclass(frozen=True)
@@ -61,12 +70,15 @@ class CellComparison:
     failed_new: int
     mean_reference: float            # over every seed, failures counted
     mean_new: float
-    difference: Difference           # NEW - REFERENCE
-    failure_p_value: float           # Fisher's exact test on the failure counts
+    difference: Difference           # NEW - REFERENCE: mean, bootstrap interval, two-sided p
+    p_equivalence: float | None      # TOST within ±delta
+    p_holm: float | None             # the two-sided p after Tarone + Holm over the cells (None: not in the family)
     steps_reference: str             # the censored median steps to target, as a table shows it
     steps_new: str
-    verdict: str
+    verdict: str                     # identical, equivalent, different, inconclusive
     reason: str
+    unstable_reference: int = 0
+    unstable_new: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,37 +110,54 @@ class ComparisonResult:
     chosen: list[ChosenComparison] = field(default_factory=list)
     rankings: list[RankingComparison] = field(default_factory=list)
     provenance: tuple[str, str] = ("", "")
-    tolerance: float = TOLERANCE
+    delta: float = DELTA
     alpha: float = ALPHA
 
     @property
+    def counts(self) -> Counter:
+        """How many cells of each kind (identical, equivalent, different, inconclusive)."""
+        return Counter(cell.verdict for cell in self.cells)
+
+    @property
     def differing(self) -> list[CellComparison]:
-        return [cell for cell in self.cells if cell.verdict == DIFFERS]
+        return [cell for cell in self.cells if cell.verdict == DIFFERENT]
 
     @property
     def inconclusive(self) -> list[CellComparison]:
         return [cell for cell in self.cells if cell.verdict == INCONCLUSIVE]
 
     @property
+    def verdict(self) -> str:
+        """reproduced, not reproduced or inconclusive (see the module docstring)."""
+        if not self.cells:
+            return INCONCLUSIVE
+        if self.differing:
+            return NOT_REPRODUCED
+        return INCONCLUSIVE if self.inconclusive else REPRODUCED
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    @property
     def reproduced(self) -> bool:
-        """True when there is something to compare and no common cell differs."""
-        return bool(self.cells) and not self.differing
+        return self.verdict == REPRODUCED
 
     def summary_line(self) -> str:
         unmatched = f"{len(self.only_in_reference)} only in REFERENCE, {len(self.only_in_new)} only in NEW"
         if not self.cells:
-            return f"compare: no cell in common ({unmatched}): nothing reproduced"
-        rule = (f"differs: |Δ| > {self.tolerance:g} and p < {self.alpha:g}, or failure counts apart; "
-                f"reproduced: the {100 * (1 - self.alpha):g}% interval within ±{self.tolerance:g}")
-        counts = (f"{len(self.cells) - len(self.differing) - len(self.inconclusive)} reproduced, "
-                  f"{len(self.inconclusive)} inconclusive, {len(self.differing)} DIFFER")
+            return f"compare: inconclusive: no cell in common ({unmatched}): nothing to judge"
+        counts = self.counts
+        kinds = ", ".join(f"{counts[kind]} {kind}" for kind in CELL_KINDS)
+        rule = (f"equivalent: TOST within ±{self.delta:g} at {self.alpha:g}; different: exact sign-flip "
+                f"test, family-wise {self.alpha:g} (Holm over the cells Tarone's rule keeps)")
         same_choice = sum(chosen.same for chosen in self.chosen)
         choices = f"chosen configuration the same for {same_choice} of {len(self.chosen)} pairs"
-        verdict = "DIFFERS" if self.differing else "reproduced"
-        return f"compare: {verdict}: {counts} of {len(self.cells)} cells ({rule}); {choices}; {unmatched}"
+        return (f"compare: {self.verdict}: {kinds} of {len(self.cells)} cells ({rule}); {choices}; "
+                f"{unmatched}")
 
 
-def compare(reference: dict, new: dict, tolerance: float = TOLERANCE, alpha: float = ALPHA) -> ComparisonResult:
+def compare(reference: dict, new: dict, delta: float = DELTA, alpha: float = ALPHA) -> ComparisonResult:
     """Compare every cell the two results documents share; see the module docstring."""
     reference = check_document(reference, "REFERENCE")
     new = check_document(new, "NEW")
@@ -136,16 +165,21 @@ def compare(reference: dict, new: dict, tolerance: float = TOLERANCE, alpha: flo
     reference_rows = {cell_of(row): row for row in reference["summary"]}
     new_rows = {cell_of(row): row for row in new["summary"]}
     common = sorted(set(reference_cells) & set(new_cells), key=_cell_order)
-    compared = [compare_cell(cell, reference_cells[cell], new_cells[cell], chance(reference, cell[0]),
-                             chance(new, cell[0]), reference_rows.get(cell), new_rows.get(cell),
-                             _steps(reference, cell[0]), _steps(new, cell[0]), tolerance, alpha)
-                for cell in common]
+    tested = [tested_cell(cell, reference_cells[cell], new_cells[cell], chance(reference, cell[0]),
+                        chance(new, cell[0]), delta) for cell in common]
+    adjusted = discrete_holm([found["difference"].p_value if found["difference"].p_value is not None else 1.0
+                              for found in tested],
+                             [found["smallest_p"] for found in tested], alpha)
+    compared = [finish_cell(found, p_holm, delta, alpha, reference_rows.get(found["cell"]),
+                            new_rows.get(found["cell"]), _steps(reference, found["cell"][0]),
+                            _steps(new, found["cell"][0]))
+                for found, p_holm in zip(tested, adjusted)]
     return ComparisonResult(
         cells=compared,
         only_in_reference=sorted(set(reference_cells) - set(new_cells), key=_cell_order),
         only_in_new=sorted(set(new_cells) - set(reference_cells), key=_cell_order),
         chosen=compare_chosen(reference, new), rankings=compare_rankings(reference, new),
-        provenance=(provenance_line(reference), provenance_line(new)), tolerance=tolerance, alpha=alpha)
+        provenance=(provenance_line(reference), provenance_line(new)), delta=delta, alpha=alpha)
 
 
 def _cell_order(cell: tuple) -> tuple:
@@ -157,68 +191,95 @@ def _steps(results: dict, task: str) -> int | None:
     return task_settings(results, task).get("steps")
 
 
-def compare_cell(cell: tuple, reference_runs: list[dict], new_runs: list[dict], reference_chance: float,
-                 new_chance: float, reference_row: dict | None = None, new_row: dict | None = None,
-                 reference_steps: int | None = None, new_steps: int | None = None,
-                 tolerance: float = TOLERANCE, alpha: float = ALPHA) -> CellComparison:
+def tested_cell(cell: tuple, reference_runs: list[dict], new_runs: list[dict], reference_chance: float,
+              new_chance: float, delta: float = DELTA) -> dict:
+    """The tests of one cell, before the correction across cells."""
     metric = "final_test_accuracy" if cell[3] == "evaluation" else "final_val_accuracy"
     reference_by_seed = accuracy_by_seed(reference_runs, reference_chance, metric)
     new_by_seed = accuracy_by_seed(new_runs, new_chance, metric)
+    found = judge_cell(reference_by_seed, new_by_seed, delta)
+    return {**found, "cell": cell, "metric": metric, "reference_runs": reference_runs, "new_runs": new_runs,
+            "reference_by_seed": reference_by_seed, "new_by_seed": new_by_seed}
+
+
+def difference_p_values(differences):
+    """The two-sided p-value a cell's test of difference gives for its per-seed differences NEW -
+    REFERENCE (n,) or a batch of them (..., n): 1 where the pairs are identical, else the exact
+    sign-flip p-value. `judge_cell` (through `bench.analysis.stats.paired`) gives the same."""
+    d = np.asarray(differences, dtype=float)
+    return np.where(is_identical(d), 1.0, sign_flip_p(d))
+
+
+def judge_cell(reference_by_seed: dict, new_by_seed: dict, delta: float = DELTA) -> dict:
+    """One cell's NEW - REFERENCE difference (paired over shared seeds, else unpaired), its TOST
+    p-value within ±delta, and the smallest p-value its test of difference could give."""
+    shared = sorted(set(reference_by_seed) & set(new_by_seed))
+    if shared:
+        difference = paired(new_by_seed, reference_by_seed)
+        d = np.array([new_by_seed[seed] - reference_by_seed[seed] for seed in shared])
+        p_equivalence = None if difference.identical else float(equivalence_p(d, delta))
+        floor = 1.0 if difference.identical else float(smallest_p(d))
+    else:
+        new_values, reference_values = list(new_by_seed.values()), list(reference_by_seed.values())
+        difference = unpaired(new_values, reference_values)
+        p_equivalence = (two_sample_equivalence_p(new_values, reference_values, delta)
+                         if difference.p_value is not None else None)
+        floor = difference.smallest_p if difference.p_value is not None else 1.0
+    return {"difference": difference, "p_equivalence": p_equivalence, "smallest_p": floor}
+
+
+def judge(reference_by_seed: dict, new_by_seed: dict, delta: float = DELTA, alpha: float = ALPHA
+          ) -> tuple[str, str, Difference]:
+    """(verdict, reason, NEW - REFERENCE difference) of one cell judged alone (a family of one)."""
+    found = judge_cell(reference_by_seed, new_by_seed, delta)
+    p_value = found["difference"].p_value
+    p_holm = p_value if p_value is not None and found["smallest_p"] <= alpha else None
+    verdict, reason = cell_verdict(found, p_holm, delta, alpha)
+    return verdict, reason, found["difference"]
+
+
+def cell_verdict(found: dict, p_holm: float | None, delta: float, alpha: float) -> tuple[str, str]:
+    difference, p_equivalence = found["difference"], found["p_equivalence"]
+    pairs = difference.n_pairs
+    if difference.identical:
+        return IDENTICAL, f"every one of {pairs} shared seed(s) the same"
+    if p_equivalence is not None and p_equivalence <= alpha:
+        return EQUIVALENT, f"TOST p {p_equivalence:.2g} ≤ {alpha:g}: within ±{delta:g}"
+    if p_holm is not None and p_holm <= alpha:
+        return DIFFERENT, f"{difference.test} p {difference.p_value:.2g}, {p_holm:.2g} after Holm ≤ {alpha:g}"
+    if found["smallest_p"] / 2 > alpha:  # neither the test nor either one-sided half of TOST can reach alpha
+        return INCONCLUSIVE, (f"too few seeds to judge ({pairs} pairs: an exact test cannot reach p ≤ {alpha:g})"
+                              if pairs else "too few seeds to judge")
+    if p_holm is None and difference.p_value is not None and difference.p_value <= alpha:
+        return INCONCLUSIVE, f"{difference.test} p {difference.p_value:.2g}, not significant over the cells"
+    return INCONCLUSIVE, f"neither within ±{delta:g} nor different (p {_format(difference.p_value, '.2g')})"
+
+
+def finish_cell(found: dict, p_holm: float | None, delta: float, alpha: float, reference_row: dict | None,
+                new_row: dict | None, reference_steps: int | None, new_steps: int | None) -> CellComparison:
+    verdict, reason = cell_verdict(found, p_holm, delta, alpha)
+    reference_runs, new_runs = found["reference_runs"], found["new_runs"]
     failed = (sum(run["failed"] for run in reference_runs), sum(run["failed"] for run in new_runs))
-    verdict, reason, difference, failure_p = judge(reference_by_seed, new_by_seed, failed,
-                                                   tolerance, alpha)
+    if failed[0] != failed[1]:
+        reason += f"; failures {failed[0]}/{len(reference_runs)} vs {failed[1]}/{len(new_runs)}"
     return CellComparison(
-        cell=cell, configuration=format_configuration(reference_runs[0]),
-        metric="test" if metric == "final_test_accuracy" else "val",
+        cell=found["cell"], configuration=format_configuration(reference_runs[0]),
+        metric="test" if found["metric"] == "final_test_accuracy" else "val",
         seeds_reference=len(reference_runs), seeds_new=len(new_runs),
         failed_reference=failed[0], failed_new=failed[1],
-        mean_reference=float(np.mean(list(reference_by_seed.values()))),
-        mean_new=float(np.mean(list(new_by_seed.values()))),
-        difference=difference, failure_p_value=failure_p,
+        mean_reference=float(np.mean(list(found["reference_by_seed"].values()))),
+        mean_new=float(np.mean(list(found["new_by_seed"].values()))),
+        difference=found["difference"], p_equivalence=found["p_equivalence"], p_holm=p_holm,
         steps_reference=format_steps(reference_row, reference_steps),
-        steps_new=format_steps(new_row, new_steps), verdict=verdict, reason=reason)
-
-
-def judge(reference_by_seed: dict, new_by_seed: dict, failed: tuple[int, int] = (0, 0),
-          tolerance: float = TOLERANCE, alpha: float = ALPHA) -> tuple[str, str, Difference, float]:
-    """(verdict, reason, NEW - REFERENCE difference, failure p-value) for one cell's per-seed
-    accuracies (seed -> counted accuracy) and failure counts (REFERENCE, NEW)."""
-    confidence = 1.0 - alpha
-    if len(set(reference_by_seed) & set(new_by_seed)) >= 2:
-        difference = paired(new_by_seed, reference_by_seed, confidence)
-    else:
-        difference = unpaired(list(new_by_seed.values()), list(reference_by_seed.values()), confidence)
-    failure_p = failure_p_value(failed, (len(reference_by_seed), len(new_by_seed)))
-    if failure_p < alpha:
-        return (DIFFERS, f"failures {failed[0]}/{len(reference_by_seed)} vs {failed[1]}/{len(new_by_seed)} "
-                f"(Fisher p {failure_p:.2g})", difference, failure_p)
-    delta, interval, p_value = difference.mean, difference.interval, difference.p_value
-    if interval is None:
-        verdict = REPRODUCED if abs(delta) <= tolerance else DIFFERS
-        return verdict, f"one seed each: the tolerance alone decides (|Δ| {'≤' if verdict == REPRODUCED else '>'} {tolerance:g})", difference, failure_p
-    if abs(delta) > tolerance and p_value < alpha:
-        return DIFFERS, f"|Δ| > {tolerance:g} and {difference.test} p < {alpha:g}", difference, failure_p
-    if -tolerance <= interval[0] and interval[1] <= tolerance:
-        return REPRODUCED, f"{difference.test} interval within ±{tolerance:g}", difference, failure_p
-    return INCONCLUSIVE, f"{difference.test} interval reaches past ±{tolerance:g}", difference, failure_p
-
-
-def failure_p_value(failed: tuple[int, int], seeds: tuple[int, int]) -> float:
-    """Two-sided Fisher's exact test of equal failure rates (1.0 when neither side failed)."""
-    if not any(failed):
-        return 1.0
-    table = [[failed[0], seeds[0] - failed[0]], [failed[1], seeds[1] - failed[1]]]
-    return float(scipy_stats.fisher_exact(table).pvalue)
+        steps_new=format_steps(new_row, new_steps), verdict=verdict, reason=reason,
+        unstable_reference=sum(bool(run.get("unstable")) for run in reference_runs),
+        unstable_new=sum(bool(run.get("unstable")) for run in new_runs))
 
 
 def format_steps(row: dict | None, steps: int | None) -> str:
-    """The censored median steps to target: "150", "> 300" (half or more never reached it)."""
-    if row is None:
-        return "—"
-    median = row["steps_to_target_median"]
-    if median is not None:
-        return f"{median:g}"
-    return f"> {steps}" if steps else "never"
+    """The censored median steps to target on the evaluation grid: "(50, 75]", "> 300" (half
+    or more never reached it)."""
+    return "—" if row is None else format_median(row, steps)
 
 
 def compare_chosen(reference: dict, new: dict) -> list[ChosenComparison]:
@@ -292,8 +353,8 @@ def print_comparison(result: ComparisonResult, console=None) -> None:
         same = "same order" if ranking.reference_order == ranking.new_order else (
             f"REFERENCE {' > '.join(ranking.reference_order)}; NEW {' > '.join(ranking.new_order)}")
         console.print(f"optimizer ranking, {ranking.task} init {ranking.init}: {tau} ({same})", highlight=False)
-    console.print(result.summary_line(), style="bold red" if not result.reproduced else "bold green",
-                  highlight=False)
+    style = {REPRODUCED: "bold green", NOT_REPRODUCED: "bold red"}.get(result.verdict, "bold yellow")
+    console.print(result.summary_line(), style=style, highlight=False)
 
 
 LISTED = 8
@@ -310,10 +371,12 @@ def comparison_table(result: ComparisonResult):
     from rich.table import Table
 
     table = Table(title="NEW vs REFERENCE per cell: mean accuracy over every seed, failures counted "
-                        "(Δ = NEW − REFERENCE with its 99% interval; seeds, failures: REFERENCE/NEW)",
+                        f"(Δ = NEW − REFERENCE with its 95% bootstrap interval; p: exact sign-flip, two-sided; "
+                        f"TOST: equivalent within ±{result.delta:g}; seeds, failures: REFERENCE/NEW)",
                   title_justify="left")
     table.add_column("cell", no_wrap=True)
-    for name in ("seeds", "failed", "ref", "new", "Δ", "99% interval", "p", "median steps"):
+    for name in ("seeds", "failed", "ref", "new", "Δ", "95% interval", "p", "p (Holm)", "TOST p",
+                 "median steps"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("why")
@@ -323,7 +386,7 @@ def comparison_table(result: ComparisonResult):
     return table
 
 
-COLOURS = {REPRODUCED: "green", INCONCLUSIVE: "yellow", DIFFERS: "red"}
+COLOURS = {IDENTICAL: "green", EQUIVALENT: "green", INCONCLUSIVE: "yellow", DIFFERENT: "red"}
 
 
 def _table_row(compared: CellComparison, with_task: bool) -> list[str]:
@@ -338,6 +401,7 @@ def _table_row(compared: CellComparison, with_task: bool) -> list[str]:
             f"{compared.failed_reference}/{compared.failed_new}",
             f"{compared.mean_reference:.4f}", f"{compared.mean_new:.4f}",
             _format(difference.mean, "+.4f"), interval, _format(difference.p_value, ".2g"),
+            _format(compared.p_holm, ".2g"), _format(compared.p_equivalence, ".2g"),
             f"{compared.steps_reference} → {compared.steps_new}",
             f"[{colour}]{compared.verdict}[/{colour}]", compared.reason]
 

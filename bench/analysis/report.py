@@ -1,12 +1,16 @@
 """`python -m bench report RESULTS.json`: a Markdown report beside the results (`RESULTS.md`).
 
-It holds the protocol (selection and evaluation seeds, the failure rule, censoring, corrections)
-and, per task: test accuracy of each (optimizer, init)'s chosen configuration on the evaluation
-seeds, with failures per cell; convergence speed (censored medians, "> N" where half or more
-seeds never reached the target); the paired comparisons of `bench.analysis.stats` against the
-leader chosen on validation, Holm-corrected per table; the plots (`bench.analysis.plots`,
-linked by percent-encoded relative paths, so they render on GitHub whatever the file names);
-every configuration in a folded table; and the run's provenance.
+It holds the protocol (selection and evaluation seeds, the failure rule, censoring, the tests
+and what their error rate covers; docs/methodology.md) and, per task: test accuracy of each
+(optimizer, init)'s chosen configuration on the evaluation seeds, with its bootstrap interval
+over seeds and the interval over seeds and test examples, failures and unstable runs per cell,
+the best set in bold; the best set of every comparison table (`verdicts`), ties printed as
+ties, with the minimum detectable difference; each configuration against its table's top, with
+its interval and verdict (worse, equivalent within ±delta, inconclusive); the tuning each
+optimizer got and the choices flagged (grid edge, near tie); convergence speed on the
+evaluation grid ("(50, 75]"; "> N" where half or more seeds never reached the target); the plots
+(`bench.analysis.plots`, linked by percent-encoded relative paths, so they render on GitHub
+whatever the file names); every configuration in a folded table; and the run's provenance.
 
 The document is checked in full, and the whole text rendered, before any file is written.
 """
@@ -16,12 +20,14 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from bench.analysis.stats import (FAMILY_ALPHA, RESOLUTION_EXAMPLES, PairedDifference, init_differences,
-                                  optimizer_differences)
+from bench.analysis.stats import (DELTA, EQUIVALENT, FAMILY_ALPHA, IDENTICAL, RESOLUTION_EXAMPLES, WORSE,
+                                  PairedDifference, TableComparison, table_comparisons)
 from bench.errors import UsageError
-from bench.records.labels import format_configuration
+from bench.records.choices import NEAR_TIE
+from bench.records.labels import format_configuration, format_median
+from bench.records.per_run import UNSTABLE_DROP
 from bench.records.queries import chosen_rows, inits_of, optimizers_of, shared_seeds, task_settings, tasks
-from bench.records.selection import selection_key
+from bench.records.verdicts import METHOD
 from bench.results.document import check_document, load_results
 from bench.results import files
 from bench.results.files import atomic_write
@@ -56,7 +62,7 @@ def write_report(results_path, plots: bool = True, results: dict | None = None) 
 
 
 def render_report(results: dict, plot_links: list[str] = (), plots_skipped: bool = False,
-                  title: str | None = None) -> str:
+                  title: str | None = None, delta: float = DELTA) -> str:
     """The Markdown text of the report; `plot_links` are paths relative to the report."""
     meta = results["meta"]
     lines = [f"# initopt results: {title or meta.get('suite', 'results')}", ""]
@@ -68,15 +74,21 @@ def render_report(results: dict, plot_links: list[str] = (), plots_skipped: bool
                   "same seeds that report test accuracy here (selection and evaluation shared seeds), so "
                   "the test accuracies of chosen configurations lean optimistic. Its statistics are "
                   "recomputed under the current rules (failures counted, censored speed).", ""]
-    lines += [seeds_line(meta["config"]), "", methodology(results), ""]
-    optimizer_pairs, init_pairs = optimizer_differences(results), init_differences(results)
+    elif meta.get("upgraded_from"):
+        lines += [f"> **Schema-{meta['upgraded_from']} file**: its intervals, best sets, speed on the "
+                  "evaluation grid, unstable runs and choice flags are computed from its runs under the "
+                  "current rules.", ""]
+    comparisons = table_comparisons(results, delta)
+    lines += [seeds_line(meta["config"]), "", methodology(results, len(comparisons), delta), ""]
     task_names = tasks(results)
     for task in task_names:
+        found = [table for table in comparisons if table.task == task]
         lines += [f"## {task}", "", settings_line(task_settings(results, task)), ""]
-        lines += accuracy_table(results, task)
+        lines += accuracy_table(results, task, found)
+        lines += best_sets_section(found, task_settings(results, task).get("n_test"))
+        lines += tuning_section(results, task)
         lines += speed_table(results, task)
-        lines += paired_section([d for d in optimizer_pairs if d.task == task],
-                                [d for d in init_pairs if d.task == task])
+        lines += paired_section(found)
         lines += plots_section([link for link in plot_links if _is_task_plot(link, task, len(task_names))],
                                plots_skipped)
         lines += all_configurations_table(results, task)
@@ -107,8 +119,10 @@ def across_tasks_section(results: dict, links: list[str], plots_skipped: bool) -
     if mup.applies(results):
         header, rows = mup.table(results)
         lines += ["## muP: the best learning rate across widths", "",
-                  "Best learning rate (lowest mean final training loss over the selection seeds) of each "
-                  "width under each parametrization; drift = log10(largest / smallest best rate).", ""]
+                  "Best learning rate (lowest **median** final training loss over the selection seeds: one "
+                  "diverged seed cannot move it; a non-finite loss counts as worse than any) of each width "
+                  "under each parametrization; drift = log10(largest / smallest best rate), with its 95% "
+                  "percentile bootstrap interval over resamples of the selection seeds.", ""]
         lines += markdown_table(header, rows)
     if lines and not plots_skipped:
         lines += [line for link in links for line in (f"![{Path(link).stem}]({quote(link, safe='/')})", "")]
@@ -138,24 +152,39 @@ def settings_line(settings: dict) -> str:
     return " · ".join(f"**{name}** {value}" for name, value in parts if value is not None)
 
 
-def methodology(results: dict) -> str:
-    """The protocol in one paragraph: what every number below means."""
+def methodology(results: dict, n_tables: int = 0, delta: float = DELTA) -> str:
+    """The protocol in one paragraph: what every number below means (docs/methodology.md)."""
     config = results["meta"]["config"]
     selection = ("on the validation accuracy of the same seeds (this schema-1 file shared them)"
                  if shared_seeds(results) else
                  f"on the mean validation accuracy of the selection seeds ({seed_list(config['selection_seeds'])}); "
                  f"the chosen one is re-trained on the evaluation seeds ({seed_list(config['evaluation_seeds'])}), "
                  "disjoint from them, and every test accuracy below comes from those")
+    family = (f"This report has {n_tables} comparison table(s), so the chance that some best set misses its "
+              f"table's best is at most {min(1.0, n_tables * FAMILY_ALPHA):.2g} over the report (and the same bound "
+              "holds, separately, for its \"equivalent\" claims)." if n_tables else "")
     return (f"**Protocol.** For each (optimizer, init) the configuration (learning rate, ...) is chosen {selection}. "
             "A run **fails** when its training loss, parameters or evaluations go non-finite, or its training loss "
             "at any step exceeds 10× its loss before training; a failed run never reaches the target, and counts in "
             "every mean, interval and difference at the accuracy it measured, or at chance (1 / classes). "
+            f"A run that did not fail is **unstable** when its final validation accuracy lies more than "
+            f"{UNSTABLE_DROP:g} below its own peak; it counts at what it measured and is counted beside the failures. "
             "A configuration where more than half the seeds failed ranks below every other. "
-            "**Speed**: the Kaplan-Meier median of steps to the target over all seeds, a seed that never reached it "
-            "censored at the end of training (\"> N\", N the training steps: half or more never did), with its 95% "
-            "interval. "
-            "**Comparisons**: paired over seeds, against the leader chosen on validation (never on test), "
-            f"Holm-Bonferroni corrected within each table (family-wise {FAMILY_ALPHA:g}).")
+            "**Intervals**: 95% percentile bootstrap over seeds (`scipy.stats.bootstrap`, never clipped), covering "
+            "another training run on this test set; beside it, \"task\": seeds resampled and the test set redrawn "
+            "(a binomial draw of its size), covering this method on the task. Below about 8 seeds a bootstrap "
+            "interval covers less than 95%. "
+            "**Speed**: the Kaplan-Meier median of the first evaluation at which the validation accuracy reached the "
+            "target, a seed that never did censored at the end of training; a crossing is known only to the "
+            "evaluation grid, so the median is shown as the grid interval it lies in, \"(50, 75]\", and \"> N\" "
+            "where half or more seeds never reached it. "
+            "**Best**: each table's best set is every configuration not shown worse than another of the table on the "
+            f"evaluation seeds ({METHOD}); it holds the table's truly best configuration with probability at least "
+            f"{1 - FAMILY_ALPHA:.0%}. Ties are ties: several configurations in a set are printed together, in no "
+            f"order. **Equivalent** within ±{delta:g}: two one-sided exact sign-flip tests, Holm over the table "
+            "(the chance that any of a table's \"equivalent\" claims is false is at most 0.05). "
+            "Tests are exact: two seeds never give p < 0.5, and identical pairs are \"identical\", not significant. "
+            f"The {FAMILY_ALPHA:g} error rate covers one table. {family}")
 
 
 def _cell(text) -> str:
@@ -168,72 +197,150 @@ def markdown_table(header: list[str], rows: list[list]) -> list[str]:
     return lines + [""]
 
 
-def format_accuracy(row: dict | None, metric: str = "test") -> str:
-    """"0.953 [0.949, 0.957]"; a single seed has no interval; failures counted and shown."""
+def format_accuracy(row: dict | None, metric: str = "test", task_interval: bool = False) -> str:
+    """"0.953 [0.949, 0.957]" (bootstrap over seeds); with `task_interval` also the interval over
+    seeds and test examples, "task [0.93, 0.97]"; a single seed has no interval; failures and
+    unstable runs counted and shown."""
     if row is None:
         return DASH
     mean, interval = row[f"{metric}_accuracy_mean"], row[f"{metric}_accuracy_ci95"]
     if mean is None:
         return DASH
     text = f"{mean:.3f} " + (f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else f"(n={row['n_seeds']}, no CI)")
-    return text + (f" · {row['n_failed']}/{row['n_seeds']} failed" if row["n_failed"] else "")
+    task = row.get("test_accuracy_task_ci95") if metric == "test" and task_interval else None
+    if task:
+        text += f" · task [{task[0]:.3f}, {task[1]:.3f}]"
+    text += f" · {row['n_failed']}/{row['n_seeds']} failed" if row["n_failed"] else ""
+    return text + (f" · {row['n_unstable']}/{row['n_seeds']} unstable" if row.get("n_unstable") else "")
 
 
 def format_speed(row: dict | None, steps: int | None, kind: str = "steps") -> str:
-    """"150 [125, 200]"; "> 300" where half or more seeds never reached the target."""
+    """"(50, 75], CI (25, 100]": the median's evaluation interval and its 95% interval on the
+    grid; "> 300" where half or more seeds never reached the target."""
     if row is None:
         return DASH
-    median, interval = row[f"{kind}_to_target_median"], row[f"{kind}_to_target_ci95"]
-    if median is None:
-        return censored_limit(row, steps, kind)
-    text = f"{median:g}"
-    if interval is not None:
-        text += f" [{interval[0]:g}, {DASH if interval[1] is None else format(interval[1], 'g')}]"
+    text = format_median(row, steps, kind)
+    interval = row[f"{kind}_to_target_ci95"]
+    if row[f"{kind}_to_target_median"] is not None and interval is not None:
+        high = DASH if interval[1] is None else format(interval[1], "g")
+        text += f", CI ({interval[0]:g}, {high}]"
     return text
 
 
-def censored_limit(row: dict, steps: int | None, kind: str = "steps") -> str:
-    """"> N": the end of training, in steps or (where the row tells the batch) in examples."""
-    if not steps:
-        return "never"
-    if kind == "steps":
-        return f"> {steps}"
-    interval, step_interval = row["examples_to_target_ci95"], row["steps_to_target_ci95"]
-    if interval and step_interval and step_interval[0]:
-        return f"> {steps * interval[0] / step_interval[0]:g}"
-    return f"> {steps} steps"
-
-
-def leader(results: dict, task: str) -> tuple | None:
-    """The (task, optimizer, init) whose chosen configuration is best on validation."""
-    selection = chosen_rows(results, "selection", task)
-    evaluated = chosen_rows(results, "evaluation", task)
-    candidates = [pair for pair in selection if pair in evaluated]
-    return min(candidates, key=lambda pair: selection_key(selection[pair])) if candidates else None
-
-
-def accuracy_table(results: dict, task: str) -> list[str]:
+def accuracy_table(results: dict, task: str, comparisons: list[TableComparison] = ()) -> list[str]:
     rows = chosen_rows(results, "evaluation", task)
-    best = leader(results, task)
+    best = best_of_task(comparisons)
     optimizers, inits = optimizers_of(results, task), inits_of(results, task)
     table = []
     for init in inits:
         cells = []
         for optimizer in optimizers:
             row = rows.get((task, optimizer, init))
-            text = format_accuracy(row) + (f" ({format_configuration(row)})" if row else "")
-            cells.append(f"**{text}**" if (task, optimizer, init) == best else text)
+            text = format_accuracy(row, task_interval=True) + (f" ({format_configuration(row)})" if row else "")
+            cells.append(f"**{text}**" if (task, optimizer, init) in best else text)
         table.append([init, *cells])
+    widest = _widest(comparisons)
+    bold = (f"Bold: the best set of {widest.title} (see below): not shown worse than the best on the evaluation "
+            "seeds. " if widest else "")
     intro = ["### Test accuracy of the chosen configuration", "",
              "Mean final test accuracy over the evaluation seeds, every seed counted (failed runs at what they "
-             "measured, or chance), with its 95% t interval, at each (optimizer, init)'s configuration chosen on "
-             f"validation; failures shown per cell. Bold: the best (optimizer, init) on validation, not on test. "
-             f"{DASH}: not run.", ""]
+             "measured, or chance), at each (optimizer, init)'s configuration chosen on validation. First its 95% "
+             "bootstrap interval over seeds (another training run on this test set), then \"task\": over seeds and "
+             "test examples (this method on the task). Failures and unstable runs shown per cell. "
+             f"{bold}{DASH}: not run.", ""]
     return intro + markdown_table(["init \\ optimizer", *optimizers], table)
 
 
+def _widest(comparisons) -> TableComparison | None:
+    """The table the accuracy grid bolds: every (optimizer, init) if there is one, else the only table."""
+    overall = [table for table in comparisons if not table.held_fixed]
+    return overall[0] if overall else (comparisons[0] if len(comparisons) == 1 else None)
+
+
+def best_of_task(comparisons) -> set:
+    widest = _widest(comparisons)
+    return set(widest.found.best) if widest else set()
+
+
+def tie_line(table: TableComparison) -> str:
+    """"best: adam" or "tied for best: adam, rmsprop" (alphabetical: no order is claimed)."""
+    names = sorted(table.labels[key] for key in table.found.best)
+    return ("best: " if len(names) == 1 else "tied for best: ") + ", ".join(names)
+
+
+def best_sets_section(comparisons: list[TableComparison], n_test: int | None) -> list[str]:
+    lines = ["### Best sets", "",
+             "Per table, every configuration not shown worse than another on the evaluation seeds (see "
+             "**Best** in the protocol): it holds the table's truly best configuration with probability at least "
+             f"{1 - FAMILY_ALPHA:.0%}; several are **tied**. The minimum detectable difference: what one comparison "
+             "catches with 80% power at these seeds (`statsmodels` `TTestPower` at Bonferroni's level over the "
+             "table, a bound on what the max-T test needs).", ""]
+    if not comparisons:
+        return lines + ["Nothing to compare (one configuration per table).", ""]
+    for table in comparisons:
+        found = table.found
+        shown = "; ".join(f"{table.labels[key]} (by {table.labels[why.better]}, p {why.p_value:.2g} ≤ "
+                          f"{why.threshold:.2g})" for key, why in found.worse.items())
+        lines.append(f"- **{table.title}** ({len(found.means)} configurations, {found.n_seeds} seeds): "
+                     f"{tie_line(table)}" + (f"; shown worse: {shown}" if shown else "") + "; "
+                     + detectable_text(found, n_test))
+    return lines + [""]
+
+
+def detectable_text(found, n_test: int | None) -> str:
+    if found.minimum_detectable_difference is None:
+        return (f"nothing detectable: {found.n_seeds} seed(s) cannot reach p ≤ {found.level:g} with an exact test "
+                "(too few seeds to judge)" if found.threshold else "no comparison")
+    mdd = found.minimum_detectable_difference
+    examples = f" ({mdd * n_test:.1f} test examples)" if n_test else ""
+    return f"minimum detectable difference {mdd:.4f}{examples}"
+
+
+def tuning_section(results: dict, task: str) -> list[str]:
+    """How many candidates each optimizer's choice was made among, and the choices to doubt."""
+    chosen = chosen_rows(results, "selection", task)
+    if not chosen:
+        return []
+    candidates: dict[str, set] = {}
+    for (_, optimizer, _), row in chosen.items():
+        candidates.setdefault(optimizer, set()).add(row.get("n_candidates", 1))
+    search = ("quasi-random search of its hyperparameters" if results["meta"]["config"].get("search_space")
+              else "grid of learning rates")
+    counts = ", ".join(f"{optimizer} {'/'.join(map(str, sorted(found)))}" for optimizer, found in candidates.items())
+    equal = len({count for found in candidates.values() for count in found}) == 1
+    lines = ["### Tuning and choices", "",
+             f"Candidates per optimizer ({search}, chosen on the selection seeds): {counts}. "
+             + ("Every optimizer got the same number." if equal else
+                "**Unequal tuning**: a comparison favours the optimizers with more candidates; one candidate means "
+                "its rate was chosen outside this run."), ""]
+    flagged = [(pair, row) for pair, row in chosen.items() if choice_flags(row)]
+    if flagged:
+        lines += [f"{len(flagged)} of {len(chosen)} choices flagged: at an edge of the grid (the best may lie "
+                  f"beyond it) or a near tie (choice stability, the fraction of bootstrap resamples of the "
+                  f"selection seeds that choose the same, below {NEAR_TIE:g}).", ""]
+        lines += markdown_table(["optimizer", "init", "chosen", "candidates", "grid edge", "choice stability", "flag"],
+                                [[pair[1], pair[2], format_configuration(row), row.get("n_candidates", 1),
+                                  row.get("grid_edge") or DASH, _number(row.get("choice_stability"), ".2f"),
+                                  "; ".join(choice_flags(row))] for pair, row in flagged])
+    else:
+        lines += ["No choice at a grid edge or a near tie.", ""]
+    return lines
+
+
+def choice_flags(row: dict) -> list[str]:
+    """Why a chosen configuration deserves doubt: at an edge of its grid, or a near tie."""
+    flags = []
+    if row.get("grid_edge"):
+        flags.append(f"at the {row['grid_edge']} edge of its grid: widen it (--lrs)")
+    stability = row.get("choice_stability")
+    if stability is not None and stability < NEAR_TIE:
+        flags.append(f"near tie (stability {stability:.2f} < {NEAR_TIE:g}): this choice may differ on another machine")
+    return flags
+
+
 def speed_table(results: dict, task: str) -> list[str]:
-    steps = task_settings(results, task)["steps"]
+    settings = task_settings(results, task)
+    steps, every = settings["steps"], settings.get("eval_every")
     evaluation = chosen_rows(results, "evaluation", task)
     selection_rows = [row for row in results["summary"] if row["task"] == task and row["phase"] == "selection"]
     table = []
@@ -242,18 +349,21 @@ def speed_table(results: dict, task: str) -> list[str]:
         candidates = [r for r in selection_rows if (r["optimizer"], r["init"]) == pair[1:]]
         table.append([pair[1], pair[2], format_configuration(row), format_speed(row, steps),
                       format_speed(row, steps, "examples"), f"{100 * row['reached_fraction']:.0f}%",
-                      f"{row['n_failed']}/{row['n_seeds']}",
+                      f"{row['n_failed']}/{row['n_seeds']}", f"{row.get('n_unstable', 0)}/{row['n_seeds']}",
                       (f"{sum(r['n_failed'] for r in candidates)}/{sum(r['n_seeds'] for r in candidates)}"
                        if candidates else DASH)])
+    grid = f"every {every} steps" if every else "at each evaluation"
     intro = ["### Convergence speed", "",
              "At each (optimizer, init)'s chosen configuration, over its evaluation seeds: the Kaplan-Meier median "
-             "number of steps (and of training examples seen: steps × batch size, the whole training set per step "
-             "for full-batch methods) until the validation accuracy first reached the target, with its 95% interval "
-             f"({DASH} for an upper end beyond training); \"> {steps}\" where half or more seeds never reached it. A "
-             "failed run never counts as reached. Failures at the chosen configuration, and over every candidate on "
-             "the selection seeds.", ""]
-    return intro + markdown_table(["optimizer", "init", "chosen", "median steps [95% CI]",
-                                   "median examples [95% CI]", "reached", "failed (chosen)",
+             "of the first evaluated step (and of training examples seen: steps × batch size, the whole training "
+             "set per step for full-batch methods) at which the validation accuracy reached the target. The "
+             f"accuracy is evaluated {grid}, so a crossing first seen at 75 happened in (50, 75]: the median is "
+             "shown as the interval of the grid it lies in, and its 95% interval opens one evaluation earlier "
+             f"({DASH} for an upper end beyond training); \"> {steps}\" where half or more seeds never reached it. "
+             "A failed run never counts as reached. Failures and unstable runs at the chosen configuration, and "
+             "failures over every candidate on the selection seeds.", ""]
+    return intro + markdown_table(["optimizer", "init", "chosen", "median steps, 95% CI",
+                                   "median examples, 95% CI", "reached", "failed (chosen)", "unstable (chosen)",
                                    "failed (all candidates)"], table)
 
 
@@ -262,52 +372,46 @@ def _in_config_order(results: dict, task: str, rows: dict) -> list[tuple]:
             for init in inits_of(results, task) if (task, optimizer, init) in rows]
 
 
+VERDICT_TEXT = {WORSE: "worse", EQUIVALENT: "equivalent", IDENTICAL: "identical"}
+
+
 def format_difference(difference: PairedDifference) -> list[str]:
     mean = DASH if difference.mean_difference is None else f"{difference.mean_difference:+.4f}"
     interval = (DASH if difference.ci95 is None
                 else f"[{difference.ci95[0]:+.4f}, {difference.ci95[1]:+.4f}]")
-    p_value = DASH if difference.p_value is None else f"{difference.p_value:.3g}"
-    p_holm = DASH if difference.p_holm is None else f"{difference.p_holm:.3g}"
-    verdict = "yes" if difference.significant else ("no" if difference.p_holm is not None else "untestable")
+    examples = (DASH if difference.mean_difference is None or not difference.n_test
+                else f"{difference.mean_difference * difference.n_test:+.1f}")
+    verdict = VERDICT_TEXT.get(difference.verdict, "inconclusive")
+    if difference.verdict == WORSE and difference.worse_than and difference.worse_than != difference.b:
+        verdict += f" (than {difference.worse_than})"
+    if difference.verdict == EQUIVALENT:
+        verdict += f" within ±{difference.delta:g}"
     note = (f"< {RESOLUTION_EXAMPLES} test examples" if difference.below_resolution else "")
-    return [difference.held_fixed, f"{difference.a} − {difference.b}", mean, interval, p_value, p_holm,
-            difference.n_pairs, verdict, note]
+    return [f"{difference.a} − {difference.b}", mean, interval, examples, _number(difference.p_value, ".3g"),
+            _number(difference.p_equivalence_holm, ".3g"), difference.n_pairs, verdict, note]
 
 
-def paired_section(optimizer_pairs: list[PairedDifference], init_pairs: list[PairedDifference]) -> list[str]:
-    header = ["held fixed", "difference", "mean", "95% CI", "p (paired t)", "p (Holm)", "pairs",
-              "significant", "note"]
-    lines = ["### Paired differences", "",
+def paired_section(comparisons: list[TableComparison]) -> list[str]:
+    header = ["difference", "mean", "95% CI", "test examples", "p (not best, max-T)", "p (equivalent, Holm)",
+              "pairs", "verdict", "note"]
+    lines = ["### Each configuration against its table's best", "",
              "Seeds are paired: for a given (seed, init) every optimizer starts from the same parameters and sees "
-             "the same batches. Each row is the mean over the evaluation seeds of (test accuracy of the first minus "
-             "that of the leader), each at its chosen configuration, every seed counted, with its 95% t interval "
-             "(`scipy.stats.ttest_rel`). The leader is the best on **validation**, so the test that follows is not "
-             "biased towards it. Significant: Holm-adjusted p < 0.05 within the table.", ""]
-    for title, found in (("Each optimizer vs the best optimizer under the same init", optimizer_pairs),
-                         ("Each init vs the best init under the same optimizer", init_pairs)):
-        lines += [f"**{title}**", ""]
-        if not found:
-            lines += ["Nothing to compare (one candidate per group).", ""]
-            continue
-        lines += markdown_table(header, [format_difference(d) for d in found])
-        lines += [significance_sentence(found), ""]
+             "the same batches. Each row is the mean over the evaluation seeds of (test accuracy of a configuration "
+             "minus that of its table's highest test mean), each at its chosen configuration, every seed counted, "
+             "with its 95% bootstrap interval and in test examples. p (not best): the exact sign-flip max-T test "
+             "of the best sets, that another configuration of the table beats this one (it cannot go below "
+             "1/2^n). Verdict: **worse** when outside the table's best set (p ≤ 0.05); **equivalent** when two one-sided tests put the difference within ±delta (Holm over the table); "
+             "**identical** when every seed scored the same; else **inconclusive**.", ""]
+    if not comparisons:
+        return lines + ["Nothing to compare (one configuration per table).", ""]
+    for table in comparisons:
+        title = f"{table.title}: top {table.labels[table.top]} ({table.found.means[table.top]:.4f}); {tie_line(table)}"
+        body = markdown_table(header, [format_difference(d) for d in table.differences])
+        if not table.held_fixed and len(table.differences) > 12:  # the big table folds
+            lines += [f"<details><summary>{title}</summary>", "", *body, "</details>", ""]
+        else:
+            lines += [f"**{title}**", "", *body]
     return lines
-
-
-def significance_sentence(found: list[PairedDifference]) -> str:
-    tested = [d for d in found if d.p_value is not None]
-    significant = [d for d in tested if d.significant]
-    uncorrected = sum(d.p_value < FAMILY_ALPHA for d in tested)
-    correction = (f"Holm-Bonferroni over the {len(tested)} tests of this table: {len(significant)} significant "
-                  f"at a family-wise {FAMILY_ALPHA:g} ({uncorrected} before correction).")
-    if not significant:
-        return correction
-    described = [f"{d.a} is {'worse' if d.mean_difference < 0 else 'better'} than {d.b} ({d.held_fixed}, "
-                 f"{d.mean_difference:+.4f})" for d in significant]
-    small = [d for d in significant if d.below_resolution]
-    note = (f" Of these, {len(small)} {'is' if len(small) == 1 else 'are'} smaller than {RESOLUTION_EXAMPLES} "
-            f"test examples ({small[0].resolution:.4f}): too small to matter whatever the p-value." if small else "")
-    return correction + " Significant: " + "; ".join(described) + "." + note
 
 
 def plots_section(links: list[str], skipped: bool) -> list[str]:
@@ -328,11 +432,11 @@ def all_configurations_table(results: dict, task: str) -> list[str]:
     steps = task_settings(results, task)["steps"]
     table = [[row["optimizer"], row["init"], row["phase"],
               format_configuration(row) + (" ★" if row["chosen"] else ""), row["n_seeds"],
-              failure_counts(row),
+              failure_counts(row), row.get("n_unstable", 0),
               format_accuracy(row, "val"), format_accuracy(row, "test"), format_speed(row, steps),
               f"{100 * row['reached_fraction']:.0f}%"] for row in rows]
-    header = ["optimizer", "init", "phase", "configuration (★ chosen)", "seeds", "failed",
-              "val accuracy [95% CI]", "test accuracy [95% CI]", "median steps [95% CI]", "reached"]
+    header = ["optimizer", "init", "phase", "configuration (★ chosen)", "seeds", "failed", "unstable",
+              "val accuracy [95% CI]", "test accuracy [95% CI]", "median steps, 95% CI", "reached"]
     return (["<details><summary>Every configuration, selection and evaluation</summary>", ""]
             + markdown_table(header, table) + ["</details>", ""])
 

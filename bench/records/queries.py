@@ -66,7 +66,7 @@ def chosen_rows(results: dict, phase: str, task: str | None = None) -> dict[Pair
 
 def shared_seeds(results: dict) -> bool:
     """True when selection and evaluation shared seeds (a file upgraded from schema 1)."""
-    return results["meta"].get("upgraded_from") is not None
+    return results["meta"].get("upgraded_from") == 1
 
 
 def ordered(names, preferred) -> list[str]:

@@ -14,8 +14,9 @@ seeds, never among the selection seeds, re-train the chosen one and report test 
 Reading checks every field's type and range (`bench.results.schema`, made of the field checks
 of `bench.results.checks`) and what fields must agree on (`bench.results.validation`), so a
 hand-edited file fails with one line naming the file, the record and the field (`UsageError`,
-exit 2) before anything is computed or written. A schema-1 file is checked as such and upgraded
-in memory (`upgrade_schema_1`): its readers see schema 2, flagged `meta.upgraded_from = 1`.
+exit 2) before anything is computed or written. A schema-1 or schema-2 file is checked as such
+and upgraded in memory (`upgrade_schema_1`, `upgrade_schema_2`): its readers see the current
+schema, flagged `meta.upgraded_from` (1 or 2).
 """
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ from bench.errors import UsageError
 from bench.records.selection import choose, selection_key
 from bench.results.checks import is_integer, show
 from bench.results.schema import (BOTH_PHASES, CURVE_KEYS, FAILURES, INTERVAL_KEYS, PHASES, READABLE_VERSIONS,
-                                  RUN_KEYS, SCHEMA_1, SCHEMA_2, SCHEMA_VERSION, SUMMARY_COLUMNS, SUMMARY_KEYS,
-                                  TOP_LEVEL_KEYS, build, csv_row)
-from bench.results.upgrade import upgrade_schema_1
+                                  RUN_KEYS, SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_VERSION, SUMMARY_COLUMNS,
+                                  SUMMARY_KEYS, TOP_LEVEL_KEYS, VERDICT_KEYS, VERDICTS_KEY, build, csv_row)
+from bench.results.upgrade import upgrade_schema_1, upgrade_schema_2
 from bench.results.validation import check_consistency, check_tree
 
 # The format's public face (README, "Results format" and "Methodology"): reading is defined here,
@@ -39,17 +40,18 @@ from bench.results.validation import check_consistency, check_tree
 __all__ = [
     "SCHEMA_VERSION", "READABLE_VERSIONS", "PHASES", "BOTH_PHASES", "FAILURES", "MAX_NESTING_DEPTH",
     "TOP_LEVEL_KEYS", "RUN_KEYS", "CURVE_KEYS", "SUMMARY_KEYS", "INTERVAL_KEYS", "SUMMARY_COLUMNS",
-    "build", "csv_row", "load_results", "parse", "nesting_depth", "check_document", "check_schema",
-    "upgrade_schema_1", "selection_key", "choose",
+    "VERDICTS_KEY", "VERDICT_KEYS", "build", "csv_row", "load_results", "parse", "nesting_depth",
+    "check_document", "check_schema", "upgrade_schema_1", "upgrade_schema_2", "selection_key", "choose",
 ]
 
-# A results document nests five levels deep (document, runs, run, curve, values); anything
+# A results document nests six levels deep at most (document, verdicts, verdict, worse, entry,
+# than; runs, run, curve, values); anything
 # much deeper is not one, and is refused before the parser recurses into it.
 MAX_NESTING_DEPTH = 16
 
 
 def load_results(path) -> dict:
-    """The results document in `path`, checked (and upgraded to schema 2 when older).
+    """The results document in `path`, checked (and upgraded to the current schema when older).
 
     Any problem is one `UsageError` line naming the file, the record and the field.
     """
@@ -94,7 +96,8 @@ def nesting_depth(text: str) -> int:
 
 
 def check_document(document, source: str = "results") -> dict:
-    """`document` checked field by field; a schema-1 document comes back upgraded to schema 2.
+    """`document` checked field by field; an older document comes back upgraded to the current
+    schema.
 
     Raises UsageError with one line: "<source>: <record>.<field>: <what is wrong>".
     """
@@ -110,7 +113,13 @@ def check_document(document, source: str = "results") -> dict:
     if version == 1:
         check_tree(document, SCHEMA_1, source)
         return upgrade_schema_1(document, source)
-    check_tree(document, SCHEMA_2, source)
+    if version == 2:
+        check_tree(document, SCHEMA_2, source)
+        check_consistency(document, source)
+        return upgrade_schema_2(document, source)
+    if VERDICTS_KEY not in document:
+        raise UsageError(f"{source}: not an initopt results file of schema {version} (missing '{VERDICTS_KEY}')")
+    check_tree(document, SCHEMA_3, source)
     check_consistency(document, source)
     return document
 

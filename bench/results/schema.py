@@ -10,34 +10,65 @@ from typing import Any
 from bench.results.checks import (Check, Problem, boolean, either, interval, list_of, mapping_of, nullable,
                                   number, one_of, record, text)
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 PHASES = ("selection", "evaluation")
 # A program that trains one configuration (nothing to choose) runs both phases' seeds at once.
 BOTH_PHASES = "selection+evaluation"
 FAILURES = ("non-finite", "exploded")
 
+# The keys every version has at the top level (what makes a file an initopt results file);
+# schema 3 adds VERDICTS_KEY.
 TOP_LEVEL_KEYS = ("schema_version", "meta", "runs", "summary")
+VERDICTS_KEY = "verdicts"
+RUN_KEYS_2 = ("task", "optimizer", "init", "seed", "phase", "trial", "lr", "hyperparams",
+              "initial_train_loss", "final_train_loss", "final_val_accuracy", "final_test_accuracy",
+              "steps_to_target", "examples_to_target", "failed", "failure", "diverged", "curve")
 RUN_KEYS = ("task", "optimizer", "init", "seed", "phase", "trial", "lr", "hyperparams",
-            "initial_train_loss", "final_train_loss", "final_val_accuracy", "final_test_accuracy",
-            "steps_to_target", "examples_to_target", "failed", "failure", "diverged", "curve")
+            "initial_train_loss", "final_train_loss", "final_val_accuracy", "peak_val_accuracy",
+            "final_test_accuracy", "steps_to_target", "examples_to_target", "failed", "failure",
+            "diverged", "unstable", "curve")
 CURVE_KEYS = ("step", "train_loss", "train_loss_max", "val_accuracy")
+SUMMARY_KEYS_2 = ("task", "optimizer", "init", "phase", "trial", "lr", "hyperparams", "seeds",
+                  "n_seeds", "n_failed", "failed_fraction", "n_diverged",
+                  "val_accuracy_mean", "val_accuracy_ci95", "test_accuracy_mean", "test_accuracy_ci95",
+                  "steps_to_target_median", "steps_to_target_ci95",
+                  "examples_to_target_median", "examples_to_target_ci95",
+                  "reached_fraction", "chosen", "seconds_per_step")
 SUMMARY_KEYS = ("task", "optimizer", "init", "phase", "trial", "lr", "hyperparams", "seeds",
-                "n_seeds", "n_failed", "failed_fraction", "n_diverged",
+                "n_seeds", "n_failed", "failed_fraction", "n_diverged", "n_unstable",
                 "val_accuracy_mean", "val_accuracy_ci95", "test_accuracy_mean", "test_accuracy_ci95",
-                "steps_to_target_median", "steps_to_target_ci95",
-                "examples_to_target_median", "examples_to_target_ci95",
-                "reached_fraction", "chosen", "seconds_per_step")
-INTERVAL_KEYS = ("val_accuracy_ci95", "test_accuracy_ci95", "steps_to_target_ci95",
-                 "examples_to_target_ci95")
+                "test_accuracy_task_ci95",
+                "steps_to_target_median", "steps_to_target_median_interval", "steps_to_target_ci95",
+                "examples_to_target_median", "examples_to_target_median_interval", "examples_to_target_ci95",
+                "reached_fraction", "chosen", "n_candidates", "grid_edge", "choice_stability",
+                "seconds_per_step")
+INTERVAL_KEYS = ("val_accuracy_ci95", "test_accuracy_ci95", "test_accuracy_task_ci95",
+                 "steps_to_target_median_interval", "steps_to_target_ci95",
+                 "examples_to_target_median_interval", "examples_to_target_ci95")
+VERDICT_KEYS = ("task", "held_fixed", "best", "method", "level")
 # The CSV beside the JSON: one column per summary key, each interval split in two.
 SUMMARY_COLUMNS = tuple(column for key in SUMMARY_KEYS for column in (
     (f"{key}_low", f"{key}_high") if key in INTERVAL_KEYS else (key,)))
 
 
 def build(meta: dict[str, Any], runs: list[dict[str, Any]], summary: list[dict[str, Any]]) -> dict[str, Any]:
-    """The document as written: the version first, then provenance, runs and their summary."""
-    return {"schema_version": SCHEMA_VERSION, "meta": meta, "runs": runs, "summary": summary}
+    """The document as written: the version first, then provenance, runs, their summary and the
+    verdicts of every comparison table (`bench.records.verdicts`).
+
+    What needs the tasks' settings is completed here, where `meta` and the runs meet: each
+    evaluation row's interval over seeds and test examples (`test_accuracy_task_ci95`, from
+    `n_test`; set in place on `summary`), and the best sets.
+    """
+    from bench.records.summary import add_task_intervals
+    from bench.records.verdicts import verdicts
+
+    config = meta.get("config") or {}
+    settings = {entry["task"]: entry for entry in config.get("tasks") or []}
+    add_task_intervals(summary, runs, settings)
+    document = {"schema_version": SCHEMA_VERSION, "meta": meta, "runs": runs, "summary": summary}
+    document[VERDICTS_KEY] = verdicts(document)
+    return document
 
 
 def csv_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +168,7 @@ RUN_2 = record({
     "final_val_accuracy": nullable(ACCURACY), "final_test_accuracy": nullable(ACCURACY),
     "steps_to_target": nullable(COUNT), "examples_to_target": nullable(COUNT),
     "failed": boolean, "failure": nullable(one_of(*FAILURES)), "diverged": boolean, "curve": CURVE_2,
-}, required=RUN_KEYS)
+}, required=RUN_KEYS_2)
 SPEED_INTERVAL = nullable(interval(number(0.0, what="a count"), open_high=True))
 SUMMARY_2 = record({
     **IDENTITY, "phase": one_of(*PHASES), "trial": COUNT, "hyperparams": HYPERPARAMS, "seeds": SEEDS,
@@ -147,7 +178,44 @@ SUMMARY_2 = record({
     "steps_to_target_median": MEDIAN_COUNT, "steps_to_target_ci95": SPEED_INTERVAL,
     "examples_to_target_median": MEDIAN_COUNT, "examples_to_target_ci95": SPEED_INTERVAL,
     "reached_fraction": FRACTION, "chosen": boolean, "seconds_per_step": nullable(SECONDS),
+}, required=SUMMARY_KEYS_2)
+
+RUN_3 = record({
+    **IDENTITY, "seed": SEED, "phase": one_of(*PHASES), "trial": COUNT, "hyperparams": HYPERPARAMS,
+    "initial_train_loss": nullable(LOSS), "final_train_loss": nullable(LOSS),
+    "final_val_accuracy": nullable(ACCURACY), "peak_val_accuracy": nullable(ACCURACY),
+    "final_test_accuracy": nullable(ACCURACY),
+    "steps_to_target": nullable(COUNT), "examples_to_target": nullable(COUNT),
+    "failed": boolean, "failure": nullable(one_of(*FAILURES)), "diverged": boolean, "unstable": boolean,
+    "curve": CURVE_2,
+}, required=RUN_KEYS)
+GRID_INTERVAL = nullable(interval(number(0.0, what="a count")))
+SUMMARY_3 = record({
+    **IDENTITY, "phase": one_of(*PHASES), "trial": COUNT, "hyperparams": HYPERPARAMS, "seeds": SEEDS,
+    "n_seeds": COUNT, "n_failed": COUNT, "failed_fraction": FRACTION, "n_diverged": COUNT,
+    "n_unstable": COUNT,
+    "val_accuracy_mean": ACCURACY, "val_accuracy_ci95": nullable(interval(ACCURACY)),
+    "test_accuracy_mean": nullable(ACCURACY), "test_accuracy_ci95": nullable(interval(ACCURACY)),
+    "test_accuracy_task_ci95": nullable(interval(ACCURACY)),
+    "steps_to_target_median": MEDIAN_COUNT, "steps_to_target_median_interval": GRID_INTERVAL,
+    "steps_to_target_ci95": SPEED_INTERVAL,
+    "examples_to_target_median": MEDIAN_COUNT, "examples_to_target_median_interval": GRID_INTERVAL,
+    "examples_to_target_ci95": SPEED_INTERVAL,
+    "reached_fraction": FRACTION, "chosen": boolean, "n_candidates": POSITIVE_COUNT,
+    "grid_edge": nullable(one_of("low", "high")), "choice_stability": nullable(FRACTION),
+    "seconds_per_step": nullable(SECONDS),
 }, required=SUMMARY_KEYS)
+CONFIGURATION = record({"optimizer": text, "init": text}, required=("optimizer", "init"))
+VERDICT = record({
+    "task": text, "held_fixed": mapping_of(text), "best": list_of(CONFIGURATION), "method": text,
+    "level": number(0.0, 1.0, what="a level", low_open=True),
+    "configurations": COUNT, "n_seeds": COUNT, "comparison_level": nullable(FRACTION),
+    "minimum_detectable_difference": nullable(number(0.0, what="a difference")),
+    "worse": list_of(record({"optimizer": text, "init": text, "than": CONFIGURATION,
+                             "p_value": FRACTION, "threshold": FRACTION},
+                            required=("optimizer", "init", "than", "p_value", "threshold"))),
+}, required=VERDICT_KEYS, agree=lambda value: None if value["best"] else Problem(
+    ".best", "is empty (the best set of a table is never empty)"))
 
 RUN_1 = record({
     **IDENTITY, "seed": SEED, "final_test_accuracy": nullable(ACCURACY),
@@ -164,5 +232,6 @@ SUMMARY_1 = record({
              "test_accuracy_ci95", "val_accuracy_mean", "steps_to_target_median", "reached_fraction",
              "diverged_fraction", "seconds_per_step", "best_lr"))
 
+SCHEMA_3 = {"meta": _meta(CONFIG_2), "runs": RUN_3, "summary": SUMMARY_3, VERDICTS_KEY: VERDICT}
 SCHEMA_2 = {"meta": _meta(CONFIG_2), "runs": RUN_2, "summary": SUMMARY_2}
 SCHEMA_1 = {"meta": _meta(CONFIG_1), "runs": RUN_1, "summary": SUMMARY_1}

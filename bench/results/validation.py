@@ -14,12 +14,12 @@ from bench.results.checks import Check, at
 
 
 def check_tree(document: dict, schema: dict[str, Check], source: str) -> None:
-    """`meta` and each record of `runs` and `summary` checked against `schema` (a check per
-    section); the first problem found is raised."""
+    """`meta` and each record of `runs`, `summary` (and, where `schema` has them, `verdicts`)
+    checked against `schema` (a check per section); the first problem found is raised."""
     problem = schema["meta"](document["meta"])
     if problem:
         raise UsageError(at("", problem).line(source, "meta"))
-    for name in ("runs", "summary"):
+    for name in [section for section in schema if section != "meta"]:
         records = document[name]
         if not isinstance(records, list):
             raise UsageError(f"{source}: '{name}' is not a list")
@@ -39,7 +39,7 @@ def check_consistency(document: dict, source: str) -> None:
     if unsettled:
         raise UsageError(f"{source}: meta.config.tasks has no settings for task {unsettled[0]!r}")
     shared = phase_seeds["selection"] & phase_seeds["evaluation"]
-    if shared and document["meta"].get("upgraded_from") is None:
+    if shared and document["meta"].get("upgraded_from") != 1:
         raise UsageError(f"{source}: meta.config: seeds {sorted(shared)[:5]} are both selection and "
                          "evaluation seeds (they must be disjoint)")
     for index, run in enumerate(document["runs"]):
@@ -61,6 +61,8 @@ def check_consistency(document: dict, source: str) -> None:
 
 
 def _run_disagreement(run: dict, phase_seeds: dict[str, set]) -> str | None:
+    if run.get("unstable") and run["failed"]:
+        return "unstable: a failed run is counted as failed, not unstable (must be false)"
     if run["failed"] != (run["failure"] is not None):
         return f"failed: {run['failed']} disagrees with failure {run['failure']!r}"
     if run["diverged"] != (run["failure"] == "non-finite"):
@@ -89,4 +91,8 @@ def _row_disagreement(row: dict) -> str | None:
         return "test_accuracy_mean: a selection row reports no test accuracy (must be null)"
     if row["phase"] == "evaluation" and row["test_accuracy_mean"] is None:
         return "test_accuracy_mean: null on an evaluation row (every seed counts: it is never null)"
+    if not row.get("chosen") and (row.get("grid_edge") is not None or row.get("choice_stability") is not None):
+        return "grid_edge: set on a row that is not chosen (only a chosen configuration has one)"
+    if row.get("n_unstable", 0) > row["n_seeds"] - row["n_failed"]:
+        return f"n_unstable: {row['n_unstable']} is more than the {row['n_seeds'] - row['n_failed']} runs that did not fail"
     return None

@@ -1,5 +1,6 @@
-"""Synthetic results documents, built by hand (no training): schema 2 (`make_results`) and the
-older schema 1 (`make_schema_1_results`), both following the README's "Results format".
+"""Synthetic results documents, built by hand (no training): the current schema (`make_results`),
+the older schema 2 (`make_schema_2_results`) and schema 1 (`make_schema_1_results`), all
+following the README's "Results format".
 
 The model is simple and deterministic for a given `noise_seed`: each (optimizer, init, lr) has a
 true accuracy; a seed adds small Gaussian noise; curves rise towards the final accuracy.
@@ -17,8 +18,9 @@ import zlib
 
 import numpy as np
 
+from bench.records.per_run import is_unstable, peak_val_accuracy
 from bench.records.selection import choose
-from bench.results.schema import build
+from bench.results.schema import RUN_KEYS_2, SUMMARY_KEYS_2, build
 from bench.records.summary import summarize
 
 DEFAULT_LRS = {"sgd": [0.01, 0.1, 1.0], "adam": [0.0001, 0.001, 0.01]}
@@ -37,10 +39,12 @@ INITIAL_LOSS = 2.3
 def make_results(*, task="digits-mlp", optimizers=("sgd", "adam"), inits=("he_normal", "glorot_uniform"),
                  selection_seeds=4, evaluation_seeds=4, steps=200, eval_every=20, target=0.9,
                  noise_seed=0, failures=None, single_seed_pairs=(("adam", "orthogonal"),),
-                 evaluation_shift=None) -> dict:
-    """A schema-2 document. `evaluation_shift(optimizer, init, seed) -> delta` moves test
-    accuracies of evaluation runs (to build files that differ in a known way)."""
+                 evaluation_shift=None, learning_rates=None) -> dict:
+    """A document of the current schema. `evaluation_shift(optimizer, init, seed) -> delta` moves
+    test accuracies of evaluation runs (to build files that differ in a known way);
+    `learning_rates` (optimizer -> grid) replaces DEFAULT_LRS."""
     failures = DEFAULT_FAILURES if failures is None else failures
+    grids = {**DEFAULT_LRS, **(learning_rates or {})}
     pairs = [(opt, init) for opt in optimizers for init in inits] + [tuple(p) for p in single_seed_pairs]
     all_inits = list(dict.fromkeys([*inits, *(init for _, init in single_seed_pairs)]))
     selection_list = list(range(selection_seeds))
@@ -52,7 +56,7 @@ def make_results(*, task="digits-mlp", optimizers=("sgd", "adam"), inits=("he_no
 
     selection = []
     for optimizer, init in pairs:
-        for trial, lr in enumerate(DEFAULT_LRS[optimizer]):
+        for trial, lr in enumerate(grids[optimizer]):
             seeds = seeds_of((optimizer, init), selection_list)
             for index, seed in enumerate(seeds):
                 selection.append(make_run(optimizer, init, lr, seed, trial=trial, phase="selection",
@@ -72,7 +76,7 @@ def make_results(*, task="digits-mlp", optimizers=("sgd", "adam"), inits=("he_no
                 "target": target, "num_classes": NUM_CLASSES, "n_test": N_TEST}
     config = {"suite": "synthetic", "tasks": [settings], **settings,  # one task: also at the top level
               "optimizers": list(optimizers), "inits": all_inits, "pairs": [list(pair) for pair in pairs],
-              "learning_rates": {opt: DEFAULT_LRS[opt] for opt in optimizers},
+              "learning_rates": {opt: grids[opt] for opt in optimizers},
               "selection_seeds": selection_list, "evaluation_seeds": evaluation_list}
     seconds = {(task, opt, phase): 0.001 for opt in optimizers for phase in ("selection", "evaluation")}
     return build(make_meta(config, optimizers), runs, summarize(runs, seconds, num_classes={task: NUM_CLASSES}))
@@ -114,8 +118,8 @@ def true_accuracy(optimizer, init, lr) -> float:
 
 def make_run(optimizer, init, lr, seed, *, trial=0, phase="evaluation", task="digits-mlp", steps=200,
              eval_every=20, target=0.9, noise_seed=0, failure=None, test_shift=0.0) -> dict:
-    """One schema-2 run record. `failure`: None, "exploded" (a spike past 10x the initial loss,
-    then near chance) or "non-finite" (null from mid-training on)."""
+    """One run record. `failure`: None, "exploded" (a spike past 10x the initial loss, then near
+    chance) or "non-finite" (null from mid-training on)."""
     rng = _noise(noise_seed, task, optimizer, init, lr, seed)
     test = float(np.clip(true_accuracy(optimizer, init, lr) + rng.normal(0, NOISE), 0, 1))
     val = float(np.clip(test + rng.normal(0, NOISE), 0, 1))
@@ -137,7 +141,7 @@ def make_run(optimizer, init, lr, seed, *, trial=0, phase="evaluation", task="di
         loss_curve = loss_curve[:blown_at] + [None] * (len(step) - blown_at)
         loss_max = loss_max[:blown_at] + [None] * (len(step) - blown_at)
     reached = None if failure else next((s for s, v in zip(step, val_curve) if v >= target), None)
-    return {
+    return restabilized({
         "task": task, "optimizer": optimizer, "init": init, "seed": seed, "phase": phase, "trial": trial,
         "lr": lr, "hyperparams": {"learning_rate": lr},
         "initial_train_loss": INITIAL_LOSS,
@@ -148,7 +152,14 @@ def make_run(optimizer, init, lr, seed, *, trial=0, phase="evaluation", task="di
         "examples_to_target": None if reached is None else reached * BATCH_SIZE,
         "failed": failure is not None, "failure": failure, "diverged": failure == "non-finite",
         "curve": {"step": step, "train_loss": loss_curve, "train_loss_max": loss_max, "val_accuracy": val_curve},
-    }
+    })
+
+
+def restabilized(run: dict) -> dict:
+    """`run` with `peak_val_accuracy` and `unstable` recomputed from its curve and final accuracy."""
+    peak = peak_val_accuracy(run["curve"]["val_accuracy"])
+    run.update(peak_val_accuracy=peak, unstable=is_unstable(run["final_val_accuracy"], peak, run["failed"]))
+    return run
 
 
 def hand_made_runs(values, times, *, phase="evaluation", failures=None, lr=0.1, trial=0, test=None):
@@ -161,16 +172,33 @@ def hand_made_runs(values, times, *, phase="evaluation", failures=None, lr=0.1, 
                    examples_to_target=None if time is None else time * 128,
                    failed=failure is not None, failure=failure, diverged=failure == "non-finite",
                    final_test_accuracy=None if phase == "selection" else (value if test is None else test[seed]))
-        made.append(run)
+        if value is not None:  # the curve ends where the run ended, and never rose above it
+            run["curve"]["val_accuracy"] = [None if v is None else min(v, value)
+                                            for v in run["curve"]["val_accuracy"][:-1]] + [value]
+        made.append(restabilized(run))
     return made
 
 
 def resummarize(results: dict) -> dict:
-    """`results` with its summary recomputed from its runs (after editing runs in a test)."""
+    """`results` with its summary and verdicts recomputed from its runs (after editing runs in a
+    test)."""
     seconds = {(row["task"], row["optimizer"], row["phase"]): row["seconds_per_step"] for row in results["summary"]}
     classes = {settings["task"]: settings["num_classes"] for settings in results["meta"]["config"]["tasks"]}
-    results["summary"] = summarize(results["runs"], seconds, num_classes=classes)
+    for run in results["runs"]:
+        restabilized(run)
+    rebuilt = build(results["meta"], results["runs"], summarize(results["runs"], seconds, num_classes=classes))
+    results.clear()
+    results.update(rebuilt)
     return results
+
+
+def make_schema_2_results(**options) -> dict:
+    """A schema-2 document as the runner of that era wrote it: `make_results(**options)` without
+    what schema 3 added (peaks and instability of runs, the new summary fields, verdicts)."""
+    current = make_results(**options)
+    runs = [{key: run[key] for key in RUN_KEYS_2} for run in current["runs"]]
+    summary = [{key: row[key] for key in SUMMARY_KEYS_2} for row in current["summary"]]
+    return {"schema_version": 2, "meta": current["meta"], "runs": runs, "summary": summary}
 
 
 def shift_accuracy(results: dict, optimizer: str, init: str, delta: float, phase: str = "evaluation",
@@ -183,6 +211,7 @@ def shift_accuracy(results: dict, optimizer: str, init: str, delta: float, phase
         if ((run["optimizer"], run["init"], run["phase"]) == (optimizer, init, phase) and run[metric] is not None
                 and lr in (None, run["lr"])):
             run[metric] = float(np.clip(run[metric] + delta, 0, 1))
+            restabilized(run)
     return resummarize(shifted)
 
 

@@ -1,7 +1,7 @@
 """The console tables `python -m bench run` prints (bench.analysis.tables)."""
 from rich.console import Console
 
-from bench.analysis.tables import failures_line, print_tables
+from bench.analysis.tables import failures_line, flag_choices, print_tables, unstable_line
 from tests.bench.fake_results import make_results, make_schema_1_results, resummarize
 
 
@@ -16,9 +16,11 @@ def test_tables_show_evaluation_accuracy_failures_and_censored_speed():
     run = next(r for r in results["runs"] if (r["optimizer"], r["init"], r["phase"]) == ("sgd", "he_normal", "evaluation"))
     run.update(failed=True, failure="exploded", steps_to_target=None, examples_to_target=None, final_test_accuracy=0.2)
     text = _printed(resummarize(results))
-    assert "test accuracy %, mean ± 95% CI over 4 evaluation seeds" in text
+    assert "test accuracy %, mean [95% bootstrap CI] over 4 evaluation seeds" in text
     assert "(1/4 failed)" in text          # sgd's chosen lr failed on one evaluation seed
     assert "> 60 (" in text                # a censored median, not the luckiest seeds' median
+    assert "(20, 40] (" in text or "(40, 60] (" in text  # a median on the evaluation grid
+    assert " ± " not in text                # intervals as asymmetric as the seeds
     assert "failures: " in text and "non-finite" in text and "exploded" in text
     assert "chosen on validation (4 selection seeds); failures counted" in text
 
@@ -43,5 +45,33 @@ def test_a_narrow_table_keeps_its_title_and_caption_on_one_line_each():
     console = Console(record=True, width=200)
     print_tables(results, console)
     lines = [line.strip() for line in console.export_text().splitlines()]
-    assert "digits-mlp: test accuracy %, mean ± 95% CI over 4 evaluation seeds" in lines
+    assert "digits-mlp: test accuracy %, mean [95% bootstrap CI] over 4 evaluation seeds" in lines
     assert "chosen on validation (4 selection seeds); failures counted" in lines
+
+
+def test_a_choice_at_the_top_of_its_grid_is_flagged_with_the_flag_that_widens_it():
+    # sgd's best rate is 0.1 (fake_results.BEST_LR): on the grid 0.01, 0.03 it chooses 0.03, the edge
+    results = make_results(optimizers=("sgd",), inits=("he_normal",), single_seed_pairs=(),
+                           learning_rates={"sgd": [0.01, 0.03]})
+    (chosen,) = [row for row in results["summary"] if row["chosen"] and row["phase"] == "selection"]
+    assert chosen["lr"] == 0.03 and chosen["grid_edge"] == "high"
+    (line,) = flag_choices(results)
+    assert line == ("warning: digits-mlp/sgd/he_normal: chose lr 0.03, the largest of its 2 learning rates: "
+                    "the best may lie beyond; widen the grid (e.g. --optimizers sgd --lrs 0.01,0.03,0.09)")
+    assert flag_choices(make_results(failures={})) == []  # choices inside their grids, clear ones
+
+
+def test_near_ties_are_flagged():
+    results = make_results(failures={})
+    for row in results["summary"]:
+        if row["chosen"] and (row["optimizer"], row["init"]) == ("adam", "glorot_uniform"):
+            row["choice_stability"] = 0.52
+    (line,) = flag_choices(results)
+    assert "adam/glorot_uniform: chose lr 0.001 in 52% of resamples" in line and "near tie" in line
+
+
+def test_unstable_runs_are_counted_beside_failures():
+    runs = make_results()["runs"]
+    assert unstable_line(runs).startswith("unstable: 0 of ")
+    runs[0]["unstable"] = True
+    assert "x1" in unstable_line(runs)

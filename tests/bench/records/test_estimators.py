@@ -1,11 +1,73 @@
-"""The estimators of a summary row (bench.records.estimators): the t interval of a mean and the
-Kaplan-Meier median of censored steps to target."""
+"""The estimators of a summary row (bench.records.estimators): bootstrap intervals that are never
+clipped, the interval over seeds and test examples, the Kaplan-Meier median of censored steps to
+target and the evaluation interval it stands for."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from scipy import stats as scipy_stats
 
-from bench.records.estimators import censored_median, mean_ci95
+from bench.records.estimators import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_interval, censored_median,
+                                      grid_bounds, mean_ci95, task_interval)
+from bench.records.summary import summarize
+from tests.bench.fake_results import hand_made_runs
+
+# the issue's sgd cell: seven seeds near 0.97, one collapsed to 0.26
+COLLAPSED = [0.26, 0.97, 0.97, 0.98, 0.97, 0.96, 0.97, 0.97]
+
+
+def test_a_bimodal_sample_gets_an_unclipped_asymmetric_bootstrap_interval():
+    low_t, high_t = mean_ci95(COLLAPSED)
+    assert high_t > 1.0  # the trap: a t interval runs past what an accuracy can be
+    low, high = bootstrap_interval(COLLAPSED)
+    mean = np.mean(COLLAPSED)
+    assert min(COLLAPSED) <= low < mean < high <= max(COLLAPSED) < 1.0  # inside by construction
+    assert mean - low > 1.5 * (high - mean)  # the collapse stretches the lower side
+    expected = scipy_stats.bootstrap((np.array(COLLAPSED),), np.mean, method="percentile",
+                                     n_resamples=BOOTSTRAP_RESAMPLES, rng=np.random.default_rng(BOOTSTRAP_SEED))
+    assert (low, high) == pytest.approx(tuple(expected.confidence_interval))  # scipy's, untouched
+
+
+def test_bootstrap_interval_edge_cases():
+    assert bootstrap_interval([0.9]) is None and bootstrap_interval([]) is None
+    assert bootstrap_interval([0.9, 0.9, 0.9]) == (0.9, 0.9)
+    assert bootstrap_interval([0.1, 0.1, None, float("nan")]) == (0.1, 0.1)  # non-finite dropped
+
+
+def test_the_task_interval_adds_the_test_sets_own_error():
+    # seeds that agree exactly: no spread over seeds, but 270 test examples still move 0.98 by about
+    # 1.96 * sqrt(0.98 * 0.02 / 270) = 0.0167 either way
+    seeds = [0.98] * 8
+    assert bootstrap_interval(seeds) == (0.98, 0.98)
+    low, high = task_interval(seeds, 270)
+    assert 0.98 - low == pytest.approx(0.0167, abs=0.004) and high - 0.98 == pytest.approx(0.0167, abs=0.004)
+    wide = task_interval(COLLAPSED, 270)
+    narrow = bootstrap_interval(COLLAPSED)
+    assert wide[0] <= narrow[0] and wide[1] >= narrow[1] and 0.0 <= wide[0] and wide[1] <= 1.0
+    assert task_interval(seeds, None) is None and task_interval([0.9], 270) is None
+
+
+@pytest.mark.parametrize("median, bounds", [
+    (75, (50, 75)),       # first seen at 75: crossed after the evaluation at 50
+    (25, (0, 25)),        # at the first evaluation: anywhere since the start
+    (112.5, (75, 125)),   # the midpoint of 100 and 125: from after 75 to 125
+    (None, None),
+])
+def test_a_median_on_the_evaluation_grid_stands_for_an_interval(median, bounds):
+    assert grid_bounds(median, range(25, 301, 25)) == bounds
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(1, 12).map(lambda k: 25 * k)), min_size=1, max_size=8))
+def test_no_speed_interval_is_narrower_than_the_evaluation_grid(times):
+    runs = hand_made_runs([0.96] * len(times), times)
+    (row,) = summarize(runs, {}, num_classes={"digits-mlp": 10}, intervals=False)
+    for key in ("steps_to_target_median_interval", "steps_to_target_ci95"):
+        interval = row[key]
+        if interval is not None and interval[1] is not None:
+            assert interval[1] - interval[0] >= 25, (key, interval)
+    if row["steps_to_target_median"] is not None:
+        low, high = row["steps_to_target_median_interval"]
+        assert low < row["steps_to_target_median"] <= high
 
 
 def test_mean_ci95_matches_the_t_interval():

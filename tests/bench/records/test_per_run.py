@@ -138,3 +138,26 @@ def test_sgd_at_lr_10_and_1e30_fails_every_seed_counts_them_and_never_chooses_th
     assert summary[10.0]["val_accuracy_mean"] == pytest.approx(0.1)  # as measured
     assert summary[1e30]["val_accuracy_mean"] == pytest.approx(0.1)  # chance: 1 / 10 classes
     assert summary[0.1]["chosen"] and not summary[10.0]["chosen"] and not summary[1e30]["chosen"]
+
+
+def test_a_run_that_falls_far_below_its_peak_is_unstable_not_failed():
+    collapsed, wobbly, exploded = records([
+        {"val_accuracy": [0.3, 0.52, 0.4, 0.26]},    # peaks at 0.52, ends at 0.26: unstable
+        {"val_accuracy": [0.5, 0.97, 0.96, 0.90]},    # 7 points below its peak: within the rule
+        {"val_accuracy": [0.5, 0.9, 0.1, 0.1], "train_loss_max": [2.0, 50.0, 2.3, 2.3]},  # a failure
+    ])
+    assert collapsed["unstable"] and not collapsed["failed"]
+    assert collapsed["peak_val_accuracy"] == pytest.approx(0.52)
+    assert not wobbly["unstable"] and wobbly["peak_val_accuracy"] == pytest.approx(0.97)
+    assert exploded["failed"] and not exploded["unstable"]  # counted once, as a failure
+    (row,) = summarize([collapsed, wobbly, exploded], {}, num_classes=CLASSES)
+    assert (row["n_failed"], row["n_unstable"]) == (1, 1)
+
+
+def test_a_drop_of_exactly_the_threshold_in_float32_is_not_unstable():
+    from bench.records.per_run import UNSTABLE_DROP, is_unstable
+
+    peak = float(np.float32(0.2))
+    final = float(np.float32(0.2 - UNSTABLE_DROP))  # 0.1000000015 apart in float32
+    assert peak - final > UNSTABLE_DROP and not is_unstable(final, peak, failed=False)
+    assert is_unstable(final - 0.01, peak, failed=False)

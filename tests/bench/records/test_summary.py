@@ -3,6 +3,7 @@ chance, the censored median of steps to target, and which rows report test stati
 import numpy as np
 import pytest
 
+from bench.records.estimators import bootstrap_interval
 from bench.records.summary import summarize
 from tests.bench.fake_results import hand_made_runs
 
@@ -16,9 +17,10 @@ def test_failed_runs_count_in_every_mean_at_what_they_measured_or_chance():
     counted = [0.9, 0.92, 0.3, 0.1]
     assert row["val_accuracy_mean"] == pytest.approx(np.mean(counted))
     assert row["test_accuracy_mean"] == pytest.approx(np.mean(counted))
-    from scipy import stats
-    low, high = stats.t.interval(0.95, 3, loc=np.mean(counted), scale=stats.sem(counted))
-    assert row["test_accuracy_ci95"] == pytest.approx([max(low, 0.0), min(high, 1.0)])
+    # a bootstrap interval over the counted seeds, never clipped: within the seeds' range
+    assert row["test_accuracy_ci95"] == pytest.approx(list(bootstrap_interval(counted)))
+    low, high = row["test_accuracy_ci95"]
+    assert min(counted) <= low < np.mean(counted) < high <= max(counted)
     assert (row["n_seeds"], row["n_failed"], row["n_diverged"]) == (4, 2, 1)
     assert row["failed_fraction"] == 0.5 and row["seeds"] == [0, 1, 2, 3]
     assert row["reached_fraction"] == 0.5
@@ -29,16 +31,19 @@ def test_censored_median_over_all_seeds_and_its_null_case():
     five = hand_made_runs([0.96] * 8, [50, 50, 75, 100, 125, None, None, None])
     (row,) = summarize(five, {}, num_classes=CLASSES)
     assert row["steps_to_target_median"] == 112.5  # == median of [50, 50, 75, 100, 125, inf, inf, inf]
+    # on the evaluation grid (every 25 steps): the 4th and 5th crossings lie in (75, 100] and
+    # (100, 125], so the median does in (75, 125]
+    assert row["steps_to_target_median_interval"] == [75, 125]
     low, high = row["steps_to_target_ci95"]
-    assert low == 50 and high is None  # 3 of 8 never reached: no upper bound within training
+    assert low == 25 and high is None  # first seen at 50: after 25; 3 of 8 never reached: no upper bound
     assert row["examples_to_target_median"] == 112.5 * 128
-    assert row["examples_to_target_ci95"] == [50 * 128, None]
+    assert row["examples_to_target_ci95"] == [25 * 128, None]
     assert row["reached_fraction"] == 5 / 8
     # 4 of 8: half never reached -> null, whatever the 4 luckiest did
     half_never = hand_made_runs([0.96] * 8, [25, 25, 50, 50, None, None, None, None])
     (half,) = summarize(half_never, {}, num_classes=CLASSES)
     assert half["steps_to_target_median"] is None and half["examples_to_target_median"] is None
-    assert half["steps_to_target_ci95"][0] == 25
+    assert half["steps_to_target_ci95"][0] == 0 and half["steps_to_target_median_interval"] is None
     (none,) = summarize(hand_made_runs([0.5] * 3, [None] * 3), {}, num_classes=CLASSES)
     assert none["steps_to_target_median"] is None and none["steps_to_target_ci95"] is None
 
