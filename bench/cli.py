@@ -2,7 +2,9 @@
 turns flags into a call of the Python API; nothing else lives here.
 
 `python -m bench` alone (or with only `run`'s flags) runs the default suite. Bad input ends
-with one line on stderr and exit code 2; a failed verification or comparison with exit code 1.
+with one line on stderr and exit code 2; a failed verification with exit code 1; `compare`
+exits 0 (reproduced), 1 (not reproduced) or 3 (inconclusive); `run` and `tune` exit 1 when some
+programs' jobs failed and 130 when interrupted.
 """
 from __future__ import annotations
 
@@ -206,6 +208,7 @@ def run_from_args(args) -> int:
         return 130
     path, document, report = trained
     failed = _failed_programs(document, path)
+    _flag_choices(document)
 
     import jax
 
@@ -251,6 +254,19 @@ def _executor(executor_config, path: str):
     from bench.suite.jobs import make_executor
 
     return make_executor(executor_config, os.path.basename(files.stem(path)))
+
+
+def _flag_choices(results: dict) -> None:
+    """On stderr, one line per chosen configuration to doubt (at an edge of its grid, with the
+    flag that widens it, or a near tie): `bench.analysis.tables.flag_choices`."""
+    import jax
+
+    if jax.process_index() != 0:
+        return
+    from bench.analysis.tables import flag_choices
+
+    for line in flag_choices(results):
+        print(line, file=sys.stderr)
 
 
 def _failed_programs(results: dict, path: str) -> int:
@@ -344,6 +360,7 @@ def tune_from_args(args) -> int:
         return 130
     path, document, report = trained
     failed = _failed_programs(document, path)
+    _flag_choices(document)
     from bench.analysis.search import chosen_table, search_plots
     from bench.console import output_console
     from bench.results import files
