@@ -22,7 +22,7 @@ RUN_EXIT_CODES = ("exit codes: 0 every program trained (or reused); 1 some progr
                   "the same command resumes)")
 PERF_STEPS = 500  # perf's default steps per run (--scaling: bench.tools.perf.SCALING_STEPS)
 
-COMMANDS = ("run", "tune", "list", "verify", "perf", "compare", "report", "diagnose")
+COMMANDS = ("run", "tune", "list", "verify", "perf", "compare", "report", "diagnose", "readme")
 
 
 def _add_run(sub):
@@ -53,6 +53,12 @@ def _add_run(sub):
                    help="deterministic GPU reductions (--xla_gpu_deterministic_ops=true)")
     p.add_argument("--distributed", action="store_true",
                    help="multi-host: call jax.distributed.initialize() and shard over all global devices")
+    _add_execution(p)
+    p.set_defaults(func=run_from_args)
+
+
+def _add_execution(p):
+    """Where `run` and `tune` train their programs, and how often a program saves its state."""
     p.add_argument("--executor", choices=("inline", "submitit"), default="inline",
                    help="inline: every program in this process (default); submitit: each program a "
                         "job (SLURM, or local processes), this process merging their results")
@@ -63,7 +69,6 @@ def _add_run(sub):
                    help="submitit settings: cluster (slurm, local, debug), folder (job logs) and any "
                         "key of submitit's update_parameters (timeout_min, slurm_partition, "
                         "gpus_per_node, ...)")
-    p.set_defaults(func=run_from_args)
 
 
 def _add_tune(sub):
@@ -87,16 +92,7 @@ def _add_tune(sub):
     p.add_argument("--out", help="results JSON path (default: results/tune-<UTC time>.json)")
     p.add_argument("--max-runs-per-chunk", type=int, help="cap on runs compiled into one program call")
     p.add_argument("--no-plots", action="store_true", help="skip the plots and the Markdown report")
-    p.add_argument("--executor", choices=("inline", "submitit"), default="inline",
-                   help="inline: every program in this process (default); submitit: each program a "
-                        "job (SLURM, or local processes), this process merging their results")
-    p.add_argument("--checkpoint-minutes", type=float, default=5.0,
-                   help="minutes of training between two saves of a program's state (default 5; "
-                        "an interrupted or killed program resumes from its last save)")
-    p.add_argument("--executor-config", metavar="FILE.toml",
-                   help="submitit settings: cluster (slurm, local, debug), folder (job logs) and any "
-                        "key of submitit's update_parameters (timeout_min, slurm_partition, "
-                        "gpus_per_node, ...)")
+    _add_execution(p)
     p.set_defaults(func=tune_from_args)
 
 
@@ -171,6 +167,14 @@ def _add_diagnose(sub):
     p.add_argument("--seeds", type=int, default=4)
     p.add_argument("--out", help="plot path (default: results/diagnose-<task>.png)")
     p.set_defaults(func=diagnose_from_args)
+
+
+def _add_readme(sub):
+    p = sub.add_parser("readme", help="rewrite the README's quotes of results/reference from the files "
+                                      "(--check: only say which are out of date, exit 1 if any)")
+    p.add_argument("--check", action="store_true")
+    p.add_argument("--path", default="README.md")
+    p.set_defaults(func=readme_from_args)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,6 +492,12 @@ def perf_from_args(args) -> int:
     return 0
 
 
+def readme_from_args(args) -> int:
+    from bench.tools.excerpts import readme
+
+    return readme(args.path, check=args.check)
+
+
 def compare_from_args(args) -> int:
     from bench.analysis.compare import DELTA, compare, print_comparison
     from bench.results.document import load_results
@@ -570,7 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="initopt: benchmark weight initializations and optimizers (JAX/Flax/Optax).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_run, _add_tune, _add_list, _add_verify, _add_perf, _add_compare, _add_report, _add_diagnose):
+    for add in (_add_run, _add_tune, _add_list, _add_verify, _add_perf, _add_compare, _add_report, _add_diagnose,
+                _add_readme):
         add(sub)
     return parser
 

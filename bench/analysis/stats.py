@@ -31,7 +31,7 @@ from scipy import stats as scipy_stats
 # this module's API too (README, "Paired statistics").
 from bench.records.estimators import (CONFIDENCE, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,  # noqa: F401
                                       bootstrap_interval, censored_median, mean_ci95, quiet_numerics)
-from bench.records.paired import (FAMILY_ALPHA, IDENTICAL_TOLERANCE, discrete_holm, equivalence_p,  # noqa: F401
+from bench.records.paired import (FAMILY_ALPHA, IDENTICAL_TOLERANCE, discrete_holm, equivalence_p, holm,  # noqa: F401
                                   is_identical, minimum_detectable_difference, sign_flip_p, smallest_p,
                                   smallest_two_sample_p, tarone_family, two_sample_equivalence_p,
                                   two_sample_p)
@@ -110,21 +110,6 @@ def unpaired(a, b, confidence: float = CONFIDENCE) -> Difference:
         interval = (mean, mean)
     return Difference(mean, interval, two_sample_p(a, b), TWO_SAMPLE, a.size, b.size,
                       smallest_p=smallest_two_sample_p(a.size, b.size))
-
-
-def holm(p_values: Sequence[float | None], alpha: float = FAMILY_ALPHA) -> list[float | None]:
-    """Holm-Bonferroni adjusted p-values of one family (`statsmodels`' multipletests); None
-    entries (untestable comparisons) are not part of the family and stay None."""
-    tested = [index for index, p in enumerate(p_values) if p is not None]
-    adjusted: list[float | None] = [None] * len(p_values)
-    if not tested:
-        return adjusted
-    from statsmodels.stats.multitest import multipletests  # slow to import: only when needed
-
-    corrected = multipletests([p_values[i] for i in tested], alpha=alpha, method="holm")[1]
-    for index, value in zip(tested, corrected):
-        adjusted[index] = float(value)
-    return adjusted
 
 
 # -- the report's comparison tables --------------------------------------------------------------

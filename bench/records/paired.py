@@ -154,20 +154,27 @@ def tarone_family(smallest: Sequence[float], alpha: float = FAMILY_ALPHA) -> lis
     return []
 
 
+def holm(p_values: Sequence[float | None], alpha: float = FAMILY_ALPHA) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values of one family (`statsmodels`' multipletests); None
+    entries (untestable comparisons) are not part of the family and stay None."""
+    tested = [index for index, p in enumerate(p_values) if p is not None]
+    adjusted: list[float | None] = [None] * len(p_values)
+    if not tested:
+        return adjusted
+    from statsmodels.stats.multitest import multipletests  # slow to import: only when needed
+
+    corrected = multipletests([p_values[i] for i in tested], alpha=alpha, method="holm")[1]
+    for index, value in zip(tested, corrected):
+        adjusted[index] = float(value)
+    return adjusted
+
+
 def discrete_holm(p_values: Sequence[float], smallest: Sequence[float], alpha: float = FAMILY_ALPHA
                   ) -> list[float | None]:
     """Holm-adjusted p-values over the tests Tarone's rule keeps (`tarone_family`); None for the
     tests it leaves out (they could not reach significance at the family's level)."""
-    kept = tarone_family(smallest, alpha)
-    adjusted: list[float | None] = [None] * len(p_values)
-    if not kept:
-        return adjusted
-    from statsmodels.stats.multitest import multipletests  # slow to import: only when needed
-
-    corrected = multipletests([p_values[i] for i in kept], alpha=alpha, method="holm")[1]
-    for index, value in zip(kept, corrected):
-        adjusted[index] = float(value)
-    return adjusted
+    kept = set(tarone_family(smallest, alpha))
+    return holm([p if index in kept else None for index, p in enumerate(p_values)], alpha)
 
 
 def minimum_detectable_difference(spread: float, n: int, alpha: float, power: float = POWER,
