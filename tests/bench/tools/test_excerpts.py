@@ -1,0 +1,41 @@
+"""The README quotes the committed results only through excerpts that code writes from them."""
+import os
+import shutil
+
+import pytest
+
+from bench.errors import UsageError
+from bench.tools import excerpts
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def test_the_readmes_excerpts_are_what_the_committed_results_give(capsys):
+    assert excerpts.readme(os.path.join(ROOT, "README.md"), check=True) == 0, capsys.readouterr().out
+
+
+@pytest.fixture
+def copy(tmp_path):
+    """A README and the results it quotes, in a folder the test may change."""
+    shutil.copy(os.path.join(ROOT, "README.md"), tmp_path / "README.md")
+    shutil.copytree(os.path.join(ROOT, "results", "reference"), tmp_path / "results" / "reference",
+                    ignore=shutil.ignore_patterns("*.png"))
+    return tmp_path / "README.md"
+
+
+def test_a_hand_edited_number_is_found_and_rewritten(copy, capsys):
+    text = copy.read_text()
+    start = text.index("<!-- excerpt: default-run -->")
+    edited = text[:start] + text[start:].replace("98.0 [", "99.9 [", 1)
+    assert edited != text
+    copy.write_text(edited)
+    assert excerpts.readme(str(copy), check=True) == 1
+    assert "default-run" in capsys.readouterr().out
+    assert excerpts.readme(str(copy)) == 0
+    assert copy.read_text() == text
+
+
+def test_an_unknown_excerpt_is_one_line(copy):
+    copy.write_text("<!-- excerpt: nonsense -->\nx\n<!-- /excerpt -->\n")
+    with pytest.raises(UsageError, match="unknown excerpt 'nonsense'"):
+        excerpts.readme(str(copy), check=True)
