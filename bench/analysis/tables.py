@@ -120,6 +120,9 @@ def flag_choices(results: dict[str, Any]) -> list[str]:
     a choice at an edge of its grid (with the flag that widens it), or a near tie
     (`choice_stability` below NEAR_TIE: this choice may differ on another machine)."""
     widen = "--lrs" if not results["meta"]["config"].get("search_space") else "a wider search space"
+    # a user's optimizer is named on the command line by its spec (PATH.py:NAME), not its name
+    specs = {name: source.get("spec", name) for name, source in
+             ((results["meta"]["config"].get("plugins") or {}).get("optimizer") or {}).items()}
     lines = []
     for (task, optimizer, init), row in chosen_rows(results, "selection").items():
         name = f"{task}/{optimizer}/{init}"
@@ -130,7 +133,8 @@ def flag_choices(results: dict[str, Any]) -> list[str]:
             grid = ",".join(format_lr(rate) for rate in sorted([*rates, beyond]))
             lines.append(f"warning: {name}: chose {format_configuration(row)}, the {'largest' if row['grid_edge'] == 'high' else 'smallest'} "
                          f"of its {len(rates)} learning rates: the best may lie beyond; widen the grid "
-                         + (f"(e.g. --optimizers {optimizer} --lrs {grid})" if widen == "--lrs" else f"({widen})"))
+                         + (f"(e.g. --optimizers {specs.get(optimizer, optimizer)} --lrs {grid})"
+                            if widen == "--lrs" else f"({widen})"))
         stability = row.get("choice_stability")
         if stability is not None and stability < NEAR_TIE:
             lines.append(f"warning: {name}: chose {format_configuration(row)} in {100 * stability:.0f}% of "

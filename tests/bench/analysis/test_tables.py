@@ -59,6 +59,10 @@ def test_a_choice_at_the_top_of_its_grid_is_flagged_with_the_flag_that_widens_it
     assert line == ("warning: digits-mlp/sgd/he_normal: chose lr 0.03, the largest of its 2 learning rates: "
                     "the best may lie beyond; widen the grid (e.g. --optimizers sgd --lrs 0.01,0.03,0.09)")
     assert flag_choices(make_results(failures={})) == []  # choices inside their grids, clear ones
+    # a user's optimizer: the hint names it as the command line must, by its spec
+    results["meta"]["config"]["plugins"] = {"optimizer": {"sgd": {"spec": "./mine.py:sgd"}}}
+    (line,) = flag_choices(results)
+    assert line.endswith("(e.g. --optimizers ./mine.py:sgd --lrs 0.01,0.03,0.09)")
 
 
 def test_near_ties_are_flagged():
