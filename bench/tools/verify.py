@@ -220,16 +220,18 @@ def first_difference(case: agreement.Case, dtype: str) -> str:
             lambda p, g: agreement.trajectories(case.ours(), case.reference(), p, g,
                                                 case.reference_sign))(params, gradients))
     found = []
-    for what, ours, reference in (("updates", ours_updates, ref_updates), ("params", ours_params, ref_params)):
+    for order, (what, ours, reference) in enumerate((("updates", ours_updates, ref_updates),
+                                                     ("params", ours_params, ref_params))):
         leaves = jax.tree_util.tree_flatten_with_path(reference)[0]
         for (path, ref_leaf), our_leaf in zip(leaves, jax.tree.leaves(ours)):
             error = agreement.relative_difference([our_leaf], [ref_leaf])
             over = np.flatnonzero(~(error <= bar))
-            if over.size:
-                found.append((int(over[0]), f"{what}{jax.tree_util.keystr(path)}", float(error[over[0]])))
+            if over.size:  # the earliest step; at one step, an update before a parameter
+                found.append((int(over[0]), order, f"{what}{jax.tree_util.keystr(path)}",
+                              float(error[over[0]])))
     if not found:
         return "no step over the bar (update dtypes differ)"
-    step, leaf, error = min(found)
+    step, _, leaf, error = min(found)
     return f"first differs at step {step}, leaf {leaf}: relative difference {error:.2e} > {bar:.0e}"
 
 
