@@ -201,7 +201,7 @@ def run_from_args(args) -> int:
                      lrs=args.lrs, batch_size=args.batch_size,
                      eval_every=args.eval_every, target=args.target,
                      max_runs_per_chunk=args.max_runs_per_chunk)
-    _note_static(config)
+    _note_static(config.methods.static)
     trained = _train_into(args.out, config.suite, count_programs(config), args.quiet,
                           lambda path, progress: run_suite(
                               config, path, argv=sys.argv, deterministic=args.deterministic,
@@ -285,9 +285,11 @@ def _failed_programs(results: dict, path: str) -> int:
     return 1
 
 
-def _note_static(config) -> None:
-    """Say once which optimizers cannot take traced hyperparameters (results record it too)."""
-    for name in sorted(config.methods.static):
+def _note_static(names) -> None:
+    """Say once which optimizers cannot take traced hyperparameters (results record it too:
+    `meta.config.static_optimizers`); run says it before training, tune once its search is
+    resolved and done."""
+    for name in sorted(names):
         print(f"note: optimizer {name} cannot take traced hyperparameters (its factory needs Python "
               "numbers): each of its configurations compiles a program of its own", file=sys.stderr)
 
@@ -364,6 +366,7 @@ def tune_from_args(args) -> int:
         return 130
     path, document, report = trained
     failed = _failed_programs(document, path)
+    _note_static(document["meta"]["config"].get("static_optimizers") or [])
     _flag_choices(document)
     from bench.analysis.search import chosen_table, search_plots
     from bench.console import output_console
