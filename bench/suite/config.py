@@ -334,7 +334,7 @@ def resolve(suite: str | Suite = "default", *, task: Names = None, optimizers: N
     check_fits_in_memory(settings, models, methods.pairs, candidates, n_selection, len(evaluation))
     return Config(
         suite=base.name, tasks=tuple(settings), pairs=methods.pairs,
-        evaluation_seeds=_evaluation_seed_list(evaluation),
+        evaluation_seeds=tuple(evaluation),  # a range until here: 4 billion seeds are refused cheaply
         selection_seeds=tuple(range(n_selection)), learning_rates=learning_rates,
         max_runs_per_chunk=max_runs_per_chunk, methods=methods)
 
@@ -401,8 +401,9 @@ def _learning_rates(base: Suite, methods: Methods, lrs) -> dict[str, tuple[float
             or tuple(methods.optimizers[opt].learning_rates) for opt in methods.optimizer_names}
 
 
-def _evaluation_seeds(base: Suite, seeds, n_selection: int) -> int | tuple[int, ...]:
-    """The evaluation seeds' count (the suite's, or the caller's), or the caller's own list."""
+def _evaluation_seeds(base: Suite, seeds, n_selection: int) -> range | tuple[int, ...]:
+    """The evaluation seeds: EVALUATION_SEED_BASE onwards, as many as the suite's (or the
+    caller's) count, or the caller's own list."""
     if seeds is None or isinstance(seeds, numbers.Integral):
         n_evaluation = base.seeds if seeds is None else seeds
         if EVALUATION_SEED_BASE + n_evaluation - 1 > MAX_SEED:
@@ -417,11 +418,6 @@ def _evaluation_seeds(base: Suite, seeds, n_selection: int) -> int | tuple[int, 
         raise UsageError(f"evaluation seeds must not be selection seeds (0..{n_selection - 1}); "
                          f"shared: {shared[:5]}")
     return seeds
-
-
-def _evaluation_seed_list(evaluation) -> tuple[int, ...]:
-    # built only once the run is known to fit (a range of 4 billion seeds is cheap until then)
-    return tuple(evaluation)
 
 
 def _task_settings(base: Suite, methods: Methods, steps, batch_size, eval_every, target):
