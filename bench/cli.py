@@ -42,6 +42,13 @@ def _add_run(sub):
                         "on validation accuracy (default: the suite's, 4)")
     p.add_argument("--steps", type=int, help="training steps per run")
     p.add_argument("--lrs", help="comma-separated learning rates, overriding every optimizer's grid")
+    p.add_argument("--schedule", help="the learning rate's schedule: constant, warmup_cosine or "
+                                      "warmup_linear (default: the suite's; `list` shows it)")
+    p.add_argument("--warmup-fraction", type=float,
+                   help="with a decaying schedule: the linear warm-up's share of the steps (default 0.05)")
+    p.add_argument("--final-fraction", type=float,
+                   help="with a decaying schedule: where the decay ends, as a fraction of the peak rate "
+                        "(default 0)")
     p.add_argument("--batch-size", type=int, help="mini-batch size (gd always trains full-batch)")
     p.add_argument("--eval-every", type=int, help="evaluate validation accuracy every N steps")
     p.add_argument("--target", type=float, help="validation accuracy that counts as converged, in (0, 1]")
@@ -200,7 +207,8 @@ def run_from_args(args) -> int:
                      seeds=args.seeds, selection_seeds=args.selection_seeds, steps=args.steps,
                      lrs=args.lrs, batch_size=args.batch_size,
                      eval_every=args.eval_every, target=args.target,
-                     max_runs_per_chunk=args.max_runs_per_chunk)
+                     max_runs_per_chunk=args.max_runs_per_chunk, schedule=args.schedule,
+                     warmup_fraction=args.warmup_fraction, final_fraction=args.final_fraction)
     _note_static(config.methods.static)
     trained = _train_into(args.out, config.suite, count_programs(config), args.quiet,
                           lambda path, progress: run_suite(
@@ -424,7 +432,8 @@ def list_from_args(args) -> int:
             ("optimizers", [(name, f"{o.description}; lrs {', '.join(f'{lr:g}' for lr in o.learning_rates)}"
                              + ("; full batch" if o.full_batch else ""))
                             for name, o in with_installed("optimizer", OPTIMIZERS).items()]),
-            ("suites", [(name, s.description) for name, s in suites().items()])):
+            ("suites", [(name, f"{s.description}; learning rate: {_schedule_words(s)}")
+                        for name, s in suites().items()])):
         table = Table(title=title, title_justify="left", show_header=False)
         table.add_column(style="bold")
         table.add_column()
@@ -432,6 +441,13 @@ def list_from_args(args) -> int:
             table.add_row(*row)
         console.print(table)
     return 0
+
+
+def _schedule_words(suite) -> str:
+    if suite.schedule == "constant":
+        return "constant"
+    return (f"{suite.schedule} (warm-up {suite.warmup_fraction:g} of the steps, decay to "
+            f"{suite.final_fraction:g} of the peak)")
 
 
 def verify_from_args(args) -> int:

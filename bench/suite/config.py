@@ -41,6 +41,11 @@ class Suite:
     eval_every: int | None = None  # None: default_eval_every(steps)
     # optimizer -> learning rates; None (or a missing optimizer): the optimizer's default grid
     learning_rates: dict[str, tuple[float, ...]] | None = None
+    # the learning rate's schedule (SCHEDULES): constant, or a linear warm-up over
+    # warmup_fraction of the steps, then a cosine or linear decay to final_fraction of the peak
+    schedule: str = "constant"
+    warmup_fraction: float = 0.05
+    final_fraction: float = 0.0
 
 
 MNIST1D_TASKS = ("mnist1d-linear", "mnist1d-mlp", "mnist1d-cnn", "mnist1d-gru", "mnist1d-shuffled-mlp",
@@ -199,6 +204,8 @@ class Config:
     search: dict[str, tuple[dict[str, float], ...]] | None = None
     search_space: dict[str, dict[str, list]] | None = None
     schedule: str = "constant"
+    warmup_fraction: float = 0.0  # with a schedule other than constant: its warm-up and end
+    final_fraction: float = 0.0
     methods: Methods | None = None  # the objects behind the names (resolve_methods)
 
     def task_spec(self, name: str):
@@ -240,7 +247,19 @@ class Config:
         """The optimizer's configurations, in trial order (trial i is candidates[i])."""
         if self.search is not None and optimizer in self.search:
             return self.search[optimizer]
-        return tuple({"learning_rate": float(lr)} for lr in self.learning_rates[optimizer])
+        return tuple({"learning_rate": float(lr), **self.schedule_values()}
+                     for lr in self.learning_rates[optimizer])
+
+    def schedule_values(self) -> dict[str, float]:
+        """The per-run values of the learning-rate schedule (none for a constant rate): traced
+        like every hyperparameter, part of each configuration and of its program's key."""
+        if self.schedule == "constant":
+            return {}
+        from bench.runner import SCHEDULES
+
+        return {"schedule": float(SCHEDULES.index(self.schedule)),
+                "warmup_fraction": float(self.warmup_fraction),
+                "final_fraction": float(self.final_fraction)}
 
     def as_json(self) -> dict[str, Any]:
         first = self.tasks[0]
@@ -261,6 +280,8 @@ class Config:
             "learning_rates": {k: list(v) for k, v in self.learning_rates.items()},
             "candidates": {opt: [dict(c) for c in self.candidates(opt)] for opt in self.optimizers},
             "search_space": self.search_space, "schedule": self.schedule,
+            **({"warmup_fraction": self.warmup_fraction, "final_fraction": self.final_fraction}
+               if self.schedule != "constant" and self.search is None else {}),
             "max_runs_per_chunk": self.max_runs_per_chunk,
             # the user's objects, where there are any: their specs, files and sha256s
             **({"plugins": self.methods.sources} if self.methods and self.methods.sources else {}),
@@ -310,7 +331,9 @@ def resolve(suite: str | Suite = "default", *, task: Names = None, optimizers: N
             selection_seeds: int | None = None, steps: int | None = None,
             lrs: str | Sequence[float] | None = None, batch_size: int | None = None,
             eval_every: int | None = None, target: float | None = None,
-            max_runs_per_chunk: int | None = None, trials: int | None = None) -> Config:
+            max_runs_per_chunk: int | None = None, trials: int | None = None,
+            schedule: str | None = None, warmup_fraction: float | None = None,
+            final_fraction: float | None = None) -> Config:
     """A suite (a name, or a Suite of the caller's), overridden by whatever the caller gives;
     every value checked.
 
@@ -319,7 +342,9 @@ def resolve(suite: str | Suite = "default", *, task: Names = None, optimizers: N
     Python the objects themselves (a list, or a mapping name -> object); resolved here, once,
     into the objects the built-ins are (`bench.plugins`). `seeds`: the number of evaluation
     seeds (EVALUATION_SEED_BASE, +1, ...) or their list; `selection_seeds`: the number of
-    selection seeds (0, 1, ...). Overrides apply to every task. `trials`: the number of
+    selection seeds (0, 1, ...). `schedule` (SCHEDULES), `warmup_fraction` and `final_fraction`:
+    the learning rate's schedule, the suite's unless given. Overrides apply to every task.
+    `trials`: the number of
     candidate configurations per optimizer when a search (`tune`) will replace the
     learning-rate grid, so that the memory check counts them.
     """
@@ -332,11 +357,32 @@ def resolve(suite: str | Suite = "default", *, task: Names = None, optimizers: N
     settings, models = _task_settings(base, methods, steps, batch_size, eval_every, target)
     candidates = {opt: trials or len(rates) for opt, rates in learning_rates.items()}
     check_fits_in_memory(settings, models, methods.pairs, candidates, n_selection, len(evaluation))
+    schedule = _schedule(base, schedule, warmup_fraction, final_fraction)
     return Config(
-        suite=base.name, tasks=tuple(settings), pairs=methods.pairs,
+        suite=base.name, tasks=tuple(settings), pairs=methods.pairs, **schedule,
         evaluation_seeds=tuple(evaluation),  # a range until here: 4 billion seeds are refused cheaply
         selection_seeds=tuple(range(n_selection)), learning_rates=learning_rates,
         max_runs_per_chunk=max_runs_per_chunk, methods=methods)
+
+
+def _schedule(base: Suite, schedule, warmup_fraction, final_fraction) -> dict[str, Any]:
+    """The run's schedule and its fractions, checked (the suite's where not given)."""
+    from bench.runner import SCHEDULES
+
+    chosen = base.schedule if schedule is None else schedule
+    if chosen not in SCHEDULES:
+        raise UsageError(f"--schedule must be one of {', '.join(SCHEDULES)}, got '{chosen}'")
+    fractions = {"warmup_fraction": base.warmup_fraction if warmup_fraction is None else warmup_fraction,
+                 "final_fraction": base.final_fraction if final_fraction is None else final_fraction}
+    for name, value in fractions.items():
+        if not (isinstance(value, numbers.Real) and 0 <= value < 1):
+            raise UsageError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+    if chosen == "constant":
+        if warmup_fraction is not None or final_fraction is not None:
+            raise UsageError("--warmup-fraction and --final-fraction go with --schedule "
+                             "warmup_cosine or warmup_linear")
+        return {"schedule": chosen}
+    return {"schedule": chosen, **{name: float(value) for name, value in fractions.items()}}
 
 
 def _named_suite(name: str) -> Suite:
