@@ -31,8 +31,13 @@ What a user's object becomes:
 A user's name never shadows a built-in: an installed entry point or a user object under a
 built-in's name is an error that says to rename it. A user's file is read and executed afresh on
 every resolve, under a module name made from its absolute path (two `methods.py` in two folders
-do not collide), and the sha256 recorded is that of the bytes executed. (Sibling modules a file
-imports are Python's to cache, and are not in its sha256.)
+do not collide), and the sha256 recorded is that of the bytes executed; `imports` adds the
+sha256 of every module beside it that it imports, found from the import statements (recursively,
+in function bodies too); a task's source adds `data_sha256`, the hash of the arrays its load()
+returned; an object given in Python adds `state`, the hash of what it carries (a partial's
+arguments, a closure's values; what cannot be captured makes it never reused). (Python caches
+an imported sibling for the life of a process: in one long session, an edited helper changes
+the recorded hash, hence retrains, but the code that runs is the one imported first.)
 """
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
+import json
 import math
 import numbers
 import reprlib
@@ -360,6 +366,10 @@ def _load_file(kind: str, text: str, target: str) -> tuple[Any, dict]:
         raise UsageError(f"error importing {target}: {_one_line(error)}") from None
     finally:
         sys.path[:] = saved_path
+    # ... and after it ran, at the end of the path (never shadowing anything): a factory that
+    # imports a sibling inside its body, when it is called, finds it there
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))
     source = {"spec": text, "file": str(path), "sha256": hashlib.sha256(code_bytes).hexdigest()}
     imports = _local_imports(module, path, code_bytes)
     return module, {**source, "imports": imports} if imports else source
@@ -400,37 +410,62 @@ def _module_file_source(module_name: str, find_package: bool = True) -> dict:
 
 
 def _local_imports(module: Any, path: Path, code: bytes | None = None) -> dict[str, str]:
-    """Relative path -> sha256 of the modules beside (or below) the user's file that it imports
-    (`import helpers`, `from helpers import f`, `from . import f`): an edit to a helper changes
-    the source too. (Python caches an imported helper for the life of the process; the sha256 is
-    of the file on disk.)"""
+    """Relative path -> sha256 of every module beside (or below) the user's file that it imports,
+    and that those import in turn, wherever the import statement stands (a function body too):
+    an edit to any of them changes the source. Found from the files alone (their import
+    statements, resolved in the file's folder), never from what this process happens to have
+    imported, so the owner of a run and its jobs record the same source."""
+    folder, found, pending = path.parent, {}, [(path, code)]
+    seen = {path}
+    while pending:
+        current, text = pending.pop()
+        for name in _imported_names(current, text, folder):
+            for candidate in _module_files(name, folder):
+                if candidate in seen or not candidate.is_file():
+                    continue
+                seen.add(candidate)
+                try:
+                    found[candidate.relative_to(folder).as_posix()] = _file_sha256(candidate)
+                except OSError:
+                    continue
+                pending.append((candidate, None))
+    return dict(sorted(found.items()))
+
+
+def _imported_names(file: Path, code: bytes | None, folder: Path) -> list[str]:
+    """The dotted module names a file's import statements name (relative ones resolved against
+    the file's package inside `folder`), and for `from m import x` also `m.x` (x may be a module)."""
     try:
-        tree = ast.parse(path.read_bytes() if code is None else code)
+        tree = ast.parse(file.read_bytes() if code is None else code)
     except (OSError, SyntaxError, ValueError):
-        return {}
+        return []
+    package = list(file.parent.relative_to(folder).parts) if folder in file.parents or file.parent == folder else []
     names = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = "." * node.level + (node.module or "")
-            try:
-                base = importlib.util.resolve_name(base, getattr(module, "__package__", None)) if node.level else base
-            except (ImportError, ValueError):
-                continue
-            names += [base] + [f"{base}.{alias.name}" for alias in node.names]
-    folder, found = path.parent, {}
-    for name in names:
-        file = getattr(sys.modules.get(name), "__file__", None)
-        if not isinstance(file, str):
-            continue
-        file_path = Path(file).resolve()
-        if file_path != path and folder in file_path.parents and "site-packages" not in file_path.parts:
-            try:
-                found[file_path.relative_to(folder).as_posix()] = _file_sha256(file_path)
-            except OSError:
-                continue
-    return dict(sorted(found.items()))
+            if node.level:
+                up = package[:len(package) - (node.level - 1)] if node.level - 1 <= len(package) else None
+                if up is None:
+                    continue
+                base = ".".join([*up, *([node.module] if node.module else [])])
+            else:
+                base = node.module or ""
+            names += ([base] if base else []) + [f"{base}.{alias.name}".strip(".") for alias in node.names]
+    return names
+
+
+def _module_files(name: str, folder: Path) -> list[Path]:
+    """Where module `name` would be found in `folder`: its file or package, and its parents'
+    `__init__.py` (importing a.b runs a/__init__.py too)."""
+    parts = [part for part in name.split(".") if part]
+    files = []
+    for end in range(1, len(parts) + 1):
+        files.append(folder.joinpath(*parts[:end], "__init__.py"))
+    if parts:
+        files.append(folder.joinpath(*parts[:-1], parts[-1] + ".py"))
+    return [file.resolve() for file in files]
 
 
 def _distribution_holding(module_name: str, path: Path):
@@ -561,7 +596,8 @@ def _object_source(kind: str, obj: Any) -> dict:
     source text when it has no file (None when it has neither)."""
     parts = _parts(kind, obj)
     files = list(dict.fromkeys(file for file in map(_source_file, parts) if file))
-    source: dict = {"spec": PYTHON_OBJECT, "object": _qualified_name(parts[0])}
+    source: dict = {"spec": PYTHON_OBJECT, "object": _qualified_name(parts[0]),
+                    "state": _captured_state(obj)}
     if len(files) == 1:
         return {**source, "file": files[0], "sha256": _file_sha256(Path(files[0]))}
     if files:
@@ -573,6 +609,48 @@ def _object_source(kind: str, obj: Any) -> dict:
     except (TypeError, OSError):
         return {**source, "file": None, "sha256": None}
     return {**source, "file": None, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def _captured_state(obj: Any) -> str:
+    """What an object given in Python carries besides its code: a functools.partial's arguments,
+    a closure's captured values, a callable instance's attributes, as a sha256 of their plain
+    form. What cannot be put in plain form makes the state unique to this process, so that a
+    program using it is never reused: its numbers could depend on what was not captured."""
+    import uuid
+
+    def plain(value, depth=0):
+        if depth > 6:
+            raise TypeError("nested too deep")
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, (list, tuple)):
+            return [plain(item, depth + 1) for item in value]
+        if isinstance(value, dict):
+            return {str(key): plain(item, depth + 1) for key, item in sorted(value.items(), key=str)}
+        if isinstance(value, np.ndarray) or hasattr(value, "__array__") and hasattr(value, "dtype"):
+            array = np.asarray(value)
+            return {"array": hashlib.sha256(array.tobytes()).hexdigest(), "dtype": array.dtype.str,
+                    "shape": list(array.shape)}
+        if callable(value):
+            return {"callable": _qualified_name(value), "state": state_of(value, depth + 1)}
+        raise TypeError(type(value).__name__)
+
+    def state_of(value, depth=0):
+        if isinstance(value, functools.partial):
+            return {"func": plain(value.func, depth + 1), "args": plain(value.args, depth + 1),
+                    "keywords": plain(value.keywords, depth + 1)}
+        cells = getattr(value, "__closure__", None) or ()
+        if cells:
+            return [plain(cell.cell_contents, depth + 1) for cell in cells]
+        if not inspect.isroutine(value) and not inspect.isclass(value) and hasattr(value, "__dict__"):
+            return plain(vars(value), depth + 1)
+        return None
+
+    try:
+        state = state_of(obj)
+    except (TypeError, ValueError):
+        return f"not captured: {uuid.uuid4().hex}"
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _docstring_line(obj: Any, default: str) -> str:
@@ -812,7 +890,23 @@ def _make_task(obj: Any, name: str, label: str, source: dict) -> Resolved:
     _check_task_fields(obj, label)
     dataset = _check_task_data(obj, label)
     _check_task_model(obj, dataset, label)
+    # the data are part of the task: a file its load() reads can change with no code changing
+    source = {**source, "data_sha256": _dataset_sha256(dataset)}
     return Resolved(name, obj if obj.name == name else obj._replace(name=name), source)
+
+
+def _dataset_sha256(dataset: Any) -> str:
+    """sha256 over a Dataset's arrays (dtype, shape and bytes of each) and its class count."""
+    digest = hashlib.sha256()
+    for field in dataset._fields:
+        value = getattr(dataset, field)
+        if field == "num_classes":
+            digest.update(f"num_classes={int(value)}".encode())
+            continue
+        array = np.ascontiguousarray(np.asarray(value))
+        digest.update(f"{field}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def _positive_int(value: Any) -> bool:

@@ -116,7 +116,10 @@ def test_file_optimizer_resolves_traceable_with_the_files_sha256(in_tmp, capsys)
     state = spec.factory(learning_rate=0.1).init(params)
     assert isinstance(state[0], optax.TraceState)  # the user's own code, momentum and all
     # the user's module is not left under its plain name, and sys.path is as it was
-    assert "byo_methods" not in sys.modules and sys.path == path_before
+    # nothing shadows what was on the path: the file's folder is appended, for imports that
+    # its factory makes when called
+    assert "byo_methods" not in sys.modules and sys.path[:len(path_before)] == path_before
+    assert sys.path[len(path_before):] in ([], [str(path.resolve().parent)])
     assert capsys.readouterr() == ("", "")
 
 
@@ -153,7 +156,7 @@ def test_a_file_imports_its_siblings(in_tmp):
     try:
         resolved = resolve("optimizer", "./m.py:heavy_ball", OPTIMIZERS)
         assert resolved.obj.description == "Heavy ball with the sibling's momentum."
-        assert str(in_tmp) not in sys.path
+        assert sys.path.index(str(in_tmp)) == len(sys.path) - 1  # appended, never ahead of anything
         # the sibling is part of the source: editing it changes what a run is keyed on
         helper = in_tmp / f"{sibling}.py"
         assert resolved.source["imports"] == {helper.name: hashlib.sha256(helper.read_bytes()).hexdigest()}
@@ -593,3 +596,81 @@ def test_resolve_many_refuses_two_things_under_one_name_and_nothing(in_tmp):
                        "give them different names")
     assert usage_error(resolve_many, "optimizer", " , ", OPTIMIZERS).startswith("--optimizers needs at least one name; valid: ")
     assert usage_error(resolve_many, "optimizer", {1: optax.adam}, OPTIMIZERS) == "optimizer names must be strings, got 1"
+
+
+# --- what a user's code is keyed by: every module it imports, its task's data, an object's state
+
+
+def test_the_source_covers_every_module_the_file_imports_however_deep_and_wherever(tmp_path):
+    (tmp_path / "h2.py").write_text("SCALE = 1.0\n")
+    (tmp_path / "helper.py").write_text("from h2 import SCALE\n")
+    (tmp_path / "x.py").write_text(
+        "import optax\n"
+        "def f(learning_rate):\n"
+        "    from helper import SCALE  # an import in a function body\n"
+        "    return optax.sgd(SCALE * learning_rate)\n")
+    first = resolve("optimizer", f"{tmp_path / 'x.py'}:f", OPTIMIZERS).source
+    assert set(first["imports"]) == {"helper.py", "h2.py"}
+    again = resolve("optimizer", f"{tmp_path / 'x.py'}:f", OPTIMIZERS).source
+    assert again == first  # the same, whatever this process has imported meanwhile
+    (tmp_path / "h2.py").write_text("SCALE = 2.0\n")  # a helper of a helper
+    assert resolve("optimizer", f"{tmp_path / 'x.py'}:f", OPTIMIZERS).source != first
+
+
+def test_a_users_task_is_keyed_by_its_data(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(90, 4)).astype(np.float32), np.arange(90, dtype=np.int32) % 2
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    (tmp_path / "t.py").write_text(textwrap.dedent("""
+        import os
+        import flax.linen as nn
+        import numpy as np
+        from bench.data import Dataset
+        from bench.tasks import Task
+
+        def load():
+            d = np.load(os.path.join(os.path.dirname(__file__), "data.npz"))
+            x, y = d["x"], d["y"]
+            return Dataset(x[:60], y[:60], x[60:75], y[60:75], x[75:], y[75:], num_classes=2)
+
+        class M(nn.Module):
+            kernel_init: object
+            bias_init: object
+
+            @nn.compact
+            def __call__(self, x):
+                return nn.Dense(2, kernel_init=self.kernel_init, bias_init=self.bias_init)(x)
+
+        t = Task(name="t", description="d", load=load, make_model=lambda k, b: M(k, b),
+                 batch_size=16, target=0.9, steps=10)
+    """))
+    first = resolve("task", f"{tmp_path / 't.py'}:t", TASKS).source
+    np.savez(tmp_path / "data.npz", x=x, y=1 - y)  # the labels change, no code does
+    assert resolve("task", f"{tmp_path / 't.py'}:t", TASKS).source["data_sha256"] != first["data_sha256"]
+
+
+def test_an_objects_captured_arguments_are_part_of_its_source():
+    import functools
+
+    slow = resolve("optimizer", functools.partial(optax.sgd, momentum=0.0), OPTIMIZERS, name="heavy").source
+    fast = resolve("optimizer", functools.partial(optax.sgd, momentum=0.9), OPTIMIZERS, name="heavy").source
+    assert slow["state"] != fast["state"]
+    assert resolve("optimizer", functools.partial(optax.sgd, momentum=0.9), OPTIMIZERS,
+                   name="heavy").source == fast
+
+    def make(decay):
+        return lambda learning_rate: optax.sgd(learning_rate * decay)
+
+    assert (resolve("optimizer", make(0.5), OPTIMIZERS, name="scaled").source["state"]
+            != resolve("optimizer", make(0.25), OPTIMIZERS, name="scaled").source["state"])
+
+    class Opaque:
+        pass
+
+    captured = Opaque()
+    odd = lambda learning_rate: optax.sgd(learning_rate) if captured else None  # noqa: E731
+    one = resolve("optimizer", odd, OPTIMIZERS, name="odd").source["state"]
+    two = resolve("optimizer", odd, OPTIMIZERS, name="odd").source["state"]
+    assert one.startswith("not captured") and one != two  # never the same key twice: never reused
