@@ -110,6 +110,11 @@ def best_lines(document: dict[str, Any]) -> list[str]:
         held = " ".join(f"{kind} {name}" for kind, name in entry["held_fixed"].items()) or "every (optimizer, init)"
         names = sorted("/".join(name for kind, name in (("optimizer", best["optimizer"]), ("init", best["init"]))
                                 if kind not in entry["held_fixed"]) for best in entry["best"])
+        if len(names) > 1 and entry.get("minimum_detectable_difference") is None:
+            # no exact test on so few seeds can reach the level: the set is everything, by default
+            lines.append(f"{entry['task']}, {held}: too few evaluation seeds to judge ({entry.get('n_seeds')}: "
+                         f"no difference can reach level {entry['level']:g}); compared: " + ", ".join(names))
+            continue
         lines.append(f"{entry['task']}, {held}: " + ("best: " if len(names) == 1 else "tied for best: ")
                      + ", ".join(names) + f" (not shown worse on the evaluation seeds, level {entry['level']:g})")
     return lines
@@ -128,7 +133,11 @@ def flag_choices(results: dict[str, Any]) -> list[str]:
         name = f"{task}/{optimizer}/{init}"
         rates = sorted({float(r["lr"]) for r in results["summary"] if (r["task"], r["optimizer"], r["init"])
                         == (task, optimizer, init) and r["phase"] == row["phase"]})
-        if row.get("grid_edge"):
+        if row.get("grid_edge") and widen != "--lrs":
+            lines.append(f"warning: {name}: chose {format_configuration(row)}, in the "
+                         f"{'top' if row['grid_edge'] == 'high' else 'bottom'} tenth of its search space's "
+                         f"learning-rate range: the best may lie beyond; widen the space")
+        elif row.get("grid_edge"):
             beyond = rates[-1] * 3 if row["grid_edge"] == "high" else rates[0] / 3
             grid = ",".join(format_lr(rate) for rate in sorted([*rates, beyond]))
             lines.append(f"warning: {name}: chose {format_configuration(row)}, the {'largest' if row['grid_edge'] == 'high' else 'smallest'} "

@@ -19,6 +19,7 @@ Unchosen rows carry null for both.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any, Mapping
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -33,7 +34,7 @@ STABILITY_SEED = 0
 
 
 def annotate_choices(summary: list[dict], records: list[dict], chance: dict[str, float],
-                     stability: bool = True) -> None:
+                     stability: bool = True, search_spaces: Mapping[str, Any] | None = None) -> None:
     """Set `n_candidates`, `grid_edge` and `choice_stability` on every row of `summary` (in
     place); `chance` maps each task to the accuracy a run that measured nothing counts at.
     `stability=False` leaves `choice_stability` null (a caller that only needs the choice)."""
@@ -51,7 +52,9 @@ def annotate_choices(summary: list[dict], records: list[dict], chance: dict[str,
             row.update(n_candidates=len(candidates), grid_edge=None, choice_stability=None)
         if chosen is None:
             continue
-        edge = grid_edge(chosen["lr"], [row["lr"] for row in candidates])
+        space = (search_spaces or {}).get(pair[1])
+        edge = (search_edge(chosen["lr"], space) if space
+                else grid_edge(chosen["lr"], [row["lr"] for row in candidates]))
         firmness = choice_stability(candidates, chosen, runs, chance[pair[0]]) if stability else None
         for row in rows:
             if row["chosen"]:
@@ -65,6 +68,26 @@ def grid_edge(chosen_lr: float, lrs) -> str | None:
         return None
     chosen = lr_key(chosen_lr)
     return "high" if chosen == rates[-1] else "low" if chosen == rates[0] else None
+
+
+SEARCH_EDGE = 0.1  # the outer tenth of a searched range (in its scale) counts as its edge
+
+
+def search_edge(chosen_lr: float, space: Mapping[str, Any]) -> str | None:
+    """"high", "low" or None: where a searched learning rate sits in its space's range (the
+    outer SEARCH_EDGE of it, log scale for a log dimension): beyond the range the search
+    could not look, whatever its trials drew."""
+    import math
+
+    dimension = next((list(d) for d in space.values() if list(d)[0] == "learning_rate"), None)
+    if dimension is None:
+        return None
+    _, scale, low, high = dimension
+    if scale == "log":
+        position = math.log(chosen_lr / low) / math.log(high / low)
+    else:
+        position = (chosen_lr - low) / (high - low)
+    return "high" if position > 1 - SEARCH_EDGE else "low" if position < SEARCH_EDGE else None
 
 
 def choice_stability(candidates: list[dict], chosen: dict, runs: dict, chance: float) -> float | None:

@@ -32,7 +32,8 @@ CELL_KEYS = ("task", "optimizer", "init", "phase", "trial")
 
 
 def summarize(records: Iterable[dict[str, Any]], seconds_per_step: Mapping[tuple, float | None],
-              *, num_classes: Mapping[str, int], intervals: bool = True) -> list[dict[str, Any]]:
+              *, num_classes: Mapping[str, int], intervals: bool = True,
+              search_spaces: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One row per (task, optimizer, init, phase, trial), in first-seen order, `chosen` marked,
     each chosen configuration's `grid_edge` and `choice_stability` set (`bench.records.choices`).
 
@@ -45,6 +46,9 @@ def summarize(records: Iterable[dict[str, Any]], seconds_per_step: Mapping[tuple
 
     `intervals=False` leaves the bootstrap intervals and the choice's stability out (null): for
     a caller that only needs the choice (`chosen_trials`, between a run's two phases).
+    `search_spaces` (optimizer -> its searched space, `tune`'s `meta.config.search_space`): a
+    searched optimizer's `grid_edge` is judged against its space's learning-rate bounds, not
+    against the values a few trials happened to draw.
     """
     records = list(records)
     cells: dict[tuple, list[dict]] = defaultdict(list)
@@ -58,7 +62,7 @@ def summarize(records: Iterable[dict[str, Any]], seconds_per_step: Mapping[tuple
         summary.append(summary_row(members, 1.0 / num_classes[task], seconds, intervals=intervals))
     mark_chosen(summary)
     annotate_choices(summary, records, {task: 1.0 / classes for task, classes in num_classes.items()},
-                     stability=intervals)
+                     stability=intervals, search_spaces=search_spaces)
     return summary
 
 

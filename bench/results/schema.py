@@ -52,22 +52,26 @@ SUMMARY_COLUMNS = tuple(column for key in SUMMARY_KEYS for column in (
     (f"{key}_low", f"{key}_high") if key in INTERVAL_KEYS else (key,)))
 
 
-def build(meta: dict[str, Any], runs: list[dict[str, Any]], summary: list[dict[str, Any]]) -> dict[str, Any]:
+def build(meta: dict[str, Any], runs: list[dict[str, Any]], summary: list[dict[str, Any]],
+          statistics: bool = True) -> dict[str, Any]:
     """The document as written: the version first, then provenance, runs, their summary and the
     verdicts of every comparison table (`bench.records.verdicts`).
 
     What needs the tasks' settings is completed here, where `meta` and the runs meet: each
     evaluation row's interval over seeds and test examples (`test_accuracy_task_ci95`, from
-    `n_test`; set in place on `summary`), and the best sets.
+    `n_test`; set in place on `summary`), and the best sets. `statistics=False` leaves both
+    out (null intervals, no verdicts): the saves a run makes between programs, which the
+    complete file replaces.
     """
     from bench.records.summary import add_task_intervals
     from bench.records.verdicts import verdicts
 
     config = meta.get("config") or {}
     settings = {entry["task"]: entry for entry in config.get("tasks") or []}
-    add_task_intervals(summary, runs, settings)
+    if statistics:
+        add_task_intervals(summary, runs, settings)
     document = {"schema_version": SCHEMA_VERSION, "meta": meta, "runs": runs, "summary": summary}
-    document[VERDICTS_KEY] = verdicts(document)
+    document[VERDICTS_KEY] = verdicts(document) if statistics else []
     return document
 
 

@@ -221,20 +221,15 @@ def run_job(job: ProgramJob) -> dict[str, Any]:
 
 
 def _save_when_preempted() -> None:
-    """SLURM's SIGTERM (time out, preemption) and submitit's SIGUSR2 become a KeyboardInterrupt in
-    the job's main thread: the runner saves at the next call boundary, so the rerun resumes."""
+    """SLURM's SIGTERM (time out, preemption) becomes a SIGINT in the job's main thread: the
+    runner holds it while a call runs (its inputs are donated), saves at the call's end and
+    stops, so the rerun resumes from there. submitit's own SIGUSR2 handling is left alone."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return  # a thread pool's job: the pool's process owns the signals
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    for signum in (signal.SIGTERM, getattr(signal, "SIGUSR2", None)):
-        if signum is not None:
-            signal.signal(signum, interrupt)
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
 
 
 def _job_id() -> str | None:

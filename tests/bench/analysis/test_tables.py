@@ -79,3 +79,15 @@ def test_unstable_runs_are_counted_beside_failures():
     assert unstable_line(runs).startswith("unstable: 0 of ")
     runs[0]["unstable"] = True
     assert "x1" in unstable_line(runs)
+
+
+def test_a_table_whose_seeds_cannot_reach_the_level_says_so_instead_of_a_tie():
+    from bench.analysis.tables import best_lines
+
+    entry = {"task": "t", "held_fixed": {"init": "he_normal"}, "level": 0.05, "n_seeds": 4,
+             "best": [{"optimizer": "adam", "init": "he_normal"}, {"optimizer": "f", "init": "he_normal"}],
+             "minimum_detectable_difference": None}
+    (line,) = best_lines({"verdicts": [entry]})
+    assert "too few evaluation seeds to judge (4" in line and "tied" not in line
+    (line,) = best_lines({"verdicts": [{**entry, "n_seeds": 8, "minimum_detectable_difference": 0.02}]})
+    assert line.startswith("t, init he_normal: tied for best: adam, f")

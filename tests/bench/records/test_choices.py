@@ -65,3 +65,13 @@ def test_every_chosen_row_of_a_document_carries_its_firmness():
     for pair, row in evaluation.items():  # the evaluation row repeats its selection row's verdict
         assert (row["grid_edge"], row["choice_stability"]) == (selection[pair]["grid_edge"],
                                                                selection[pair]["choice_stability"])
+
+
+def test_a_searched_rate_is_at_the_edge_of_its_space_not_of_its_draws():
+    from bench.records.choices import search_edge
+
+    space = {"lr": ["learning_rate", "log", 1e-4, 1.0]}
+    assert search_edge(0.5, space) == "high"  # log position 0.92
+    assert search_edge(2e-4, space) == "low"
+    assert search_edge(0.01, space) is None  # the middle, whatever the few trials drew
+    assert search_edge(0.01, {"b1": ["b1", "one_minus_log", 0.8, 0.99]}) is None  # no rate searched
