@@ -13,8 +13,9 @@ same batches in both files): the differences d = NEW - REFERENCE over the shared
 - **different**: its exact two-sided sign-flip test is significant at a family-wise ALPHA after
   Holm's correction over the cells (Tarone's rule first leaves out the cells whose test could
   never reach significance, identical ones among them), and it is not equivalent;
-- **inconclusive**: neither. Below 6 pairs an exact test cannot reach p <= 0.05 (two seeds: p
-  >= 0.5), so a cell that moved is "too few seeds to judge", never "different".
+- **inconclusive**: neither. With 4 pairs or fewer an exact test cannot reach p <= 0.05 (two
+  seeds: p >= 0.5), so a cell that moved is "too few seeds to judge", never "different"; at 5,
+  a cell may read "neither within ±δ nor different".
 
 With no shared seed, the two samples are compared unpaired (a permutation test of the labels,
 and its TOST). The verdict of the whole comparison:

@@ -180,7 +180,8 @@ def methodology(results: dict, n_tables: int = 0, delta: float = DELTA) -> str:
             "where half or more seeds never reached it. "
             "**Best**: each table's best set is every configuration not shown worse than another of the table on the "
             f"evaluation seeds ({METHOD}); it holds the table's truly best configuration with probability at least "
-            f"{1 - FAMILY_ALPHA:.0%}. Ties are ties: several configurations in a set are printed together, in no "
+            f"{1 - FAMILY_ALPHA:.0%} where the per-seed differences are symmetric under no difference (the sign-flip "
+            f"tests' assumption: a method with collapsed or unstable seeds can skew them). Ties are ties: several configurations in a set are printed together, in no "
             f"order. **Equivalent** within ±{delta:g}: two one-sided exact sign-flip tests, Holm over the table "
             "(the chance that any of a table's \"equivalent\" claims is false is at most 0.05). "
             "Tests are exact: two seeds never give p < 0.5, and identical pairs are \"identical\", not significant. "
@@ -274,7 +275,7 @@ def best_sets_section(comparisons: list[TableComparison], n_test: int | None) ->
              "**Best** in the protocol): it holds the table's truly best configuration with probability at least "
              f"{1 - FAMILY_ALPHA:.0%}; several are **tied**. The minimum detectable difference: what one comparison "
              "catches with 80% power at these seeds (`statsmodels` `TTestPower` at Bonferroni's level over the "
-             "table, a bound on what the max-T test needs).", ""]
+             "table: a normal-theory approximation; the exact max-T test on few seeds needs more).", ""]
     if not comparisons:
         return lines + ["Nothing to compare (one configuration per table).", ""]
     for table in comparisons:
