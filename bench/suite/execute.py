@@ -49,12 +49,14 @@ def run_suite(config: Config, out: str | None = None, *, argv: Sequence[str] | N
     `meta.failed_programs` (the run is then incomplete; the same command retrains it). Every
     program saves its state every `checkpoint_minutes` of training (and on Ctrl-C) beside the
     results; an interrupted one resumes there with the numbers of an uninterrupted run."""
-    # absolute: a job whose working folder differs (Dask, SLURM) writes its part beside it too
-    path = os.path.abspath(check_output_path(out or files.default_path(config.suite)))
+    shown = check_output_path(out or files.default_path(config.suite))
+    # absolute inside: a job whose working folder differs (Dask, SLURM) writes its part beside it
+    path = os.path.abspath(shown)
     with files.lock(path):  # one writer per results file (re-entrant: the CLI may hold it)
-        return _run_suite(config, path, argv=argv, deterministic=deterministic,
-                          progress=progress or Silent(), devices=devices, executor=executor,
-                          checkpoint_seconds=60 * checkpoint_minutes)
+        _, results = _run_suite(config, path, argv=argv, deterministic=deterministic,
+                                progress=progress or Silent(), devices=devices, executor=executor,
+                                checkpoint_seconds=60 * checkpoint_minutes)
+    return shown, results
 
 
 def _run_suite(config: Config, path: str, *, argv, deterministic, progress, devices, executor,
