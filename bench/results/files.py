@@ -388,16 +388,7 @@ def sources_sha256() -> str:
 def code_identity() -> dict[str, Any]:
     """The code that makes numbers now: sources hash, git revision (if any), library versions."""
     return {"sources_sha256": sources_sha256(), "git_revision": provenance.git_revision(),
-            "versions": {name: _version(name) for name in VERSIONED_LIBRARIES}}
-
-
-def _version(package: str) -> str | None:
-    from importlib import metadata  # slow to import; only a run needs it
-
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
+            "versions": {name: provenance.package_version(name) for name in VERSIONED_LIBRARIES}}
 
 
 def reuse_key(program_config: dict[str, Any]) -> str:

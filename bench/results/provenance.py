@@ -14,7 +14,8 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _version(package: str) -> str | None:
+def package_version(package: str) -> str | None:
+    """The installed version of `package`, or None where it is not installed."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -66,8 +67,8 @@ def environment(deterministic: bool = False) -> dict[str, Any]:
     devices = jax.devices()
     backend = jax.default_backend()
     return {
-        "versions": {"python": platform.python_version(), "initopt": _version("initopt"),
-                     **{name: _version(name) for name in ("jax", "jaxlib", "flax", "optax", "numpy")}},
+        "versions": {"python": platform.python_version(), "initopt": package_version("initopt"),
+                     **{name: package_version(name) for name in ("jax", "jaxlib", "flax", "optax", "numpy")}},
         "platform": platform.platform(),
         "cpu_model": cpu_model(),
         "gpu_name": gpu_name(backend, devices),
