@@ -131,10 +131,15 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--eval-every", type=int)
     args = parser.parse_args(argv)
+    from bench import plugins
     from bench.tasks import TASKS
     from optimizers import OPTIMIZERS
 
-    task, spec = TASKS[args.task], OPTIMIZERS[args.optimizer]
+    # names, or a user's own (PATH.py:NAME, ...): a user optimizer is its own lean baseline
+    task = plugins.resolve("task", args.task, TASKS).obj
+    spec = plugins.resolve("optimizer", args.optimizer, OPTIMIZERS).obj
+    if spec.optax_reference is None:
+        spec = spec._replace(optax_reference=spec.factory)
     dataset = task.load()
     lean_train = make_lean_train(task, dataset, spec, args.lr, task.batch_size, args.steps,
                                  args.eval_every)

@@ -114,7 +114,7 @@ def runner_process(workload, seeds: int, env: dict[str, str] | None = None) -> d
     """`python -m bench run` for the workload in a fresh process with an empty compile cache."""
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "run.json")
-        command = [sys.executable, "-m", "bench", "run", "--task", workload.task.name,
+        command = [sys.executable, "-m", "bench", "run", "--task", workload.task_spec or workload.task.name,
                    "--optimizers", workload.optimizer, "--inits", "he_normal", "--seeds", str(seeds),
                    "--lrs", repr(workload.lr), "--steps", str(workload.steps), "--eval-every",
                    str(workload.eval_every), "--no-plots", "--quiet", "--out", out]
@@ -130,7 +130,7 @@ def runner_process(workload, seeds: int, env: dict[str, str] | None = None) -> d
 def lean_process(workload, seeds: int, evaluate: bool = False) -> dict[str, Any]:
     """The lean loop as a user's script: a fresh process, JAX's defaults (one CPU device, no
     compile cache), its own timings on stdout."""
-    command = [sys.executable, "-m", "bench.tools.perf.lean", "--task", workload.task.name,
+    command = [sys.executable, "-m", "bench.tools.perf.lean", "--task", workload.task_spec or workload.task.name,
                "--optimizer", workload.optimizer, "--lr", repr(workload.lr), "--seeds", str(seeds),
                "--steps", str(workload.steps)]
     if evaluate:

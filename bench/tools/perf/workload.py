@@ -26,6 +26,7 @@ class Workload(NamedTuple):
     seeds: tuple[int, ...]
     n_params: int
     flops_per_step: int  # the work a FLOP rate counts (see `step_flops`)
+    task_spec: str = ""  # the task as given (a name, or PATH.py:NAME): what a subprocess resolves
 
 
 def synthetic_dataset(task) -> Any:
@@ -73,7 +74,7 @@ def make_workload(task_name: str, optimizer: str, seeds: int, steps: int,
     n_params = count_params(params)
     return Workload(task, dataset, spec, optimizer, float(spec.learning_rates[0]), task.batch_size,
                     eval_every, steps, initialized, seed_list, n_params,
-                    step_flops(task, dataset, initialized, task.batch_size))
+                    step_flops(task, dataset, initialized, task.batch_size), task_name)
 
 
 def step_flops(task, dataset, initialized, batch_size: int) -> int:
