@@ -143,3 +143,17 @@ def test_perf_records_its_start_up_not_its_whole_run(tmp_path):
     after = process_seconds()
     assert after > before
     assert 0 < document["startup_seconds"] <= before + 0.5 < after
+
+
+def test_the_lean_loop_script_takes_a_users_optimizer(tmp_path, capsys):
+    """perf's whole-process measurement runs `python -m bench.tools.perf.lean` with the spec as the
+    user gave it."""
+    import json
+
+    from bench.tools.perf import lean
+
+    (tmp_path / "mine.py").write_text("import optax\ndef heavy(learning_rate, momentum=0.9):\n"
+                                      "    return optax.sgd(learning_rate, momentum=momentum)\n")
+    assert lean.main(["--optimizer", f"{tmp_path / 'mine.py'}:heavy", "--seeds", "2", "--steps", "5"]) == 0
+    measured = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert measured["run_seconds"] >= 0 and measured["final_loss_mean"] > 0
