@@ -7,8 +7,9 @@ failed run measured nothing finite it counts at chance, as in every mean of the 
 losses have no such stand-in, so a non-finite loss is left out of its band. Bands on curves are
 95% percentile bootstrap intervals of the mean over seeds (`figures.bootstrap_mean_band`). Every
 optimizer and init is drawn in its own colour, dash pattern and marker (`figures`), the same in
-every figure; legends sit outside the data; accuracy axes span the data, not 0 to 1. Steps to target show censored seeds (never
-reached, or failed) at the right edge, and the Kaplan-Meier median with its interval.
+every figure; legends sit outside the data; accuracy axes span the data, not 0 to 1. Steps to
+target show censored seeds (never reached, or failed) at the right edge, and the Kaplan-Meier
+median with its interval.
 """
 from __future__ import annotations
 

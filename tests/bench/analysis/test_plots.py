@@ -142,7 +142,8 @@ def test_overlapping_lines_differ_in_more_than_colour(results):
     figure = plots.convergence_by_optimizer(results, TASK)
     try:
         lines = [line for line in figure.axes[0].get_lines() if not line.get_label().startswith(("_", "target"))]
-        assert len({(line.get_marker(), line.get_linestyle(), to_hex(line.get_color())) for line in lines}) == len(lines)
+        looks = {(line.get_marker(), line.get_linestyle(), to_hex(line.get_color())) for line in lines}
+        assert len(looks) == len(lines)
         assert all(line.get_marker() not in (None, "None", "") for line in lines)
     finally:
         plt.close(figure)
