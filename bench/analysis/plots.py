@@ -299,7 +299,8 @@ def lr_sensitivity(results: dict, task: str):
     worst chosen configuration's interval (among those where at most half the seeds failed) to
     just above its best: the differences between chosen configurations are what a reader compares. At the
     foot: a triangle for a rate whose accuracy lies below the axis, x where more than half the
-    seeds failed; a ring marks each optimizer's chosen rate."""
+    seeds failed; a ring marks each optimizer's chosen rate. A search's trials are points, not a
+    line."""
     inits, optimizers = inits_of(results, task), optimizers_of(results, task)
     columns = min(3, len(inits)) or 1
     panels = max(1, -(-len(inits) // columns))
@@ -316,7 +317,8 @@ def lr_sensitivity(results: dict, task: str):
             axes.set_ylim(*limits)
         for line, optimizer in enumerate(optimizers):
             drawn = _sensitivity_line(axes, candidates.get((task, optimizer, init), []), optimizer,
-                                      optimizer_style(optimizer), chosen.get((task, optimizer, init)), limits)
+                                      optimizer_style(optimizer), chosen.get((task, optimizer, init)), limits,
+                                      connect=not search.is_search(results))
             if drawn is not None:
                 handles.setdefault(optimizer, drawn)
         axes.set_xscale("log")
@@ -331,8 +333,9 @@ def lr_sensitivity(results: dict, task: str):
     for row_axes in axes_grid:
         row_axes[0].set_ylabel("final validation accuracy")
     figure.suptitle(config_title(results, task, "Learning-rate sensitivity on the selection seeds (mean, 95% CI, "
-                                                "failures counted; ring: chosen; axis zoomed to the chosen rates, "
-                                                "triangle: below it; x: most seeds failed)", "selection"))
+                                                "failures counted)\nring: chosen; axis zoomed to the chosen rates, "
+                                                "triangle: below it; x: most seeds failed", "selection"),
+                    fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -357,8 +360,10 @@ def _candidate_rows(results: dict, task: str) -> dict[tuple, list[dict]]:
     return {**found["evaluation"], **found["selection"]}
 
 
-def _sensitivity_line(axes, rows: list[dict], optimizer: str, style: dict, chosen: dict | None, limits):
-    """One optimizer's line; its handle for the legend (None when it has no rows)."""
+def _sensitivity_line(axes, rows: list[dict], optimizer: str, style: dict, chosen: dict | None, limits,
+                      connect: bool = True):
+    """One optimizer's line (points only where `connect` is false: a search's neighbouring rates
+    differ in other hyperparameters too); its handle for the legend (None when it has no rows)."""
     rows = sorted(rows, key=lambda row: row["lr"])
     if not rows:
         return None
@@ -367,7 +372,8 @@ def _sensitivity_line(axes, rows: list[dict], optimizer: str, style: dict, chose
     lows = np.array([(row["val_accuracy_ci95"] or [row["val_accuracy_mean"]] * 2)[0] for row in rows])
     highs = np.array([(row["val_accuracy_ci95"] or [row["val_accuracy_mean"]] * 2)[1] for row in rows])
     drawn = axes.errorbar(lrs, means, yerr=[means - lows, highs - means], marker=style["marker"], markersize=4,
-                          capsize=3, color=style["color"], linestyle=style["linestyle"], label=optimizer)
+                          capsize=3, color=style["color"], linestyle=style["linestyle"] if connect else "none",
+                          label=optimizer)
     if chosen is not None:
         axes.plot([chosen["lr"]], [chosen["val_accuracy_mean"]], marker="o", markersize=11, markerfacecolor="none",
                   markeredgecolor=style["color"], markeredgewidth=1.5, linestyle="none")

@@ -176,3 +176,20 @@ def test_the_mup_figure_has_its_legend_outside(monkeypatch):
         _assert_legends_outside_every_axes(figure)
     finally:
         plt.close(figure)
+
+
+def test_a_searchs_sensitivity_draws_points_not_a_line(results):
+    import copy
+
+    searched = copy.deepcopy(results)
+    searched["meta"]["config"]["search_space"] = {"adam": {}, "sgd": {}}
+    figure = plots.lr_sensitivity(searched, TASK)
+    grid = plots.lr_sensitivity(results, TASK)
+    try:
+        def styles(drawn):
+            return {line.get_linestyle() for axes in drawn.axes for line in axes.get_lines()
+                    if len(line.get_xdata()) > 1 and line.get_marker() not in ("x", "v")}
+        assert styles(figure) == {"None"} and styles(grid) - {"None"}
+    finally:
+        plt.close(figure)
+        plt.close(grid)
