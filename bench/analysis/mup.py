@@ -123,12 +123,15 @@ def table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def figure(results: dict[str, Any]):
-    """Two panels (standard, muP): final training loss vs learning rate, one line per width,
-    each width's best rate marked."""
+    """Two panels (standard, muP): final training loss vs learning rate, one line per width
+    (an ordered colour map, colour-blind safe, and a marker each), each width's best rate marked;
+    the legend right of the panels."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from bench.analysis.figures import MARKERS, legend_outside
 
     found = loss_by_rate(results)
     widths = sorted({width for by_width in found.values() for width in by_width})
@@ -143,13 +146,14 @@ def figure(results: dict[str, Any]):
                 continue
             rates = sorted(by_rate)
             losses = [by_rate[rate] for rate in rates]
-            axes.plot(rates, losses, marker="o", markersize=3, color=color, label=f"width {width}")
+            axes.plot(rates, losses, marker=MARKERS[widths.index(width) % len(MARKERS)], markersize=4, color=color,
+                      label=f"width {width}")
             best = min(by_rate, key=by_rate.get)
             axes.plot([best], [by_rate[best]], marker="*", markersize=12, color=color)
         axes.set(xscale="log", yscale="log", xlabel="learning rate (Adam)", title=label)
         axes.grid(alpha=0.3, which="both")
     axes_row[0][0].set_ylabel("final training loss (median over selection seeds)")
-    axes_row[0][-1].legend(fontsize=8)
+    legend_outside(axes_row[0][-1])
     moved = drift(results)
     fig.suptitle("Best learning rate (star) across widths: it moves "
                  + ", ".join(f"{moved[init]:.2f} decades under {short}"

@@ -4,9 +4,12 @@ to target, and learning-rate sensitivity. `make_plots(results, out_dir)` writes 
 Each (optimizer, init) is drawn at its configuration chosen on validation, from its evaluation
 seeds; "best init" means best on validation too. Validation accuracy counts every seed: where a
 failed run measured nothing finite it counts at chance, as in every mean of the summary; training
-losses have no such stand-in, so a non-finite loss is left out of its band. Bands are 95% t
-intervals over seeds (`bench.analysis.stats`). Steps to target show censored seeds (never
-reached, or failed) at the right edge, and the Kaplan-Meier median with its interval.
+losses have no such stand-in, so a non-finite loss is left out of its band. Bands on curves are
+95% percentile bootstrap intervals of the mean over seeds (`figures.bootstrap_mean_band`). Every
+optimizer and init is drawn in its own colour, dash pattern and marker (`figures`), the same in
+every figure; legends sit outside the data; accuracy axes span the data, not 0 to 1. Steps to
+target show censored seeds (never reached, or failed) at the right edge, and the Kaplan-Meier
+median with its interval.
 """
 from __future__ import annotations
 
@@ -20,8 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.analysis import search  # noqa: E402
-from bench.analysis.figures import line_colors, save_figure, slug  # noqa: E402
-from bench.analysis.stats import column_means_ci95  # noqa: E402
+from bench.analysis.figures import (bootstrap_mean_band, init_style, legend_outside, mark_every,  # noqa: E402
+                                    optimizer_style, save_figure, slug, zoomed_limits)
 from bench.records.keys import pair_of  # noqa: E402
 from bench.records.labels import format_configuration, format_lr  # noqa: E402
 from bench.records.queries import (chance, chosen_rows, inits_of, optimizers_of, rows_of,  # noqa: E402
@@ -110,21 +113,31 @@ def curve_matrix(runs: list[dict], metric: str, missing: float = np.nan) -> tupl
     return steps, matrix
 
 
-def _plot_band(axes, runs: list[dict], metric: str, label: str, color, chance_accuracy: float) -> None:
+def _plot_band(axes, runs: list[dict], metric: str, label: str, style: dict, chance_accuracy: float,
+               line: int = 0) -> list[float]:
+    """Draw the mean and its bootstrap band; the values drawn (for the axis limits)."""
     if not runs:
-        return
+        return []
     steps, matrix = curve_matrix(runs, metric, chance_accuracy if metric == "val_accuracy" else np.nan)
-    mean, low, high = column_means_ci95(matrix)
-    axes.plot(steps, mean, label=label, color=color, linewidth=1.8)
-    axes.fill_between(steps, low, high, color=color, alpha=0.2, linewidth=0)
+    mean, low, high = bootstrap_mean_band(matrix)
+    axes.plot(steps, mean, label=label, color=style["color"], linestyle=style["linestyle"],
+              marker=style["marker"], markersize=4, markevery=mark_every(len(steps), line), linewidth=1.6)
+    axes.fill_between(steps, low, high, color=style["color"], alpha=0.15, linewidth=0)
+    return [*mean, *low, *high]
 
 
-def _curve_figure(results: dict, task: str, lines: list[tuple[str, list[dict]]], what: str):
+def _curve_figure(results: dict, task: str, lines: list[tuple[str, dict, list[dict]]], what: str):
+    """`lines`: (label, style, runs). Accuracy on the left (axis zoomed to the data), training
+    loss on the right (log where every value is positive); one legend, right of the panels."""
     figure, axes_pair = plt.subplots(1, 2, figsize=(12, 4.4))
-    colors = line_colors(len(lines))
     for axes, (metric, label) in zip(axes_pair, METRICS):
-        for index, (line_label, runs) in enumerate(lines):
-            _plot_band(axes, runs, metric, line_label, colors[index % len(colors)], chance(results, task))
+        drawn = []
+        for index, (line_label, style, runs) in enumerate(lines):
+            drawn += _plot_band(axes, runs, metric, line_label, style, chance(results, task), index)
+        if metric == "val_accuracy":
+            limits = zoomed_limits(drawn, ceiling=1.0)
+            if limits is not None:
+                axes.set_ylim(*limits)
         axes.set_xlabel("step")
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
@@ -133,8 +146,11 @@ def _curve_figure(results: dict, task: str, lines: list[tuple[str, list[dict]]],
     target = task_settings(results, task).get("target")
     if target is not None:
         axes_pair[0].axhline(target, color="grey", linestyle=":", linewidth=1, label=f"target {target}")
-    axes_pair[0].legend(fontsize=8, loc="lower right")
-    figure.suptitle(config_title(results, task, what + " (mean, 95% band over seeds; failed runs at chance)"))
+    handles, labels = axes_pair[0].get_legend_handles_labels()
+    if handles:
+        legend_outside(axes_pair[1], handles=handles, labels=labels)
+    figure.suptitle(config_title(results, task, what + " (mean, 95% bootstrap band over seeds; failed runs at "
+                                                       "chance)"))
     return figure
 
 
@@ -166,7 +182,8 @@ def convergence_by_optimizer(results: dict, task: str):
     for optimizer in optimizers_of(results, task):
         row = _best_init_row(results, task, optimizer)
         if row is not None:
-            lines.append((f"{optimizer} ({row['init']}, {_configuration_and_failures(row)})", runs_of_row(results, row)))
+            lines.append((f"{optimizer} ({row['init']}, {_configuration_and_failures(row)})",
+                          optimizer_style(optimizer), runs_of_row(results, row)))
     return _curve_figure(results, task, lines, "Convergence: each optimizer at its best init, chosen on validation")
 
 
@@ -174,7 +191,8 @@ def convergence_by_init(results: dict, task: str, optimizer: str):
     """One line per init the optimizer ran, each at its chosen configuration."""
     rows = chosen_rows(results, "evaluation", task)
     chosen = [rows[(task, optimizer, init)] for init in inits_of(results, task) if (task, optimizer, init) in rows]
-    lines = [(f"{row['init']} ({_configuration_and_failures(row)})", runs_of_row(results, row)) for row in chosen]
+    lines = [(f"{row['init']} ({_configuration_and_failures(row)})", init_style(row["init"]), runs_of_row(results, row))
+             for row in chosen]
     return _curve_figure(results, task, lines, f"Convergence of {optimizer}: each init at its chosen configuration")
 
 
@@ -238,14 +256,15 @@ def steps_to_target_strips(results: dict, task: str):
         runs = runs_of_row(results, row)
         reached = [run["steps_to_target"] for run in runs if run["steps_to_target"] is not None]
         labels.append(f"{row['optimizer']} / {row['init']} ({format_configuration(row)})")
-        axes.scatter(reached, y + rng.uniform(-0.15, 0.15, len(reached)), s=14, color="tab:blue", alpha=0.7)
+        axes.scatter(reached, y + rng.uniform(-0.15, 0.15, len(reached)), s=14,
+                     color=optimizer_style(row["optimizer"])["color"], alpha=0.8)
         _median_and_interval(axes, row, y, max_step)
         censored = len(runs) - len(reached)
         if censored:
             failed = sum(run["failed"] for run in runs)
-            axes.scatter([never_x], [y], marker="x", color="tab:red", s=30)
+            axes.scatter([never_x], [y], marker="x", color="black", s=30)
             axes.text(never_x * 1.015, y, f"{censored}/{len(runs)} never" + (f" ({failed} failed)" if failed else ""),
-                      va="center", fontsize=8, color="tab:red")
+                      va="center", fontsize=8, color="black")
     axes.axvline(max_step, color="grey", linestyle=":", linewidth=1)
     axes.set_yticks(range(len(rows)), labels, fontsize=8)
     axes.set_xlim(0, max_step * 1.3)
@@ -276,32 +295,59 @@ def _median_and_interval(axes, row: dict, y: float, max_step: float) -> None:
 
 def lr_sensitivity(results: dict, task: str):
     """Final validation accuracy vs learning rate (log x), one panel per init, one line per optimizer,
-    over the selection seeds (every seed counted); x at the foot: more than half the seeds failed."""
+    over the selection seeds (every seed counted). Each panel's y axis runs from just below its
+    worst chosen configuration's interval (among those where at most half the seeds failed) to
+    just above its best: the differences between chosen configurations are what a reader compares. At the
+    foot: a triangle for a rate whose accuracy lies below the axis, x where more than half the
+    seeds failed; a ring marks each optimizer's chosen rate. A search's trials are points, not a
+    line."""
     inits, optimizers = inits_of(results, task), optimizers_of(results, task)
     columns = min(3, len(inits)) or 1
     panels = max(1, -(-len(inits) // columns))
     figure, axes_grid = plt.subplots(panels, columns, figsize=(4.6 * columns, 3.6 * panels + 0.8),
-                                     squeeze=False, sharey=True)
+                                     squeeze=False)
     candidates = _candidate_rows(results, task)
-    colors = line_colors(len(optimizers))
+    chosen = chosen_rows(results, "selection", task)
+    handles: dict[str, object] = {}
     for index, init in enumerate(inits):
         axes = axes_grid[index // columns][index % columns]
-        for color_index, optimizer in enumerate(optimizers):
-            _sensitivity_line(axes, candidates.get((task, optimizer, init), []), optimizer,
-                              colors[color_index % len(colors)])
+        picked = [chosen[(task, optimizer, init)] for optimizer in optimizers if (task, optimizer, init) in chosen]
+        limits = sensitivity_limits(picked)
+        if limits is not None:
+            axes.set_ylim(*limits)
+        for line, optimizer in enumerate(optimizers):
+            drawn = _sensitivity_line(axes, candidates.get((task, optimizer, init), []), optimizer,
+                                      optimizer_style(optimizer), chosen.get((task, optimizer, init)), limits,
+                                      connect=not search.is_search(results))
+            if drawn is not None:
+                handles.setdefault(optimizer, drawn)
         axes.set_xscale("log")
         axes.set_title(f"init {init}", fontsize=9)
         axes.set_xlabel("learning rate")
         axes.grid(alpha=0.3)
-        axes.legend(fontsize=7)
     for index in range(len(inits), panels * columns):
         axes_grid[index // columns][index % columns].set_visible(False)
+    if handles:
+        legend_outside(axes_grid[0][columns - 1], handles=list(handles.values()), labels=list(handles),
+                       title="optimizer")
     for row_axes in axes_grid:
         row_axes[0].set_ylabel("final validation accuracy")
     figure.suptitle(config_title(results, task, "Learning-rate sensitivity on the selection seeds (mean, 95% CI, "
-                                                "failures counted; x: most seeds failed)", "selection"))
+                                                "failures counted)\nring: chosen; axis zoomed to the chosen rates, "
+                                                "triangle: below it; x: most seeds failed", "selection"),
+                    fontsize=10)
     figure.tight_layout()
     return figure
+
+
+def sensitivity_limits(chosen: list[dict]):
+    """(low, high) of a sensitivity panel: just around the chosen configurations' mean validation
+    accuracies and their 95% intervals (the top capped at 1), those where more than half the
+    seeds failed left out (None when nothing is left)."""
+    kept = [row for row in chosen if row.get("failed_fraction", 0.0) <= 0.5]
+    values = [row["val_accuracy_mean"] for row in kept]
+    values += [bound for row in kept for bound in (row.get("val_accuracy_ci95") or [])]
+    return zoomed_limits(values, ceiling=1.0)
 
 
 def _candidate_rows(results: dict, task: str) -> dict[tuple, list[dict]]:
@@ -314,18 +360,31 @@ def _candidate_rows(results: dict, task: str) -> dict[tuple, list[dict]]:
     return {**found["evaluation"], **found["selection"]}
 
 
-def _sensitivity_line(axes, rows: list[dict], optimizer: str, color) -> None:
+def _sensitivity_line(axes, rows: list[dict], optimizer: str, style: dict, chosen: dict | None, limits,
+                      connect: bool = True):
+    """One optimizer's line (points only where `connect` is false: a search's neighbouring rates
+    differ in other hyperparameters too); its handle for the legend (None when it has no rows)."""
     rows = sorted(rows, key=lambda row: row["lr"])
     if not rows:
-        return
+        return None
     lrs = np.array([row["lr"] for row in rows])
     means = np.array([row["val_accuracy_mean"] for row in rows])
     lows = np.array([(row["val_accuracy_ci95"] or [row["val_accuracy_mean"]] * 2)[0] for row in rows])
     highs = np.array([(row["val_accuracy_ci95"] or [row["val_accuracy_mean"]] * 2)[1] for row in rows])
-    axes.errorbar(lrs, means, yerr=[means - lows, highs - means], marker="o", markersize=4,
-                  capsize=3, color=color, label=optimizer)
+    drawn = axes.errorbar(lrs, means, yerr=[means - lows, highs - means], marker=style["marker"], markersize=4,
+                          capsize=3, color=style["color"], linestyle=style["linestyle"] if connect else "none",
+                          label=optimizer)
+    if chosen is not None:
+        axes.plot([chosen["lr"]], [chosen["val_accuracy_mean"]], marker="o", markersize=11, markerfacecolor="none",
+                  markeredgecolor=style["color"], markeredgewidth=1.5, linestyle="none")
     failed = [row["lr"] for row in rows if row["failed_fraction"] > 0.5]
+    below = [row["lr"] for row in rows if row["failed_fraction"] <= 0.5 and limits is not None
+             and row["val_accuracy_mean"] < limits[0]]
+    # y in axes coordinates: the marks sit at the foot of the panel whatever its scale
     if failed:
-        # y in axes coordinates: the marks sit at the foot of the panel whatever its scale
-        axes.plot(failed, [0.03] * len(failed), "x", color=color, markersize=8,
+        axes.plot(failed, [0.03] * len(failed), "x", color=style["color"], markersize=8,
                   transform=axes.get_xaxis_transform())
+    if below:
+        axes.plot(below, [0.03] * len(below), "v", color=style["color"], markersize=6,
+                  transform=axes.get_xaxis_transform())
+    return drawn

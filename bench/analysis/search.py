@@ -88,39 +88,59 @@ def chosen_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def budget_figure(results: dict[str, Any], task: str, init: str):
-    """Expected best validation accuracy vs number of trials, one line (mean +- std) per optimizer."""
+    """Expected best validation accuracy vs number of trials, one line (mean +- std) per optimizer,
+    in its colour and style (`figures.optimizer_style`); the y axis spans the data, the legend
+    sits right of it."""
     import matplotlib
     import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from bench.analysis.figures import legend_outside, mark_every, optimizer_style, zoomed_limits
+
     figure, axes = plt.subplots(figsize=(7, 4.5))
+    drawn = []
+    line = 0
     for (t, optimizer, i), rows in trials(results).items():
         if (t, i) != (task, init):
             continue
         budgets = np.arange(1, len(rows) + 1)
         mean, std = expected_best([row["score"] for row in rows], budgets)
-        axes.plot(budgets, mean, marker="o", markersize=3, label=f"{optimizer} ({len(rows)} trials)")
-        axes.fill_between(budgets, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), alpha=0.2,
-                          linewidth=0)
+        style = optimizer_style(optimizer)
+        low, high = np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1)
+        axes.plot(budgets, mean, marker=style["marker"], markersize=4, color=style["color"],
+                  linestyle=style["linestyle"], markevery=mark_every(len(budgets), line),
+                  label=f"{optimizer} ({len(rows)} trials)")
+        axes.fill_between(budgets, low, high, color=style["color"], alpha=0.15, linewidth=0)
+        drawn += [*mean, *low, *high]
+        line += 1
+    limits = zoomed_limits(drawn, ceiling=1.0)
+    if limits is not None:
+        axes.set_ylim(*limits)
     axes.set_xscale("log", base=2)
     axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     axes.set(xlabel="trials (budget)", ylabel="expected best validation accuracy",
              title=f"{task}, init {init}: expected best of n trials (Dodge et al. 2019), mean +- std")
     axes.grid(alpha=0.3, which="both")
-    axes.legend(fontsize=8)
+    if line:
+        legend_outside(axes)
     figure.tight_layout()
     return figure
 
 
 def sensitivity_figure(results: dict[str, Any], task: str, optimizer: str, init: str):
-    """Each trial's score against each searched hyperparameter; failed trials as red x."""
+    """Each trial's score against each searched hyperparameter, in the optimizer's colour; trials
+    with failed seeds as black x. The y axis spans the trials without failures; a trial below it
+    is drawn at the foot (a triangle, or its x)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from bench.analysis.figures import legend_outside, optimizer_color, zoomed_limits
+
+    color = optimizer_color(optimizer)
     rows = trials(results).get((task, optimizer, init), [])
     space = (results["meta"].get("config", {}).get("search_space") or {}).get(optimizer, {})
     dimensions = [(dimension[0], dimension[1]) for dimension in space.values()]
@@ -135,16 +155,28 @@ def sensitivity_figure(results: dict[str, Any], task: str, optimizer: str, init:
             x, label = 1 - x, f"1 - {argument}"
         y = np.asarray([row["score"] for row in rows])
         failed = np.asarray([row["failed"] > 0 for row in rows], dtype=bool)
-        axes.scatter(x[~failed], y[~failed], s=16, color="tab:blue", label="trial")
+        # the axis spans the trials without failed seeds; a trial below it sits at the foot
+        limits = zoomed_limits(y[~failed] if (~failed).any() else y, ceiling=1.0)
+        if limits is not None:
+            axes.set_ylim(*limits)
+        low = -np.inf if limits is None else limits[0]
+        foot = axes.get_xaxis_transform()  # y in axes coordinates
+        axes.scatter(x[~failed & (y >= low)], y[~failed & (y >= low)], s=16, color=color, label="trial")
+        if (~failed & (y < low)).any():
+            axes.scatter(x[~failed & (y < low)], np.full((~failed & (y < low)).sum(), 0.03), marker="v", s=20,
+                         color=color, transform=foot, label="trial below the axis")
         if failed.any():
-            axes.scatter(x[failed], y[failed], marker="x", s=30, color="tab:red",
+            axes.scatter(x[failed & (y >= low)], y[failed & (y >= low)], marker="x", s=30, color="black",
                          label="trial with failed seeds")
+            axes.scatter(x[failed & (y < low)], np.full((failed & (y < low)).sum(), 0.03), marker="x", s=30,
+                         color="black", transform=foot)
         if scale in ("log", "one_minus_log"):
             axes.set_xscale("log")
         axes.set_xlabel(label)
         axes.grid(alpha=0.3, which="both")
     panels[0][0].set_ylabel("validation accuracy (selection seeds)")
-    panels[0][0].legend(fontsize=7)
+    if rows:
+        legend_outside(panels[0][-1], fontsize=7)
     figure.suptitle(f"{task}, {optimizer}, init {init}: sensitivity of {len(rows)} trials")
     figure.tight_layout()
     return figure
