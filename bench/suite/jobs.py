@@ -106,10 +106,21 @@ def read_executor_config(path: str) -> ExecutorConfig:
     return ExecutorConfig(cluster, folder, dict(table), path)
 
 
+def import_submitit():
+    """submitit, imported without its logging set-up: on import it calls logging's dictConfig,
+    which closes every handler the process already has (absl's among them, and with it the
+    stream that handler writes to). SUBMITIT_LOG_LEVEL=NOCONFIG is submitit's own switch; a
+    value the user set is kept."""
+    os.environ.setdefault("SUBMITIT_LOG_LEVEL", "NOCONFIG")
+    import submitit
+
+    return submitit
+
+
 def make_executor(config: ExecutorConfig, run_name: str):
     """A submitit executor for `config`, its logs in a folder of this run's own (job ids are pids
     on the local cluster: a shared folder could hand back another job's result)."""
-    import submitit
+    submitit = import_submitit()
 
     folder = os.path.join(config.folder, f"{run_name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
     executor = submitit.AutoExecutor(folder=folder, cluster=config.cluster)
@@ -234,9 +245,7 @@ def _save_when_preempted() -> None:
 
 def _job_id() -> str | None:
     try:
-        import submitit
-
-        return str(submitit.JobEnvironment().job_id)
+        return str(import_submitit().JobEnvironment().job_id)
     except Exception:  # noqa: BLE001 - not in a submitit job
         return os.environ.get("SLURM_JOB_ID")
 

@@ -237,3 +237,28 @@ def test_a_long_program_interrupted_by_ctrl_c_resumes_with_the_uninterrupted_num
     assert fresh.returncode == 0
     assert numbers(results) == numbers(json.loads((tmp_path / "fresh.json").read_text()))
     assert not (tmp_path / "long.parts").exists()
+
+
+def test_importing_submitit_closes_no_logging_handler_of_the_process():
+    """submitit configures logging on import, which closes every handler the process has (absl's
+    among them, with the stream it writes to: pytest's captured stderr was one)."""
+    import subprocess
+    import sys
+
+    code = textwrap.dedent("""
+        import io, logging, os, sys
+        from absl.logging import PythonHandler  # absl's handler closes its stream when closed
+        stream = io.StringIO()
+        logging.getLogger("mine").addHandler(PythonHandler(stream))
+        if sys.argv[1] == "ours":
+            from bench.suite.jobs import import_submitit
+            import_submitit()
+        else:
+            import submitit
+        print("closed" if stream.closed else "open")
+    """)
+    env = {key: value for key, value in os.environ.items() if key != "SUBMITIT_LOG_LEVEL"}
+    ours = subprocess.run([sys.executable, "-c", code, "ours"], capture_output=True, text=True, env=env)
+    plain = subprocess.run([sys.executable, "-c", code, "plain"], capture_output=True, text=True, env=env)
+    assert ours.stdout.strip() == "open", ours.stderr
+    assert plain.stdout.strip() == "closed"  # what it guards against (submitit 1.5)
