@@ -104,18 +104,24 @@ def _is_task_plot(link: str, task: str, task_count: int) -> bool:
 
 
 def across_tasks_section(results: dict, links: list[str], plots_skipped: bool) -> list[str]:
-    """Performance profiles (several tasks) and the muP study (the `mup` suite)."""
+    """Aggregates and performance profiles (several tasks) and the muP study (the `mup` suite)."""
     from bench.analysis import mup, profiles
 
     lines = []
     if len(tasks(results)) > 1:
-        header, rows = profiles.profile_table(results)
-        lines += ["## Across tasks: performance profiles", "",
-                  "For each method (optimizer, init, or both where both vary), the fraction of tasks on which "
-                  "its censored median number of training examples to the task's target, on the evaluation "
-                  "seeds, is within tau times the fastest method's (Dolan & Moré 2002; AlgoPerf's scoring). "
-                  "A task where half or more of a method's seeds never reached the target counts against it.",
-                  ""] + markdown_table(header, rows)
+        lines += aggregates_section(results)
+        table = profiles.profile_table(results)
+        if table is not None:
+            header, rows = table
+            lines += ["## Across tasks: performance profiles", "",
+                      "For each method (optimizer, init, or both where both vary), the fraction of tasks on "
+                      "which the censored median number of training examples to the task's target of its "
+                      "chosen configuration, on the evaluation seeds, is within tau times the fastest "
+                      "method's (Dolan & Moré 2002; AlgoPerf's scoring); the score is the area under that "
+                      f"profile from 1 to {profiles.TAU_MAX:g}, over {profiles.TAU_MAX - 1:g} (1: fastest "
+                      "everywhere), with its 95% bootstrap interval over seeds (redrawn within each method "
+                      "and task). A task where half or more of a method's seeds never reached the target "
+                      "counts against it.", ""] + markdown_table(header, rows)
     if mup.applies(results):
         header, rows = mup.table(results)
         lines += ["## muP: the best learning rate across widths", "",
@@ -126,6 +132,64 @@ def across_tasks_section(results: dict, links: list[str], plots_skipped: bool) -
         lines += markdown_table(header, rows)
     if lines and not plots_skipped:
         lines += [line for link in links for line in (f"![{Path(link).stem}]({quote(link, safe='/')})", "")]
+    return lines
+
+
+def aggregates_section(results: dict) -> list[str]:
+    """"Across tasks": the IQM of normalized scores per method with intervals, the probability
+    of improvement of each pair, and (3+ tasks and methods) Friedman, ranks and Nemenyi's CD."""
+    from bench.records.aggregates import aggregates
+
+    found = results.get("aggregates") or aggregates(results)  # files written before it: computed here
+    if not found or not found["methods"]:
+        return []
+    boot = found["bootstrap"]
+    level = f"{100 * boot['level']:g}%"
+    lines = ["## Across tasks", "",
+             f"Scores of the chosen configurations on the evaluation seeds, normalized {found['normalization']} "
+             "(0: guessing; 1: the best method's mean on that task). Each method's interquartile mean (IQM: the "
+             "mean of the middle 50% of all its task-and-seed scores), mean and median, with "
+             f"{level} stratified-bootstrap intervals ({boot['resamples']} resamples, seeds redrawn within "
+             f"each task; Agarwal et al. 2021). Tasks: {', '.join(found['tasks'])}."]
+    if found.get("unscaled_tasks"):
+        lines += [f"Left out (no method above chance, so no scale): {', '.join(found['unscaled_tasks'])}."]
+    lines.append("")
+    methods = sorted(found["methods"], key=lambda name: -found["methods"][name]["iqm"])
+
+    def estimate(value, interval, digits=3):
+        return f"{value:.{digits}f} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+
+    rows = [[name, *(estimate(entry[key], entry[f"{key}_ci95"]) for key in ("iqm", "mean", "median")),
+             entry["n_tasks"], entry["n_scores"]]
+            for name, entry in ((name, found["methods"][name]) for name in methods)]
+    lines += markdown_table(["method", f"IQM [{level} CI]", "mean", "median", "tasks", "scores"], rows)
+    if len(methods) == 1:
+        lines += ["One method: on every task the best is its own mean, so its scores sit at 1 by construction "
+                  "and the intervals say only how much its seeds spread.", ""]
+    improvement = {(entry["x"], entry["y"]): entry for entry in found["probability_of_improvement"]}
+    if improvement:
+        lines += ["Probability of improvement P(row > column): the chance that a seed of the row method "
+                  "scores above one of the column method on a task both ran, averaged over those tasks (ties "
+                  f"count half; 0.5: neither is better), with its {level} stratified-bootstrap interval; an "
+                  "interval that excludes 0.5 says which way the pair goes.", ""]
+        matrix = [[x, *(estimate(improvement[(x, y)]["probability"], improvement[(x, y)]["ci95"], 2)
+                        if (x, y) in improvement else DASH for y in methods)] for x in methods]
+        lines += markdown_table(["P(row > column)", *methods], matrix)
+    friedman = found.get("friedman")
+    if friedman:
+        ranks = sorted(friedman["average_ranks"].items(), key=lambda item: item[1])
+        different = friedman["different"]
+        lines += [f"Friedman test over the methods' mean scores on {len(friedman['tasks'])} tasks: chi-square "
+                  f"{friedman['statistic']:.2f}, p = {friedman['p_value']:.3g}. Average ranks (1: best): "
+                  + ", ".join(f"{name} {rank:.2f}" for name, rank in ranks)
+                  + f". Nemenyi's critical difference at alpha {friedman['alpha']:g} (the family: every pair of "
+                  f"methods; Demšar 2006): {friedman['critical_difference']:.2f}. "
+                  + ("Pairs whose average ranks differ by more: " + "; ".join(f"{a} and {b}" for a, b in different)
+                     + "." if different else
+                     "No two methods' average ranks differ by more than that: at this number of tasks, a tie."), ""]
+    elif len(found["tasks"]) >= 3 and len(methods) == 2:
+        lines += ["No Friedman test: it needs three or more methods (with two, the probability of "
+                  "improvement above is the comparison).", ""]
     return lines
 
 

@@ -18,9 +18,10 @@ BOTH_PHASES = "selection+evaluation"
 FAILURES = ("non-finite", "exploded")
 
 # The keys every version has at the top level (what makes a file an initopt results file);
-# schema 3 adds VERDICTS_KEY.
+# schema 3 adds VERDICTS_KEY, and (optional: a document of two or more tasks, complete) AGGREGATES_KEY.
 TOP_LEVEL_KEYS = ("schema_version", "meta", "runs", "summary")
 VERDICTS_KEY = "verdicts"
+AGGREGATES_KEY = "aggregates"
 RUN_KEYS_2 = ("task", "optimizer", "init", "seed", "phase", "trial", "lr", "hyperparams",
               "initial_train_loss", "final_train_loss", "final_val_accuracy", "final_test_accuracy",
               "steps_to_target", "examples_to_target", "failed", "failure", "diverged", "curve")
@@ -54,15 +55,17 @@ SUMMARY_COLUMNS = tuple(column for key in SUMMARY_KEYS for column in (
 
 def build(meta: dict[str, Any], runs: list[dict[str, Any]], summary: list[dict[str, Any]],
           statistics: bool = True) -> dict[str, Any]:
-    """The document as written: the version first, then provenance, runs, their summary and the
-    verdicts of every comparison table (`bench.records.verdicts`).
+    """The document as written: the version first, then provenance, runs, their summary, the
+    verdicts of every comparison table (`bench.records.verdicts`) and, for two or more tasks, the
+    aggregates across tasks (`bench.records.aggregates`: IQMs, probabilities of improvement).
 
     What needs the tasks' settings is completed here, where `meta` and the runs meet: each
     evaluation row's interval over seeds and test examples (`test_accuracy_task_ci95`, from
-    `n_test`; set in place on `summary`), and the best sets. `statistics=False` leaves both
-    out (null intervals, no verdicts): the saves a run makes between programs, which the
-    complete file replaces.
+    `n_test`; set in place on `summary`), and the best sets. `statistics=False` leaves them
+    out (null intervals, no verdicts, no aggregates): the saves a run makes between programs,
+    which the complete file replaces.
     """
+    from bench.records.aggregates import aggregates
     from bench.records.summary import add_task_intervals
     from bench.records.verdicts import verdicts
 
@@ -72,6 +75,9 @@ def build(meta: dict[str, Any], runs: list[dict[str, Any]], summary: list[dict[s
         add_task_intervals(summary, runs, settings)
     document = {"schema_version": SCHEMA_VERSION, "meta": meta, "runs": runs, "summary": summary}
     document[VERDICTS_KEY] = verdicts(document) if statistics else []
+    across = aggregates(document) if statistics else None
+    if across is not None:
+        document[AGGREGATES_KEY] = across
     return document
 
 

@@ -207,3 +207,22 @@ def test_an_optimizer_that_ran_one_init_gets_no_figure_of_its_own(tmp_path):
     one = {path.name for path in plot_paths(results, tmp_path, "r")}
     assert not any(name.startswith("r-digits-mlp-convergence-") for name in one)
     assert "r-digits-mlp-convergence.png" in one
+
+
+def test_across_tasks_section_for_two_tasks_only():
+    from tests.bench.records.test_aggregates import several_tasks
+
+    text = render_report(several_tasks())
+    section = text.split("## Across tasks\n", 1)[1].split("\n## ", 1)[0]
+    assert "IQM [95% CI]" in section and "| P(row > column) |" in section
+    assert section.count("| adam/he_normal |") == 3  # its IQM row, its column and its row of the matrix
+    assert "## Across tasks: performance profiles" in text and "score (area to 4)" in text
+    assert "## Across tasks" not in render_report(make_results())
+
+
+def test_three_tasks_report_the_friedman_test_and_the_critical_difference():
+    from tests.bench.records.test_aggregates import several_tasks
+
+    section = render_report(several_tasks(("task-a", "task-b", "task-c"))).split("## Across tasks\n", 1)[1]
+    assert "Friedman test over the methods' mean scores on 3 tasks" in section
+    assert "Average ranks (1: best): " in section and "Nemenyi's critical difference at alpha 0.05" in section
