@@ -170,8 +170,3 @@ def legend_outside(axes, **kwargs):
     """The axes' legend to the right of its data area (never over a line)."""
     kwargs.setdefault("fontsize", 8)
     return axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kwargs)
-
-
-def line_colors(count: int) -> tuple:
-    """Distinct colours: tab10 up to ten lines, tab20 beyond (twelve inits must not share one)."""
-    return plt.cm.tab10.colors if count <= 10 else plt.cm.tab20.colors

@@ -44,7 +44,7 @@ def suite_plots(results: dict) -> list[tuple[str, object]]:
     from bench.analysis import mup, profiles
 
     found = []
-    if len(tasks(results)) > 1:
+    if len(tasks(results)) > 1 and profiles.applies(results):  # several tasks, several methods
         found.append(("profiles", profiles.profile_figure))
     if mup.applies(results):
         found.append(("mup", mup.figure))

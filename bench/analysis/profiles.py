@@ -168,9 +168,10 @@ def profile_figure(results: dict[str, Any]):
     rho = profile(times, DENSE_TAUS)
     bands = {method: _band(samples) for method, samples in bootstrap_profiles(seed_times(results), DENSE_TAUS).items()}
     n_tasks = len({task for per_task in times.values() for task in per_task})
-    styles = ["-", "--", "-.", ":"]
-    for index, (method, values) in enumerate(sorted(rho.items(), key=lambda item: -float(integrated_score(item[1])))):
-        line, = axes.step(DENSE_TAUS, values, where="post", linestyle=styles[index % len(styles)],
+    for method, values in sorted(rho.items(), key=lambda item: -float(integrated_score(item[1]))):
+        style = _method_style(results, method)
+        line, = axes.step(DENSE_TAUS, values, where="post", color=style["color"],
+                          linestyle=style["linestyle"],
                           label=f"{method} ({float(integrated_score(values)):.2f})")
         if method in bands:
             axes.fill_between(DENSE_TAUS, *bands[method], step="post", alpha=0.15, color=line.get_color())
@@ -182,3 +183,16 @@ def profile_figure(results: dict[str, Any]):
     axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     return figure
+
+
+def _method_style(results: dict, method: str) -> dict:
+    """A profile's method in the colours every figure gives it (`bench.analysis.figures`): an
+    optimizer's, an init's, or, for "optimizer/init", the optimizer's colour in the init's dashes."""
+    from bench.analysis.figures import init_style, optimizer_style
+
+    optimizer, _, init = method.partition("/")
+    if init:
+        return {**optimizer_style(optimizer), "linestyle": init_style(init)["linestyle"]}
+    inits = {run["init"] for run in results["runs"]}
+    return init_style(method) if method in inits and method not in {run["optimizer"] for run in results["runs"]} \
+        else optimizer_style(method)

@@ -248,22 +248,22 @@ def plot(results: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bench.analysis.figures import line_colors, save_figure
+    from bench.analysis.figures import init_style, save_figure
 
     depth = np.arange(1, len(results["layers"]) + 1)
     names = list(results["inits"])
-    colors = line_colors(len(names))
     figure, panels = plt.subplots(1, 2, figsize=(13, 4.8))
     quantities = (("preactivation_std", "pre-activation std (Dense/Conv output)"),
                   ("grad_norm", "||d loss / d kernel|| (Frobenius)"))
     for axes, (quantity, label) in zip(panels, quantities):
-        for index, name in enumerate(names):
+        for name in names:
             entry = results["inits"][name]
             values = np.asarray(entry[quantity], dtype=float)
             drawable = np.isfinite(values) & (values > 0)
             note = "" if drawable.all() else f" ({_undrawable(values)}: not drawn)"
-            axes.plot(depth, np.where(drawable, values, np.nan), marker="o", markersize=3,
-                      linewidth=1.6, color=colors[index % len(colors)],
+            style = init_style(name)  # each init's colour and marker, as in every figure
+            axes.plot(depth, np.where(drawable, values, np.nan), marker=style["marker"], markersize=3,
+                      linewidth=1.6, color=style["color"], linestyle=style["linestyle"],
                       label=f"{name}: {entry['verdict']}{note}")
         axes.set_yscale("log")
         axes.set_xlabel("layer (forward order; the last is the read-out)")

@@ -6,7 +6,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
-from bench.analysis.figures import line_colors, save_figure, slug
+from bench.analysis.figures import save_figure, slug
 
 
 def test_slugs_keep_letters_digits_dots_and_dashes_and_fold_the_rest():
@@ -15,9 +15,6 @@ def test_slugs_keep_letters_digits_dots_and_dashes_and_fold_the_rest():
     assert slug("lr 1e-3/adam w") == "lr_1e-3_adam_w"
     assert slug("a  b") == "a_b"
 
-
-def test_more_than_ten_lines_get_twenty_colours():
-    assert len(line_colors(10)) == 10 and len(set(line_colors(12))) == 20
 
 
 def test_a_saved_figure_is_written_whole_and_closed(tmp_path):

@@ -75,3 +75,14 @@ def test_a_single_seed_per_task_has_no_band():
                 "sgd": {"a": np.array([200.0]), "b": np.array([25.0])}}
     boot = bootstrap_profiles(per_seed, [1.0, 2.0, 4.0], resamples=50)
     assert all(np.ptp(samples, axis=0).max() == 0 for samples in boot.values())
+
+
+def test_a_profiles_lines_wear_each_methods_colours_from_every_other_figure():
+    from matplotlib.colors import to_hex
+
+    from bench.analysis.figures import optimizer_style
+
+    lines = {line.get_label().split(" (")[0]: line for line in profile_figure(several_tasks()).axes[0].lines}
+    for method, line in lines.items():
+        optimizer = method.split("/")[0]
+        assert to_hex(line.get_color()) == to_hex(optimizer_style(optimizer)["color"])
