@@ -957,8 +957,8 @@ class ProgramSaves:
             return True
         leaves = [] if state is None else jax.tree_util.tree_leaves(state)
         if any(isinstance(leaf, jax.Array) and leaf.is_deleted() for leaf in leaves):
-            _note(f"{self.folder}: interrupted inside a call; the save of step "
-                  f"{self.last_key} stands")
+            # interrupted while a call held the state (its buffers donated): the last save, if
+            # any, stands; said nowhere, the interrupt's own one line is what the user reads
             return False
         stack = lambda calls, field: np.stack([np.asarray(getattr(m, field)) for m in calls])
         curves = {}
