@@ -262,7 +262,7 @@ class Scheduler:
         """`results`: the owner's `execute.ResultsInProgress`; `view`: a progress object, shown
         each job's state where it has `job(label, state)`."""
         self.results, self.executor = results, executor
-        self.view = view if hasattr(view, "job") else _NoView()
+        self.view = view if hasattr(view, "job") else Silent()
         self.config: Config = results.config
         self.specs = method_specs(self.config)
         self.bare_config = dataclasses.replace(self.config, methods=None)
@@ -365,11 +365,6 @@ class Scheduler:
                                     "job_id": _future_job_id(future)},
                           _one_line(error), _log_tail(future))
         self.view.job(program.label, "failed")
-
-
-class _NoView:
-    def job(self, label: str, state: str) -> None:
-        pass
 
 
 class PartMismatch(Exception):

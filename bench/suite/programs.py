@@ -4,7 +4,6 @@ and in a job (`bench.suite.jobs`)."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any, NamedTuple, Protocol, Sequence
 
@@ -22,10 +21,15 @@ class Progress(Protocol):
 
 
 class Silent:
+    """A progress that shows nothing (a job's, an API caller's without one)."""
+
     def start(self, description: str, total_steps: int) -> None:
         pass
 
     def advance(self, steps: int) -> None:
+        pass
+
+    def job(self, label: str, state: str) -> None:
         pass
 
 

@@ -121,6 +121,20 @@ def run_vmap(lean_train, seeds, data) -> tuple[float, float, np.ndarray]:
     return compile_seconds, time.perf_counter() - began, losses
 
 
+def resolve_methods(task: str, optimizer: str):
+    """(Task, OptimizerSpec) of names or a user's own (PATH.py:NAME, ...); a user optimizer,
+    which has no optax twin, is its own lean baseline."""
+    from bench import plugins
+    from bench.tasks import TASKS
+    from optimizers import OPTIMIZERS
+
+    resolved_task = plugins.resolve("task", task, TASKS).obj
+    spec = plugins.resolve("optimizer", optimizer, OPTIMIZERS).obj
+    if spec.optax_reference is None:
+        spec = spec._replace(optax_reference=spec.factory)
+    return resolved_task, spec
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.tools.perf.lean",
                                      description="the lean per-seed loop, timed as a whole script")
@@ -131,15 +145,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--eval-every", type=int)
     args = parser.parse_args(argv)
-    from bench import plugins
-    from bench.tasks import TASKS
-    from optimizers import OPTIMIZERS
-
-    # names, or a user's own (PATH.py:NAME, ...): a user optimizer is its own lean baseline
-    task = plugins.resolve("task", args.task, TASKS).obj
-    spec = plugins.resolve("optimizer", args.optimizer, OPTIMIZERS).obj
-    if spec.optax_reference is None:
-        spec = spec._replace(optax_reference=spec.factory)
+    task, spec = resolve_methods(args.task, args.optimizer)
     dataset = task.load()
     lean_train = make_lean_train(task, dataset, spec, args.lr, task.batch_size, args.steps,
                                  args.eval_every)

@@ -53,16 +53,11 @@ def synthetic_dataset(task) -> Any:
 
 def make_workload(task_name: str, optimizer: str, seeds: int, steps: int,
                   eval_every: int | None = None, synthetic: bool = False) -> Workload:
-    from bench import plugins
-    from bench.tasks import TASKS, count_params
+    from bench.tasks import count_params
+    from bench.tools.perf.lean import resolve_methods
     from inits import STRATEGIES
-    from optimizers import OPTIMIZERS
 
-    # names, or the user's own (PATH.py:NAME, ...): a user optimizer is its own lean baseline
-    task = plugins.resolve("task", task_name, TASKS).obj
-    spec = plugins.resolve("optimizer", optimizer, OPTIMIZERS).obj
-    if spec.optax_reference is None:
-        spec = spec._replace(optax_reference=spec.factory)
+    task, spec = resolve_methods(task_name, optimizer)
     eval_every = eval_every or math.gcd(steps, 25)
     dataset = synthetic_dataset(task) if synthetic else task.load()
     if synthetic:
