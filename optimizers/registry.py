@@ -58,6 +58,39 @@ SWEPT_BEST_LEARNING_RATE: dict[str, float] = {
 }
 
 
+# The same sweep at a constant learning rate (`--schedule constant`, results/reference/
+# sweep-constant.json): the default-constant suite's rates.
+SWEPT_BEST_CONSTANT_LEARNING_RATE: dict[str, float] = {
+    "gd": 1.0,
+    "sgd": 1.0,
+    "momentum": 0.3,
+    "nesterov": 0.3,
+    "adagrad": 0.3,
+    "adadelta": 3.0,
+    "rmsprop": 0.01,
+    "adam": 0.003,
+    "adamw": 0.003,
+    "nadam": 0.003,
+    "amsgrad": 0.01,
+    "adamax": 0.003,
+    "lion": 0.001,
+    "nadamw": 0.003,
+    "radam": 0.01,
+    "adabelief": 0.001,
+    "yogi": 0.003,
+    "lamb": 0.003,
+    "lars": 0.3,
+    "adafactor": 0.01,
+    "signum": 0.0003,
+    "muon": 0.01,
+    "schedule_free_adamw": 0.003,
+    "schedule_free_sgd": 1.0,
+    "prodigy": 1.0,
+    "ademamix": 0.003,
+    "adopt": 0.01,
+}
+
+
 def swept_grid(name: str) -> tuple[float, ...]:
     """The swept best rate of `name` and its two neighbours in the sweep's grid."""
     i = SWEEP_LEARNING_RATES.index(SWEPT_BEST_LEARNING_RATE[name])
@@ -277,7 +310,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         search_space=space(log("learning_rate", 1e-4, 1e-1), one_minus_log("b1", 0.5, 0.98),
                            one_minus_log("b2", 0.9, 0.9999), log("weight_decay", 1e-5, 1e-1)),
         search_space_source=CHOI,
-        eval_params=contrib.schedule_free_eval_params,
+        eval_params=contrib.schedule_free_eval_params, decays=False,
     ),
     "schedule_free_sgd": OptimizerSpec(
         contrib.schedule_free_sgd, optax.contrib.schedule_free_sgd, {}, swept_grid("schedule_free_sgd"),
@@ -285,7 +318,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         DEFAZIO,
         search_space=space(log("learning_rate", 1e-2, 10.0), one_minus_log("b1", 0.5, 0.98)),
         search_space_source=CHOI,
-        eval_params=contrib.schedule_free_eval_params,
+        eval_params=contrib.schedule_free_eval_params, decays=False,
     ),
     "prodigy": OptimizerSpec(
         contrib.prodigy, optax.contrib.prodigy, {}, swept_grid("prodigy"),

@@ -62,7 +62,9 @@ class OptimizerSpec(NamedTuple):
     full_batch: gradients over the whole training set (gradient descent). search_space: name ->
     SearchDimension, what a tuning run varies, and search_space_source its citation.
     eval_params: for methods whose training iterate is not the one to evaluate (schedule-free),
-    `eval_params(opt_state, params) -> params` gives the evaluation point.
+    `eval_params(opt_state, params) -> params` gives the evaluation point. decays: False for a
+    method that replaces the decay itself (schedule-free): a suite that decays the rate gives it
+    the warm-up, then holds the peak (Defazio et al. 2024 train so).
     """
 
     factory: Callable[..., optax.GradientTransformation]
@@ -75,3 +77,4 @@ class OptimizerSpec(NamedTuple):
     search_space: Mapping[str, SearchDimension] = {}
     search_space_source: str = ""
     eval_params: Optional[Callable[[Any, Any], Any]] = None
+    decays: bool = True

@@ -14,7 +14,8 @@ from typing import Any, Mapping, Sequence, Union
 
 from bench.counting import largest_divisor_at_most
 from bench.errors import UsageError
-from optimizers.registry import SWEEP_LEARNING_RATES, SWEPT_BEST_LEARNING_RATE
+from optimizers.registry import (SWEEP_LEARNING_RATES, SWEPT_BEST_CONSTANT_LEARNING_RATE,
+                                 SWEPT_BEST_LEARNING_RATE)
 
 # Evaluation seeds start here; selection seeds are 0, 1, 2, ...: the seeds that choose a
 # configuration never report test accuracy.
@@ -46,6 +47,9 @@ class Suite:
     schedule: str = "constant"
     warmup_fraction: float = 0.05
     final_fraction: float = 0.0
+    # training budgets (steps): each run trains to its budget, its schedule's horizon; None:
+    # one budget, the task's steps (or `steps`)
+    budgets: tuple[int, ...] | None = None
 
 
 MNIST1D_TASKS = ("mnist1d-linear", "mnist1d-mlp", "mnist1d-cnn", "mnist1d-gru", "mnist1d-shuffled-mlp",
@@ -71,17 +75,23 @@ def _default_pairs(inits: Sequence[str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs, key=lambda p: (CLASSIC_OPTIMIZERS.index(p[0]), inits.index(p[1]))))
 
 
-# Each optimizer's best rate under he_normal in the committed sweep (optimizers.registry, made by
-# `python -m bench --suite sweep --out results/reference/sweep.json`, chosen on its selection
-# seeds). Momentum and Adam, which carry all twelve inits, also get the rate a decade below: a
-# rate tuned on he_normal is too large for the inits that start with exploding activations, and
-# the better of the two is chosen per (optimizer, init) on the selection seeds.
-# tests/bench/suite/test_suites.py holds them to the sweep.
-DEFAULT_LEARNING_RATES: dict[str, tuple[float, ...]] = {
-    opt: (round(SWEPT_BEST_LEARNING_RATE[opt] / 10, 12), SWEPT_BEST_LEARNING_RATE[opt])
-    if opt in ("momentum", "adam") else (SWEPT_BEST_LEARNING_RATE[opt],)
-    for opt in CLASSIC_OPTIMIZERS}
+# Each optimizer's best rate under he_normal in the committed sweeps (optimizers.registry: made by
+# `python -m bench --suite sweep --out results/reference/sweep.json` under the decayed schedule,
+# and with `--schedule constant` into sweep-constant.json; chosen on its selection seeds).
+# Momentum and Adam, which carry all twelve inits, also get the rate a decade below: a rate
+# tuned on he_normal is too large for the inits that start with exploding activations, and the
+# better of the two is chosen per (optimizer, init) on the selection seeds.
+# tests/bench/suite/test_suites.py holds them to the sweeps.
+def _around_swept(best: dict[str, float]) -> dict[str, tuple[float, ...]]:
+    return {opt: (round(best[opt] / 10, 12), best[opt]) if opt in ("momentum", "adam") else (best[opt],)
+            for opt in CLASSIC_OPTIMIZERS}
 
+
+DEFAULT_LEARNING_RATES = _around_swept(SWEPT_BEST_LEARNING_RATE)
+DEFAULT_CONSTANT_LEARNING_RATES = _around_swept(SWEPT_BEST_CONSTANT_LEARNING_RATE)
+# The comparison suites' protocol: a linear warm-up over 5% of the steps, then a cosine decay
+# to zero (Kaddour et al. 2023; AlgoPerf): a constant rate favours some optimizers over others.
+DECAYED = {"schedule": "warmup_cosine", "warmup_fraction": 0.05, "final_fraction": 0.0}
 
 
 def suites() -> dict[str, Suite]:
@@ -93,21 +103,26 @@ def suites() -> dict[str, Suite]:
             "default", "digits-mlp: 12 inits under momentum and Adam, 8 optimizers under "
             "he_normal, 8 seeds, each optimizer at its swept learning rate",
             ("digits-mlp",), pairs=_default_pairs(inits), seeds=8, eval_every=25,
-            learning_rates=DEFAULT_LEARNING_RATES),
+            learning_rates=DEFAULT_LEARNING_RATES, **DECAYED),
+        "default-constant": Suite(
+            "default-constant", "the default suite at a constant learning rate (each optimizer at "
+            "its rate swept at a constant rate): what the decay changes",
+            ("digits-mlp",), pairs=_default_pairs(inits), seeds=8, eval_every=25,
+            learning_rates=DEFAULT_CONSTANT_LEARNING_RATES),
         "full": Suite(
             "full", "digits-mlp: every optimizer x every init, each optimizer's learning-rate grid",
-            ("digits-mlp",), seeds=8, eval_every=25),
+            ("digits-mlp",), seeds=8, eval_every=25, **DECAYED),
         "sweep": Suite(
             "sweep", "digits-mlp: every optimizer under he_normal over 11 learning rates "
             "(1e-4..10), chosen on 4 selection seeds: sets the default suite's rates and the "
             "optimizers' grids", ("digits-mlp",), optimizers=tuple(OPTIMIZERS), inits=("he_normal",),
             seeds=4, eval_every=25,
-            learning_rates={opt: SWEEP_LEARNING_RATES for opt in OPTIMIZERS}),
+            learning_rates={opt: SWEEP_LEARNING_RATES for opt in OPTIMIZERS}, **DECAYED),
         "deep": Suite(
             "deep", "digits-deep (20 hidden layers): every init under momentum and Adam",
             ("digits-deep",), optimizers=("momentum", "adam"), inits=CLASSIC_INITS, seeds=8, eval_every=25,
             # not swept: the MLP's swept momentum rates (0.1-1) are too hot for 20 plain layers
-            learning_rates={"momentum": (0.003, 0.01, 0.03), "adam": (1e-3, 3e-3, 1e-2)}),
+            learning_rates={"momentum": (0.003, 0.01, 0.03), "adam": (1e-3, 3e-3, 1e-2)}, **DECAYED),
         "mnist1d": Suite(
             "mnist1d", "MNIST-1D's table (Greydanus 2020): the paper's six models, Adam at the "
             "paper's lr 1e-2, batch 100, 8,000 steps, lecun_normal, 2 selection + 4 evaluation seeds",
@@ -127,7 +142,7 @@ def suites() -> dict[str, Suite]:
             "smoke", "a few seconds: 2 optimizers x 2 inits x 2 seeds, 50 steps",
             ("digits-mlp",), optimizers=("sgd", "adam"), inits=("he_normal", "lsuv"), seeds=2,
             selection_seeds=2,
-            steps=50, eval_every=10, learning_rates={"sgd": (0.1,), "adam": (3e-3,)}),
+            steps=50, eval_every=10, learning_rates={"sgd": (0.1,), "adam": (3e-3,)}, **DECAYED),
     }
 
 
@@ -247,19 +262,22 @@ class Config:
         """The optimizer's configurations, in trial order (trial i is candidates[i])."""
         if self.search is not None and optimizer in self.search:
             return self.search[optimizer]
-        return tuple({"learning_rate": float(lr), **self.schedule_values()}
+        return tuple({"learning_rate": float(lr), **self.schedule_values(optimizer)}
                      for lr in self.learning_rates[optimizer])
 
-    def schedule_values(self) -> dict[str, float]:
+    def schedule_values(self, optimizer: str | None = None) -> dict[str, float]:
         """The per-run values of the learning-rate schedule (none for a constant rate): traced
-        like every hyperparameter, part of each configuration and of its program's key."""
+        like every hyperparameter, part of each configuration and of its program's key. An
+        optimizer that makes its own schedule (`decays` False: schedule-free) warms up, then
+        holds the peak (its final fraction is 1)."""
         if self.schedule == "constant":
             return {}
         from bench.runner import SCHEDULES
 
+        holds = optimizer is not None and not getattr(self.optimizer_spec(optimizer), "decays", True)
         return {"schedule": float(SCHEDULES.index(self.schedule)),
                 "warmup_fraction": float(self.warmup_fraction),
-                "final_fraction": float(self.final_fraction)}
+                "final_fraction": 1.0 if holds else float(self.final_fraction)}
 
     def as_json(self) -> dict[str, Any]:
         first = self.tasks[0]
