@@ -41,6 +41,10 @@ def _add_run(sub):
                    help="seeds (0, 1, ...) that choose each (optimizer, init)'s configuration "
                         "on validation accuracy (default: the suite's, 4)")
     p.add_argument("--steps", type=int, help="training steps per run")
+    p.add_argument("--budgets", help="comma-separated training budgets in steps, e.g. 150,300: each "
+                                     "configuration trains to each budget as a run of its own (the "
+                                     "schedule's horizon), chosen and reported per budget; instead "
+                                     "of --steps")
     p.add_argument("--lrs", help="comma-separated learning rates, overriding every optimizer's grid")
     p.add_argument("--schedule", help="the learning rate's schedule: constant, warmup_cosine or "
                                       "warmup_linear (default: the suite's; `list` shows it)")
@@ -94,8 +98,9 @@ def _add_tune(sub):
                         "report test accuracy, as in run (default 8)")
     p.add_argument("--evaluation-seeds", type=int, help=argparse.SUPPRESS)  # old spelling of --seeds
     p.add_argument("--steps", type=int, help="training steps per run (default: the task's)")
-    p.add_argument("--schedule", default="constant",
-                   help="learning-rate schedule: constant, warmup_cosine, warmup_linear")
+    p.add_argument("--schedule", default="warmup_cosine",
+                   help="learning-rate schedule: constant, warmup_cosine, warmup_linear (default "
+                        "warmup_cosine, its warm-up searched, as the comparison suites decay)")
     p.add_argument("--out", help="results JSON path (default: results/tune-<UTC time>.json)")
     p.add_argument("--max-runs-per-chunk", type=int, help="cap on runs compiled into one program call")
     p.add_argument("--no-plots", action="store_true", help="skip the plots and the Markdown report")
@@ -208,8 +213,12 @@ def run_from_args(args) -> int:
                      lrs=args.lrs, batch_size=args.batch_size,
                      eval_every=args.eval_every, target=args.target,
                      max_runs_per_chunk=args.max_runs_per_chunk, schedule=args.schedule,
-                     warmup_fraction=args.warmup_fraction, final_fraction=args.final_fraction)
+                     warmup_fraction=args.warmup_fraction, final_fraction=args.final_fraction,
+                     budgets=args.budgets)
     _note_static(config.methods.static)
+    for name in config.scheduled_outside():
+        print(f"note: optimizer {name} takes no schedule as its learning rate (a number only): its "
+              "updates are multiplied by the schedule over the peak rate", file=sys.stderr)
     trained = _train_into(args.out, config.suite, count_programs(config), args.quiet,
                           lambda path, progress: run_suite(
                               config, path, argv=sys.argv, deterministic=args.deterministic,

@@ -692,7 +692,22 @@ def _make_optimizer(obj: Any, name: str, label: str, source: dict) -> Resolved:
             description=_docstring_line(obj, label), paper=f"user-provided ({label})",
             search_space=_check_search_space(label, search_space))
     _check_optimizer_runs(spec, label)
+    if not _takes_schedule(spec):
+        spec = spec._replace(takes_schedule=False)
     return Resolved(name, spec, source, _traceable(spec, label))
+
+
+def _takes_schedule(spec: OptimizerSpec) -> bool:
+    """Whether the factory takes a schedule (a function of the step count) as its learning
+    rate, as optax's do (`ScalarOrSchedule`). One that does not is scheduled from outside when
+    a run decays its rate (`bench.runner.make_optimizer`)."""
+    params, grads = _check_params()
+    try:
+        transformation = spec.factory(learning_rate=lambda count: CHECK_LEARNING_RATE, **spec.hyperparams)
+        updates = transformation.update(grads, transformation.init(params), params)[0]
+        return all(jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(updates))
+    except Exception:
+        return False
 
 
 def _check_learning_rates(label: str, rates: Any) -> tuple[float, ...]:

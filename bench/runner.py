@@ -71,6 +71,11 @@ DATA_NAMES = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 # traced values like every other hyperparameter (optimizers.schedules).
 SCHEDULES = ("constant", "warmup_cosine", "warmup_linear")
 SCHEDULE_VALUES = ("schedule", "warmup_fraction", "final_fraction")
+# A run's training budget in steps, where the runs of a program train to several budgets
+# (`run --budgets`): its schedule's horizon, past which its state stays as it was (a traced
+# value, so one compiled program serves every budget).
+BUDGET = "budget"
+RUNNER_VALUES = (*SCHEDULE_VALUES, BUDGET)  # values the runner consumes, never the factory's
 
 
 class Run(NamedTuple):
@@ -105,6 +110,8 @@ class Run(NamedTuple):
         values: dict[str, float | str] = self.traced_values()
         if "schedule" in values:
             values["schedule"] = SCHEDULES[int(values["schedule"])]
+        if BUDGET in values:
+            values[BUDGET] = int(values[BUDGET])
         return values
 
 
@@ -334,12 +341,20 @@ def _tree_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
 
 
+def frozen_past(active, new, old):
+    """`new` where `active`, else `old`, leaf by leaf: a run past its budget keeps its state."""
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, old)
+
+
 def learning_rate_of(values: dict[str, jax.Array], schedule_steps: int | None):
     """A run's learning rate: its traced `learning_rate`, or, when it carries a schedule, the
-    schedule (SCHEDULES) peaking at it over `schedule_steps` steps."""
+    schedule (SCHEDULES) peaking at it over its horizon: the run's own budget (BUDGET) where
+    it has one, else the program's `schedule_steps`."""
     peak = values["learning_rate"]
     if "schedule" not in values:
         return peak
+    if BUDGET in values:
+        schedule_steps = jnp.asarray(values[BUDGET]).astype(jnp.int32)
     if schedule_steps is None:
         raise ValueError("a run with a learning-rate schedule needs the program's schedule_steps")
     from optimizers import schedules
@@ -359,15 +374,25 @@ def factory_arguments(spec: OptimizerSpec, values: Mapping[str, Any],
     """The keyword arguments of `spec.factory` for one run: the spec's fixed hyperparameters,
     overridden by the run's traced values, the learning rate one of them (a schedule's values
     fold into it: `learning_rate_of`)."""
-    traced = {name: value for name, value in values.items() if name not in SCHEDULE_VALUES}
+    traced = {name: value for name, value in values.items() if name not in RUNNER_VALUES}
     return {**spec.hyperparams, **traced, "learning_rate": learning_rate_of(values, schedule_steps)}
 
 
 def make_optimizer(spec: OptimizerSpec, values: Mapping[str, Any], multipliers=None,
                    schedule_steps: int | None = None) -> optax.GradientTransformation:
     """One run's optimizer: the factory at the run's values, then its per-parameter learning-rate
-    multipliers (muP) where its strategy sets them."""
-    transformation = spec.factory(**factory_arguments(spec, values, schedule_steps))
+    multipliers (muP) where its strategy sets them. A factory that takes no schedule as its
+    learning rate (`takes_schedule` False) is built at the peak rate, its updates multiplied by
+    the schedule over the peak: the same wherever the rate scales the update linearly."""
+    arguments = factory_arguments(spec, values, schedule_steps)
+    outside = []
+    if callable(arguments["learning_rate"]) and not getattr(spec, "takes_schedule", True):
+        schedule, peak = arguments["learning_rate"], values["learning_rate"]
+        arguments["learning_rate"] = peak
+        outside = [optax.scale_by_schedule(lambda count: schedule(count) / peak)]
+    transformation = spec.factory(**arguments)
+    if outside:
+        transformation = optax.chain(transformation, *outside)
     if multipliers is None:
         return transformation
     from optimizers.multipliers import scale_by_tree
@@ -396,9 +421,11 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
     # schedule-free methods evaluate at their averaged params: eval_params(opt_state, params)
     eval_params = getattr(spec, "eval_params", None) or (lambda opt_state, params: params)
 
+    def values_of(inputs: RunInputs):
+        return inputs.hyperparams if constants is None else constants
+
     def optimizer(inputs: RunInputs) -> optax.GradientTransformation:
-        values = inputs.hyperparams if constants is None else constants
-        return make_optimizer(spec, values, inputs.multipliers, schedule_steps)
+        return make_optimizer(spec, values_of(inputs), inputs.multipliers, schedule_steps)
 
     def loss_fn(params, model_state, x, y):
         logits, model_state = apply_model(model, params, model_state, x, train=True)
@@ -424,6 +451,7 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
         state = state._replace(loss_sum=jnp.where(new, 0.0, state.loss_sum),
                                loss_max=jnp.where(new, -jnp.inf, state.loss_max),
                                all_finite=state.all_finite | new)
+        budget = values_of(inputs).get(BUDGET)  # None: the run trains every step of the program
 
         def step(i, state: TrainState) -> TrainState:
             count = window.first_step + i
@@ -431,9 +459,14 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
             (loss, model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(
                 state.params, state.model_state, x, y)
             updates, opt_state = tx.update(grads, state.opt_state, state.params)
+            params = optax.apply_updates(state.params, updates)
+            if budget is not None:  # past its budget, a run's state stays as it was
+                params, opt_state, model_state = frozen_past(
+                    count < budget, (params, opt_state, model_state),
+                    (state.params, state.opt_state, state.model_state))
             loss = loss.astype(jnp.float32)
             return TrainState(
-                params=optax.apply_updates(state.params, updates), opt_state=opt_state,
+                params=params, opt_state=opt_state,
                 model_state=model_state,
                 initial_loss=jnp.where(count == 0, loss, state.initial_loss),
                 loss_sum=state.loss_sum + loss,

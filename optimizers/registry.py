@@ -321,7 +321,9 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         eval_params=contrib.schedule_free_eval_params, decays=False,
     ),
     "prodigy": OptimizerSpec(
-        contrib.prodigy, optax.contrib.prodigy, {}, swept_grid("prodigy"),
+        # safeguard_warmup: the paper's advice under a warm-up (a zero first rate otherwise
+        # divides zero by zero in the step-size estimate)
+        contrib.prodigy, optax.contrib.prodigy, {"safeguard_warmup": True}, swept_grid("prodigy"),
         "Adam on d * g, d = max(d, sum of weighted <g, theta0 - theta> / ||s||_1);  "
         "u = -lr * d * m^ / (sqrt(v) + d * eps)",
         "Mishchenko and Defazio 2024, Prodigy: An Expeditiously Adaptive Parameter-Free Learner "

@@ -64,7 +64,9 @@ class OptimizerSpec(NamedTuple):
     eval_params: for methods whose training iterate is not the one to evaluate (schedule-free),
     `eval_params(opt_state, params) -> params` gives the evaluation point. decays: False for a
     method that replaces the decay itself (schedule-free): a suite that decays the rate gives it
-    the warm-up, then holds the peak (Defazio et al. 2024 train so).
+    the warm-up, then holds the peak (Defazio et al. 2024 train so). takes_schedule: False
+    for a factory whose learning_rate must be a number (not optax's ScalarOrSchedule): a
+    decayed run then multiplies its updates by the schedule over the peak.
     """
 
     factory: Callable[..., optax.GradientTransformation]
@@ -78,3 +80,4 @@ class OptimizerSpec(NamedTuple):
     search_space_source: str = ""
     eval_params: Optional[Callable[[Any, Any], Any]] = None
     decays: bool = True
+    takes_schedule: bool = True

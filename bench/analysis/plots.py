@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 from bench.analysis import search  # noqa: E402
 from bench.analysis.figures import (bootstrap_mean_band, init_style, legend_outside, mark_every,  # noqa: E402
                                     optimizer_style, save_figure, slug, zoomed_limits)
+from bench.records import budgets  # noqa: E402
 from bench.records.keys import pair_of  # noqa: E402
 from bench.records.labels import format_configuration, format_lr  # noqa: E402
 from bench.records.queries import (chance, chosen_rows, inits_of, optimizers_of, rows_of,  # noqa: E402
@@ -60,33 +61,43 @@ def optimizers_by_init(results: dict, task: str) -> list[str]:
 
 
 def plot_paths(results: dict, out_dir, stem: str = "results") -> list[Path]:
-    """The PNGs `make_plots` writes, in order, without drawing anything."""
+    """The PNGs `make_plots` writes, in order, without drawing anything: with several budgets
+    (`run --budgets`), each budget's figures, named `<stem>-budget<N>-...`."""
     out_dir = Path(out_dir)
     paths = []
-    for task in tasks(results):
-        kinds = ["convergence", *(f"convergence-{slug(o)}" for o in optimizers_by_init(results, task)),
-                 "heatmap", "steps-to-target", "lr-sensitivity"]
-        paths += [out_dir / f"{stem}-{slug(task)}-{kind}.png" for kind in kinds]
-    paths += [out_dir / f"{stem}-{SUITE}-{kind}.png" for kind, _ in suite_plots(results)]
+    for part_stem, part in _budget_parts(results, stem):
+        for task in tasks(part):
+            kinds = ["convergence", *(f"convergence-{slug(o)}" for o in optimizers_by_init(part, task)),
+                     "heatmap", "steps-to-target", "lr-sensitivity"]
+            paths += [out_dir / f"{part_stem}-{slug(task)}-{kind}.png" for kind in kinds]
+        paths += [out_dir / f"{part_stem}-{SUITE}-{kind}.png" for kind, _ in suite_plots(part)]
     if search.is_search(results):
         paths += [path for path, _ in search.search_plots(results, out_dir, stem)]
     return paths
 
 
+def _budget_parts(results: dict, stem: str) -> list[tuple[str, dict]]:
+    """(file stem, slice) of each budget: the stem itself for a document of one budget."""
+    return [(stem if budget is None else f"{stem}-{budgets.slug(budget)}", part)
+            for budget, part in budgets.slices(results)]
+
+
 def make_plots(results: dict, out_dir, stem: str = "results") -> list[Path]:
-    """Write every plot of `results` into `out_dir` as `<stem>-<task>-<kind>.png`; their paths."""
+    """Write every plot of `results` into `out_dir` as `<stem>-<task>-<kind>.png` (a figure per
+    budget where budgets vary); their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = iter(plot_paths(results, out_dir, stem))
     written = []
-    for task in tasks(results):
-        figures = [convergence_by_optimizer(results, task)]
-        figures += [convergence_by_init(results, task, optimizer)
-                    for optimizer in optimizers_by_init(results, task)]
-        figures += [accuracy_heatmap(results, task), steps_to_target_strips(results, task),
-                    lr_sensitivity(results, task)]
-        written += [save_figure(figure, next(paths)) for figure in figures]
-    written += [save_figure(draw(results), next(paths)) for _, draw in suite_plots(results)]
+    for _, part in _budget_parts(results, stem):
+        for task in tasks(part):
+            figures = [convergence_by_optimizer(part, task)]
+            figures += [convergence_by_init(part, task, optimizer)
+                        for optimizer in optimizers_by_init(part, task)]
+            figures += [accuracy_heatmap(part, task), steps_to_target_strips(part, task),
+                        lr_sensitivity(part, task)]
+            written += [save_figure(figure, next(paths)) for figure in figures]
+        written += [save_figure(draw(part), next(paths)) for _, draw in suite_plots(part)]
     if search.is_search(results):
         written += search.write_search_plots(results, out_dir, stem)
     return written

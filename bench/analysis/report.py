@@ -23,6 +23,7 @@ from urllib.parse import quote
 from bench.analysis.stats import (DELTA, EQUIVALENT, FAMILY_ALPHA, IDENTICAL, RESOLUTION_EXAMPLES, WORSE,
                                   PairedDifference, TableComparison, table_comparisons)
 from bench.errors import UsageError
+from bench.records import budgets
 from bench.records.choices import NEAR_TIE
 from bench.records.labels import format_configuration, format_median
 from bench.records.per_run import UNSTABLE_DROP
@@ -78,24 +79,66 @@ def render_report(results: dict, plot_links: list[str] = (), plots_skipped: bool
         lines += [f"> **Schema-{meta['upgraded_from']} file**: its intervals, best sets, speed on the "
                   "evaluation grid, unstable runs and choice flags are computed from its runs under the "
                   "current rules.", ""]
-    comparisons = table_comparisons(results, delta)
-    lines += [seeds_line(meta["config"]), "", methodology(results, len(comparisons), delta), ""]
+    parts = budgets.slices(results)  # one per budget (`run --budgets`); else the document itself
+    comparisons = {budget: table_comparisons(part, delta) for budget, part in parts}
+    n_tables = sum(len(found) for found in comparisons.values())
+    lines += [seeds_line(meta["config"]) + schedule_words(meta["config"]), "",
+              methodology(results, n_tables, delta), ""]
+    lines += budgets_section(results)
     task_names = tasks(results)
-    for task in task_names:
-        found = [table for table in comparisons if table.task == task]
-        lines += [f"## {task}", "", settings_line(task_settings(results, task)), ""]
-        lines += accuracy_table(results, task, found)
-        lines += best_sets_section(found, task_settings(results, task).get("n_test"))
-        lines += tuning_section(results, task)
-        lines += speed_table(results, task)
-        lines += paired_section(found)
-        lines += plots_section([link for link in plot_links if _is_task_plot(link, task, len(task_names))],
-                               plots_skipped)
-        lines += all_configurations_table(results, task)
-    lines += across_tasks_section(results, [link for link in plot_links if "-suite-" in Path(link).name],
-                                  plots_skipped)
+    for budget, part in parts:
+        links = [link for link in plot_links if _is_budget_plot(link, budget)]
+        for task in task_names:
+            found = [table for table in comparisons[budget] if table.task == task]
+            heading = task if budget is None else f"{task}, {budgets.label(budget)}"
+            lines += [f"## {heading}", "", settings_line(task_settings(part, task)), ""]
+            lines += accuracy_table(part, task, found)
+            lines += best_sets_section(found, task_settings(part, task).get("n_test"))
+            lines += tuning_section(part, task)
+            lines += speed_table(part, task)
+            lines += paired_section(found)
+            lines += plots_section([link for link in links if _is_task_plot(link, task, len(task_names))],
+                                   plots_skipped)
+            lines += all_configurations_table(part, task)
+        lines += across_tasks_section(part, [link for link in links if "-suite-" in Path(link).name],
+                                      plots_skipped)
     lines += metadata_section(meta)
     return "\n".join(lines) + "\n"
+
+
+def _is_budget_plot(link: str, budget: int | None) -> bool:
+    """A plot of `budget`'s slice: its name carries the budget where the document has several."""
+    return budget is None or f"-{budgets.slug(budget)}-" in Path(link).name
+
+
+def budgets_section(results: dict) -> list[str]:
+    """Several budgets: whether the ranking holds from one to the next, and the configuration
+    each budget chose; nothing for a document of one budget."""
+    if not budgets.several(results):
+        return []
+    lines = ["## Across budgets", "",
+             "Each configuration trained to each budget as a run of its own: the budget is its schedule's "
+             "horizon (a 150-step run is not a 300-step run cut short), and each budget chose its own "
+             "configuration on the selection seeds. Ranking agreement: Kendall's tau-b between the (optimizer, "
+             "init) pairs' mean test accuracies at two budgets, with a 95% percentile bootstrap interval over the "
+             "evaluation seeds (redrawn at both budgets at once); 1 is the same order, -1 the reverse.", ""]
+    agreement = budgets.ranking_agreement(results)
+    lines += [f"- {budgets.agreement_line(entry)}" for entry in agreement] or [
+        "- fewer than two configurations were chosen at two budgets: no ranking to compare."]
+    lines.append("")
+    parts = budgets.slices(results)
+    for task in tasks(results):
+        chosen = {budget: chosen_rows(part, "evaluation", task) for budget, part in parts}
+        keys = [key for key in dict.fromkeys(k for rows in chosen.values() for k in rows)]
+        table = [["/".join(key[1:]), *(f"{format_accuracy(chosen[budget].get(key))} "
+                                       f"({format_configuration(chosen[budget][key])})"
+                                       if key in chosen[budget] else DASH for budget, _ in parts)]
+                 for key in keys]
+        lines += [f"### {task}: the chosen configuration at each budget", "",
+                  "Mean test accuracy over the evaluation seeds [95% bootstrap interval] at the configuration "
+                  "chosen on validation for that budget.", ""]
+        lines += markdown_table(["optimizer/init", *(budgets.label(budget) for budget, _ in parts)], table)
+    return lines
 
 
 def _is_task_plot(link: str, task: str, task_count: int) -> bool:
@@ -207,6 +250,19 @@ def seed_list(seeds) -> str:
 def seeds_line(config: dict) -> str:
     return (f"**selection seeds** {seed_list(config['selection_seeds'])} · "
             f"**evaluation seeds** {seed_list(config['evaluation_seeds'])}")
+
+
+def schedule_words(config: dict) -> str:
+    """" · **learning rate** ..." : the run's schedule, as every configuration trained it."""
+    schedule = config.get("schedule") or "constant"
+    if schedule == "constant":
+        return " · **learning rate** constant"
+    shape = "cosine" if schedule == "warmup_cosine" else "linear"
+    warmup, final = config.get("warmup_fraction"), config.get("final_fraction")
+    if warmup is None:  # a search's candidates carry their own fractions
+        return f" · **learning rate** {schedule}"
+    return (f" · **learning rate** linear warm-up over {warmup:g} of the steps, then {shape} decay to "
+            f"{final:g} of the peak (methods that make their own schedule, schedule-free, hold the peak)")
 
 
 def settings_line(settings: dict) -> str:

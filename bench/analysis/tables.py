@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.records import budgets
 from bench.records.choices import NEAR_TIE
 from bench.records.labels import format_configuration, format_lr, format_median
 from bench.records.per_run import UNSTABLE_DROP
@@ -45,10 +46,25 @@ def print_tables(document: dict[str, Any], console: Console) -> None:
     chosen_on = ("the same seeds (schema 1)" if shared_seeds(document)
                  else f"{len(config['selection_seeds'])} selection seeds")
     caption = f"chosen on validation ({chosen_on}); failures counted"
+    for budget, part in budgets.slices(document):  # with several budgets, each its own tables
+        _print_budget_tables(part, budget, caption, console)
+    for entry in budgets.ranking_agreement(document):
+        console.print(budgets.agreement_line(entry), highlight=False)
+    console.print(failures_line(document["runs"]), highlight=False)
+    console.print(unstable_line(document["runs"]), highlight=False)
+    for line in best_lines(document):
+        console.print(line, highlight=False)
+    console.print(timing_line(document), highlight=False)
+
+
+def _print_budget_tables(document: dict[str, Any], budget: int | None, caption: str, console: Console) -> None:
+    config = document["meta"]["config"]
     for task in tasks(document):
         chosen = {(optimizer, init): row for (_, optimizer, init), row in chosen_rows(document, "evaluation", task).items()}
         optimizers, inits = optimizers_of(document, task), inits_of(document, task)
         settings = task_settings(document, task)
+        if budget is not None:
+            task = f"{task}, {budgets.label(budget)}"
         steps = settings["steps"]
         seeds = len(config["evaluation_seeds"])
         tables = ((f"{task}: test accuracy %, mean [95% bootstrap CI] over {seeds} evaluation seeds", _fmt_accuracy),
@@ -69,11 +85,6 @@ def print_tables(document: dict[str, Any], console: Console) -> None:
                 table.add_row(name, *(cell(chosen.get((name, other) if by_optimizer else (other, name)))
                                       for other in columns))
             console.print(table)
-    console.print(failures_line(document["runs"]), highlight=False)
-    console.print(unstable_line(document["runs"]), highlight=False)
-    for line in best_lines(document):
-        console.print(line, highlight=False)
-    console.print(timing_line(document), highlight=False)
 
 
 def failures_line(runs: list[dict[str, Any]]) -> str:
@@ -129,8 +140,15 @@ def flag_choices(results: dict[str, Any]) -> list[str]:
     specs = {name: source.get("spec", name) for name, source in
              ((results["meta"]["config"].get("plugins") or {}).get("optimizer") or {}).items()}
     lines = []
+    for budget, part in budgets.slices(results):
+        lines += _flag_budget_choices(part, budget, widen, specs)
+    return lines
+
+
+def _flag_budget_choices(results: dict[str, Any], budget: int | None, widen: str, specs: dict) -> list[str]:
+    lines = []
     for (task, optimizer, init), row in chosen_rows(results, "selection").items():
-        name = f"{task}/{optimizer}/{init}"
+        name = f"{task}/{optimizer}/{init}" + ("" if budget is None else f" at budget {budget}")
         rates = sorted({float(r["lr"]) for r in results["summary"] if (r["task"], r["optimizer"], r["init"])
                         == (task, optimizer, init) and r["phase"] == row["phase"]})
         if row.get("grid_edge") and widen != "--lrs":

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from bench.records.estimators import quiet_numerics
-from bench.records.keys import lr_key, pair_of
+from bench.records.keys import lr_key, pair_of, unit_of
 from bench.records.values import counted_accuracy
 
 NEAR_TIE = 0.7
@@ -38,9 +38,9 @@ def annotate_choices(summary: list[dict], records: list[dict], chance: dict[str,
     """Set `n_candidates`, `grid_edge` and `choice_stability` on every row of `summary` (in
     place); `chance` maps each task to the accuracy a run that measured nothing counts at.
     `stability=False` leaves `choice_stability` null (a caller that only needs the choice)."""
-    by_pair = defaultdict(list)
+    by_pair = defaultdict(list)  # by unit: each budget chooses among its own candidates
     for row in summary:
-        by_pair[pair_of(row)].append(row)
+        by_pair[unit_of(row)].append(row)
     runs = defaultdict(list)
     for record in records:
         runs[(*pair_of(record), record["phase"], record["trial"])].append(record)

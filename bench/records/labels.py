@@ -6,10 +6,16 @@ def format_lr(lr) -> str:
     return f"{float(lr):.3g}"
 
 
+# The protocol's values in a configuration, the same for every candidate of a table: the
+# schedule (the report states it once) and the budget (its tables are a budget's).
+PROTOCOL_VALUES = ("schedule", "warmup_fraction", "final_fraction", "budget")
+
+
 def format_configuration(record: dict) -> str:
-    """"lr 0.003" and any other hyperparameter of the configuration, e.g. "lr 0.003, b1 0.95"."""
+    """"lr 0.003" and any other tuned hyperparameter of the configuration, e.g. "lr 0.003, b1
+    0.95" (the schedule and budget, PROTOCOL_VALUES, are left to the report's settings)."""
     others = sorted((name, value) for name, value in (record.get("hyperparams") or {}).items()
-                    if name != "learning_rate")
+                    if name != "learning_rate" and name not in PROTOCOL_VALUES)
     return ", ".join([f"lr {format_lr(record['lr'])}"] + [
         f"{name} {value:.3g}" if isinstance(value, (int, float)) else f"{name} {value}"
         for name, value in others])

@@ -86,21 +86,26 @@ def run_records(task: str, optimizer: str, runs: Sequence[Any], output: Any, *,
     `examples_per_step` is the batch size, or the training set's size for full-batch methods.
     A selection run's test accuracy is null whatever the program measured. An accuracy is kept
     only where the model that measured it was finite: null in a period whose losses were not
-    all finite, and null at the end when the parameters are not.
+    all finite, and null at the end when the parameters are not. A run with a budget (its
+    hyperparameter "budget", below the program's steps) is recorded to its budget: its state
+    stayed as it was after it, so its test accuracy is its budget's.
     """
     if phase not in ("selection", "evaluation"):
         raise ValueError(f"phase must be 'selection' or 'evaluation', got {phase!r}")
-    steps = np.asarray(output.steps)
+    all_steps = np.asarray(output.steps)
     records = []
     for i, run in enumerate(runs):
+        budget = dict(run.hyperparams).get("budget")
+        kept = len(all_steps) if budget is None else int(np.sum(all_steps <= budget))
+        steps = all_steps[:kept]
         initial = float(output.initial_train_loss[i])
-        finite = np.asarray(output.finite[i], dtype=bool)
+        finite = np.asarray(output.finite[i][:kept], dtype=bool)
         params_finite = bool(output.params_finite[i])
         test = float(output.test_accuracy[i]) if phase == "evaluation" else 0.0
-        failure = failure_of(initial, output.train_loss_max[i], finite, params_finite,
-                             [*np.asarray(output.val_accuracy[i], float), test])
-        val_curve = [float(v) if ok and math.isfinite(v) else None
-                     for v, ok in zip(np.asarray(output.val_accuracy[i], float), finite)]
+        val = np.asarray(output.val_accuracy[i][:kept], float)
+        failure = failure_of(initial, output.train_loss_max[i][:kept], finite, params_finite,
+                             [*val, test])
+        val_curve = [float(v) if ok and math.isfinite(v) else None for v, ok in zip(val, finite)]
         final_ok = params_finite and bool(finite[-1])
         reached = None if failure else steps_to_target(steps, val_curve, target)
         final_val = val_curve[-1] if final_ok else None
@@ -110,7 +115,7 @@ def run_records(task: str, optimizer: str, runs: Sequence[Any], output: Any, *,
             "phase": phase, "trial": int(run.trial), "lr": float(run.lr),
             "hyperparams": run.described(),  # learning_rate included, a schedule by its name
             "initial_train_loss": finite_or_none(initial),
-            "final_train_loss": finite_or_none(output.train_loss[i][-1]),
+            "final_train_loss": finite_or_none(output.train_loss[i][kept - 1]),
             "final_val_accuracy": final_val, "peak_val_accuracy": peak,
             "final_test_accuracy": finite_or_none(test) if final_ok and phase == "evaluation" else None,
             "steps_to_target": reached,
@@ -119,8 +124,8 @@ def run_records(task: str, optimizer: str, runs: Sequence[Any], output: Any, *,
             "unstable": is_unstable(final_val, peak, failure is not None),
             "curve": {
                 "step": [int(s) for s in steps],
-                "train_loss": [finite_or_none(v) for v in output.train_loss[i]],
-                "train_loss_max": [finite_or_none(v) for v in output.train_loss_max[i]],
+                "train_loss": [finite_or_none(v) for v in output.train_loss[i][:kept]],
+                "train_loss_max": [finite_or_none(v) for v in output.train_loss_max[i][:kept]],
                 "val_accuracy": val_curve,
             },
         })

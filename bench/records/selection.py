@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable
 
-from bench.records.keys import pair_of
+from bench.records.keys import unit_of
 
 
 def selection_key(row: dict) -> tuple:
@@ -21,9 +21,9 @@ def selection_key(row: dict) -> tuple:
 
 
 def choose(rows: Iterable[dict]) -> dict[tuple, dict]:
-    """(task, optimizer, init) -> the chosen row among `rows` (one phase's rows, usually the
-    selection rows): `selection_key` first."""
+    """(task, optimizer, init, budget) -> the chosen row among `rows` (one phase's rows, usually
+    the selection rows): `selection_key` first, per budget (`bench.records.keys.unit_of`)."""
     by_pair = defaultdict(list)
     for row in rows:
-        by_pair[pair_of(row)].append(row)
+        by_pair[unit_of(row)].append(row)
     return {pair: min(candidates, key=selection_key) for pair, candidates in by_pair.items()}

@@ -23,7 +23,7 @@ import numpy as np
 
 from bench.records.choices import annotate_choices
 from bench.records.estimators import bootstrap_interval, censored_median, grid_bounds, previous_step, task_interval
-from bench.records.keys import cell_of, lr_key
+from bench.records.keys import cell_of, lr_key, unit_of
 from bench.records.per_run import stability_fields
 from bench.records.selection import choose
 from bench.records.values import counted_accuracy
@@ -66,11 +66,13 @@ def summarize(records: Iterable[dict[str, Any]], seconds_per_step: Mapping[tuple
     return summary
 
 
-def chosen_trials(records: Iterable[dict[str, Any]], *, num_classes: Mapping[str, int]) -> dict[str, int]:
-    """init -> the trial chosen for it (`bench.records.selection.choose`), from the selection
-    records of one (task, optimizer): which configuration its evaluation seeds train."""
+def chosen_trials(records: Iterable[dict[str, Any]], *, num_classes: Mapping[str, int]
+                  ) -> dict[tuple, int]:
+    """(init, budget) -> the trial chosen for it (`bench.records.selection.choose`; budget None
+    where runs have one), from the selection records of one (task, optimizer): which
+    configuration its evaluation seeds train."""
     rows = summarize(records, {}, num_classes=num_classes, intervals=False)
-    return {init: row["trial"] for (_, _, init), row in choose(rows).items()}
+    return {(init, budget): row["trial"] for (_, _, init, budget), row in choose(rows).items()}
 
 
 def summary_row(members: list[dict[str, Any]], chance: float, seconds_per_step: float | None,
@@ -157,14 +159,14 @@ def _scaled_interval(interval, per_step: float | None) -> list | None:
 
 
 def mark_chosen(summary: list[dict[str, Any]]) -> None:
-    """Flag each (task, optimizer, init)'s chosen configuration (`bench.records.selection.choose`)
-    in its selection row and in its evaluation rows."""
+    """Flag each (task, optimizer, init, budget)'s chosen configuration
+    (`bench.records.selection.choose`) in its selection row and in its evaluation rows."""
     selection = choose(row for row in summary if row["phase"] == "selection")
     evaluation_only = {pair: row for pair, row in choose(
         row for row in summary if row["phase"] == "evaluation").items() if pair not in selection}
     chosen = {pair: _configuration(row) for pair, row in {**selection, **evaluation_only}.items()}
     for row in summary:
-        row["chosen"] = chosen.get((row["task"], row["optimizer"], row["init"])) == _configuration(row)
+        row["chosen"] = chosen.get(unit_of(row)) == _configuration(row)
 
 
 def _configuration(row: dict) -> tuple:

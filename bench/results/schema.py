@@ -63,9 +63,11 @@ def build(meta: dict[str, Any], runs: list[dict[str, Any]], summary: list[dict[s
     evaluation row's interval over seeds and test examples (`test_accuracy_task_ci95`, from
     `n_test`; set in place on `summary`), and the best sets. `statistics=False` leaves them
     out (null intervals, no verdicts, no aggregates): the saves a run makes between programs,
-    which the complete file replaces.
+    which the complete file replaces. With several budgets, verdicts and aggregates are each
+    budget's (`bench.records.budgets`).
     """
     from bench.records.aggregates import aggregates
+    from bench.records.budgets import per_budget_aggregates, per_budget_verdicts
     from bench.records.summary import add_task_intervals
     from bench.records.verdicts import verdicts
 
@@ -74,8 +76,9 @@ def build(meta: dict[str, Any], runs: list[dict[str, Any]], summary: list[dict[s
     if statistics:
         add_task_intervals(summary, runs, settings)
     document = {"schema_version": SCHEMA_VERSION, "meta": meta, "runs": runs, "summary": summary}
-    document[VERDICTS_KEY] = verdicts(document) if statistics else []
-    across = aggregates(document) if statistics else None
+    # with several budgets (`run --budgets`), each budget's own: its held_fixed names it
+    document[VERDICTS_KEY] = per_budget_verdicts(document, verdicts) if statistics else []
+    across = per_budget_aggregates(document, aggregates) if statistics else None
     if across is not None:
         document[AGGREGATES_KEY] = across
     return document

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from bench.errors import UsageError
-from bench.records.keys import lr_key
+from bench.records.keys import lr_key, unit_of
 from bench.records.queries import tasks
 from bench.results.checks import Check, at
 
@@ -53,10 +53,11 @@ def check_consistency(document: dict, source: str) -> None:
         if problem:
             raise UsageError(f"{source}: summary[{index}].{problem}")
         if row["chosen"]:
-            chosen[(row["task"], row["optimizer"], row["init"])].add(row["trial"])
-    for pair, trials in chosen.items():
+            chosen[unit_of(row)].add(row["trial"])
+    for unit, trials in chosen.items():
         if len(trials) > 1:
-            raise UsageError(f"{source}: summary: {'/'.join(pair)} has {len(trials)} chosen "
+            where = "/".join(unit[:3]) + ("" if unit[3] is None else f" at budget {unit[3]}")
+            raise UsageError(f"{source}: summary: {where} has {len(trials)} chosen "
                              f"configurations (trials {sorted(trials)}); at most one is chosen")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import numbers
 import os
 from dataclasses import asdict, dataclass, field
@@ -101,14 +102,14 @@ def suites() -> dict[str, Suite]:
     return {
         "default": Suite(
             "default", "digits-mlp: 12 inits under momentum and Adam, 8 optimizers under "
-            "he_normal, 8 seeds, each optimizer at its swept learning rate",
+            "he_normal, 8 seeds, each optimizer at its swept learning rate, budgets of 150 and 300 steps",
             ("digits-mlp",), pairs=_default_pairs(inits), seeds=8, eval_every=25,
-            learning_rates=DEFAULT_LEARNING_RATES, **DECAYED),
+            learning_rates=DEFAULT_LEARNING_RATES, budgets=(150, 300), **DECAYED),
         "default-constant": Suite(
             "default-constant", "the default suite at a constant learning rate (each optimizer at "
             "its rate swept at a constant rate): what the decay changes",
             ("digits-mlp",), pairs=_default_pairs(inits), seeds=8, eval_every=25,
-            learning_rates=DEFAULT_CONSTANT_LEARNING_RATES),
+            learning_rates=DEFAULT_CONSTANT_LEARNING_RATES, budgets=(150, 300)),
         "full": Suite(
             "full", "digits-mlp: every optimizer x every init, each optimizer's learning-rate grid",
             ("digits-mlp",), seeds=8, eval_every=25, **DECAYED),
@@ -222,6 +223,7 @@ class Config:
     warmup_fraction: float = 0.0  # with a schedule other than constant: its warm-up and end
     final_fraction: float = 0.0
     methods: Methods | None = None  # the objects behind the names (resolve_methods)
+    budgets: tuple[int, ...] | None = None  # several training budgets (steps), or None: one
 
     def task_spec(self, name: str):
         return self.methods.tasks[name]
@@ -259,11 +261,30 @@ class Config:
         return [init for opt, init in self.pairs if opt == optimizer]
 
     def candidates(self, optimizer: str) -> tuple[dict[str, float], ...]:
-        """The optimizer's configurations, in trial order (trial i is candidates[i])."""
+        """The optimizer's configurations, in trial order (trial i is candidates[i]): with
+        several budgets, each configuration at each budget (the budgets outermost)."""
         if self.search is not None and optimizer in self.search:
-            return self.search[optimizer]
-        return tuple({"learning_rate": float(lr), **self.schedule_values(optimizer)}
-                     for lr in self.learning_rates[optimizer])
+            found = self.search[optimizer]
+        else:
+            found = tuple({"learning_rate": float(lr), **self.schedule_values(optimizer)}
+                          for lr in self.learning_rates[optimizer])
+        if not self.budgets:
+            return found
+        from bench.runner import BUDGET
+
+        return tuple({**candidate, BUDGET: float(budget)} for budget in self.budgets for candidate in found)
+
+    def scheduled_outside(self) -> list[str]:
+        """The optimizers whose factories take no schedule as their learning rate, where this
+        run decays it: their updates are multiplied by the schedule over the peak."""
+        if self.schedule == "constant" or self.methods is None:
+            return []
+        return sorted(name for name, spec in self.methods.optimizers.items()
+                      if not getattr(spec, "takes_schedule", True))
+
+    def candidates_per_budget(self, optimizer: str) -> int:
+        """How many configurations each budget chooses among."""
+        return len(self.candidates(optimizer)) // len(self.budgets or (1,))
 
     def schedule_values(self, optimizer: str | None = None) -> dict[str, float]:
         """The per-run values of the learning-rate schedule (none for a constant rate): traced
@@ -298,6 +319,7 @@ class Config:
             "learning_rates": {k: list(v) for k, v in self.learning_rates.items()},
             "candidates": {opt: [dict(c) for c in self.candidates(opt)] for opt in self.optimizers},
             "search_space": self.search_space, "schedule": self.schedule,
+            "budgets": list(self.budgets) if self.budgets else None,
             **({"warmup_fraction": self.warmup_fraction, "final_fraction": self.final_fraction}
                if self.schedule != "constant" and self.search is None else {}),
             "max_runs_per_chunk": self.max_runs_per_chunk,
@@ -305,6 +327,7 @@ class Config:
             **({"plugins": self.methods.sources} if self.methods and self.methods.sources else {}),
             **({"static_optimizers": sorted(self.methods.static)}
                if self.methods and self.methods.static else {}),
+            **({"scheduled_outside": self.scheduled_outside()} if self.scheduled_outside() else {}),
         }
 
 
@@ -351,7 +374,7 @@ def resolve(suite: str | Suite = "default", *, task: Names = None, optimizers: N
             eval_every: int | None = None, target: float | None = None,
             max_runs_per_chunk: int | None = None, trials: int | None = None,
             schedule: str | None = None, warmup_fraction: float | None = None,
-            final_fraction: float | None = None) -> Config:
+            final_fraction: float | None = None, budgets: str | Sequence[int] | None = None) -> Config:
     """A suite (a name, or a Suite of the caller's), overridden by whatever the caller gives;
     every value checked.
 
@@ -361,8 +384,10 @@ def resolve(suite: str | Suite = "default", *, task: Names = None, optimizers: N
     into the objects the built-ins are (`bench.plugins`). `seeds`: the number of evaluation
     seeds (EVALUATION_SEED_BASE, +1, ...) or their list; `selection_seeds`: the number of
     selection seeds (0, 1, ...). `schedule` (SCHEDULES), `warmup_fraction` and `final_fraction`:
-    the learning rate's schedule, the suite's unless given. Overrides apply to every task.
-    `trials`: the number of
+    the learning rate's schedule, the suite's unless given. `budgets` ("150,300" or a list):
+    training budgets in steps, each configuration trained to each as a run of its own (its
+    schedule's horizon), chosen per budget; the longest is every task's steps. Overrides apply
+    to every task. `trials`: the number of
     candidate configurations per optimizer when a search (`tune`) will replace the
     learning-rate grid, so that the memory check counts them.
     """
@@ -372,15 +397,40 @@ def resolve(suite: str | Suite = "default", *, task: Names = None, optimizers: N
     learning_rates = _learning_rates(base, methods, lrs)
     n_selection = base.selection_seeds if selection_seeds is None else selection_seeds
     evaluation = _evaluation_seeds(base, seeds, n_selection)
-    settings, models = _task_settings(base, methods, steps, batch_size, eval_every, target)
-    candidates = {opt: trials or len(rates) for opt, rates in learning_rates.items()}
+    chosen_budgets = _budgets(base, budgets, steps)
+    if chosen_budgets is not None and len(chosen_budgets) == 1:
+        steps, chosen_budgets = chosen_budgets[0], None  # one budget: the steps
+    settings, models = _task_settings(base, methods, steps, batch_size, eval_every, target,
+                                      chosen_budgets)
+    candidates = {opt: (trials or len(rates)) * len(chosen_budgets or (1,))
+                  for opt, rates in learning_rates.items()}
     check_fits_in_memory(settings, models, methods.pairs, candidates, n_selection, len(evaluation))
     schedule = _schedule(base, schedule, warmup_fraction, final_fraction)
     return Config(
         suite=base.name, tasks=tuple(settings), pairs=methods.pairs, **schedule,
         evaluation_seeds=tuple(evaluation),  # a range until here: 4 billion seeds are refused cheaply
         selection_seeds=tuple(range(n_selection)), learning_rates=learning_rates,
-        max_runs_per_chunk=max_runs_per_chunk, methods=methods)
+        max_runs_per_chunk=max_runs_per_chunk, methods=methods, budgets=chosen_budgets)
+
+
+def parse_budgets(text: str) -> tuple[int, ...]:
+    """'150,300' -> (150, 300): positive step counts, sorted, each once."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--budgets must be comma-separated step counts like 150,300, got '{text}'") from None
+    if not values or min(values) < 1 or max(values) > MAX_STEPS:
+        raise UsageError(f"--budgets must be step counts in [1, {MAX_STEPS}], got '{text}'")
+    return tuple(sorted(set(values)))
+
+
+def _budgets(base: Suite, budgets, steps) -> tuple[int, ...] | None:
+    """The run's budgets: the caller's, else the suite's (unless the caller set --steps)."""
+    if budgets is not None:
+        if steps is not None:
+            raise UsageError("give --steps or --budgets, not both (the longest budget is the steps)")
+        return parse_budgets(budgets if isinstance(budgets, str) else ",".join(str(int(b)) for b in budgets))
+    return None if steps is not None else base.budgets
 
 
 def _schedule(base: Suite, schedule, warmup_fraction, final_fraction) -> dict[str, Any]:
@@ -484,9 +534,11 @@ def _evaluation_seeds(base: Suite, seeds, n_selection: int) -> range | tuple[int
     return seeds
 
 
-def _task_settings(base: Suite, methods: Methods, steps, batch_size, eval_every, target):
+def _task_settings(base: Suite, methods: Methods, steps, batch_size, eval_every, target,
+                   budgets: tuple[int, ...] | None = None):
     """Each task's TaskSettings (the caller's overrides, else the suite's, else the task's), and
-    (task, an example input) for the memory check."""
+    (task, an example input) for the memory check. With `budgets`, the steps are the longest
+    and evaluation periods end at every budget."""
     settings, models = [], []
     for name, spec in methods.tasks.items():
         dataset = spec.load()
@@ -495,15 +547,21 @@ def _task_settings(base: Suite, methods: Methods, steps, batch_size, eval_every,
         if chosen_batch > n_train:
             raise UsageError(f"--batch-size {chosen_batch} is larger than the {n_train}-example "
                              f"training set of {name}")
-        chosen_steps = steps or base.steps or spec.steps
+        chosen_steps = max(budgets) if budgets else steps or base.steps or spec.steps
         if chosen_steps > MAX_STEPS:
             raise UsageError(f"--steps must be at most {MAX_STEPS} (the runner counts steps in "
                              f"int32), got {chosen_steps}")
         suggested = base.eval_every or spec.eval_every  # the suite's, else the task's own
+        ends = budgets or (chosen_steps,)  # where evaluation periods must end
+        common = math.gcd(*ends)
+        if suggested and common % min(suggested, chosen_steps):
+            suggested = None  # a budget ends mid-period: periods that fit every budget instead
         chosen_eval = eval_every or (min(suggested, chosen_steps) if suggested
-                                     else default_eval_every(chosen_steps))
-        if chosen_steps % chosen_eval:
-            raise UsageError(f"--steps ({chosen_steps}) must be a multiple of --eval-every ({chosen_eval})")
+                                     else default_eval_every(common))
+        if common % chosen_eval:
+            flag = "--budgets" if budgets else "--steps"
+            raise UsageError(f"{flag} ({','.join(map(str, ends))}) must be multiples of --eval-every "
+                             f"({chosen_eval})")
         settings.append(TaskSettings(name, chosen_steps, chosen_batch, chosen_eval,
                                      target if target is not None else spec.target,
                                      dataset.num_classes, len(dataset.x_test)))

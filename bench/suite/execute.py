@@ -101,7 +101,7 @@ def train_inline(results: "ResultsInProgress", progress: Progress, devices=None)
 
 def count_programs(config: Config) -> int:
     """Programs a run trains: per task and optimizer, one, or a selection and an evaluation."""
-    return sum(1 + (len(config.candidates(opt)) > 1) for opt in config.optimizers) * len(config.tasks)
+    return sum(1 + (config.candidates_per_budget(opt) > 1) for opt in config.optimizers) * len(config.tasks)
 
 
 class ResultsInProgress:
@@ -221,7 +221,7 @@ def run(suite: str = "default", out: str | None = None, *, argv: Sequence[str] |
 
 def tune(task: Any, optimizers: Any, budget: int, selection_seeds: int = 2, *,
          seeds: int | None = None, inits: Any = "he_normal", steps: int | None = None,
-         schedule: str = "constant", out: str | None = None, argv: Sequence[str] | None = None,
+         schedule: str = "warmup_cosine", out: str | None = None, argv: Sequence[str] | None = None,
          progress: Progress | None = None, max_runs_per_chunk: int | None = None,
          executor=None, checkpoint_minutes: float = CHECKPOINT_MINUTES
          ) -> tuple[str, dict[str, Any]]:
@@ -229,7 +229,8 @@ def tune(task: Any, optimizers: Any, budget: int, selection_seeds: int = 2, *,
     `selection_seeds` selection seeds, all trials x seeds x inits of an optimizer in one
     program; each (optimizer, init)'s best trial on validation is then trained on `seeds` fresh
     evaluation seeds (default 8), which alone report test accuracy, as in `run`. Task,
-    optimizers and inits may be the user's (`resolve`). Returns (path, results)."""
+    optimizers and inits may be the user's (`resolve`). `schedule`: the learning rate's, decayed
+    by default as in the comparison suites (its warm-up searched). Returns (path, results)."""
     import dataclasses
 
     from bench.errors import UsageError

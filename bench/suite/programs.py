@@ -52,8 +52,9 @@ def program_config(config: Config, settings: TaskSettings, optimizer: str, phase
 
 
 def _runs(config: Config, optimizer: str, seeds: Sequence[int],
-          chosen: dict[str, int] | None = None) -> list:
-    """The runs of one program: every (init, seed, trial), or each init's chosen trial."""
+          chosen: dict[tuple, int] | None = None) -> list:
+    """The runs of one program: every (init, seed, trial), or each (init, budget)'s chosen
+    trial (`summary.chosen_trials`)."""
     from bench.runner import Run
 
     candidates = config.candidates(optimizer)
@@ -61,8 +62,8 @@ def _runs(config: Config, optimizer: str, seeds: Sequence[int],
     if chosen is None:
         return [Run.of(init, seed, candidates[trial], trial) for init in inits for seed in seeds
                 for trial in range(len(candidates))]
-    return [Run.of(init, seed, candidates[chosen[init]], chosen[init]) for init in inits
-            for seed in seeds]
+    return [Run.of(init, seed, candidates[trial], trial) for init in inits
+            for (of, _), trial in chosen.items() if of == init for seed in seeds]
 
 
 def _row(output, i: int):
@@ -135,7 +136,7 @@ def first_program(config: Config, settings: TaskSettings, optimizer: str, backen
     one candidate, one program for both phases. Nothing to choose, but the selection seeds still
     train: the report picks its leaders (the reference of each comparison) on them, never on
     the seeds that report test accuracy."""
-    if len(config.candidates(optimizer)) == 1:
+    if config.candidates_per_budget(optimizer) == 1:
         seeds = config.selection_seeds + config.evaluation_seeds
         return plan(config, settings, optimizer, BOTH, _runs(config, optimizer, seeds), backend)
     return plan(config, settings, optimizer, SELECTION,

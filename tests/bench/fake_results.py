@@ -63,7 +63,7 @@ def make_results(*, task="digits-mlp", optimizers=("sgd", "adam"), inits=("he_no
                                           failure=_failure(failures, optimizer, lr, index, len(seeds)), **shape))
     chosen = choose(summarize(selection, {}, num_classes={task: NUM_CLASSES}))
     evaluation = []
-    for (_, optimizer, init), row in chosen.items():
+    for (_, optimizer, init, _budget), row in chosen.items():
         seeds = seeds_of((optimizer, init), evaluation_list)
         for index, seed in enumerate(seeds):
             shift = evaluation_shift(optimizer, init, seed) if evaluation_shift else 0.0

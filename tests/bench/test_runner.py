@@ -118,7 +118,7 @@ def test_exploding_and_non_finite_runs_fail_are_recorded_and_never_chosen():
     assert all(r["diverged"] == (r["failure"] == "non-finite") for r in records)
     assert all(r["steps_to_target"] is None for r in by_lr[10.0] + by_lr[1e30])
     assert all(r["initial_train_loss"] is not None for r in records)  # measured before any update
-    assert summary.chosen_trials(records, num_classes={"digits-mlp": 10}) == {"he_normal": 0}  # trial 0: lr 0.1
+    assert summary.chosen_trials(records, num_classes={"digits-mlp": 10}) == {("he_normal", None): 0}  # trial 0: lr 0.1
     json.dumps(records, allow_nan=False)  # no NaN leaks into the results file
 
 

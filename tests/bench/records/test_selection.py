@@ -42,4 +42,4 @@ def test_ties_go_to_fewer_failures_then_the_smaller_lr_then_the_lower_trial():
     assert [row["chosen"] for row in rows] == [False, True]
     rows = _candidates((0.1, 0, tie, [None] * 4), (0.1, 1, tie, [None] * 4))
     assert [row["chosen"] for row in rows] == [True, False]
-    assert choose(rows)[("digits-mlp", "sgd", "he_normal")]["trial"] == 0
+    assert choose(rows)[("digits-mlp", "sgd", "he_normal", None)]["trial"] == 0

@@ -94,8 +94,13 @@ def test_a_factory_that_needs_python_numbers_runs_one_program_per_configuration(
                  "--optimizers", f"sgd,{path}:plain_sgd", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert err.count("plain_sgd cannot take traced hyperparameters") == 1
+    # float(learning_rate) takes no schedule: under the default suite's decay it is scheduled
+    # from outside, and still trains as the built-in sgd with optax's schedule does
+    assert err.count("plain_sgd takes no schedule as its learning rate") == 1
     results = json.loads(out.read_text())
     assert results["meta"]["config"]["static_optimizers"] == ["plain_sgd"]
+    assert results["meta"]["config"]["scheduled_outside"] == ["plain_sgd"]
+    assert results["meta"]["config"]["schedule"] == "warmup_cosine"
     for phase in ("selection", "evaluation"):
         ours = {(r["seed"], r["lr"]): r["final_train_loss"] for r in results["runs"]
                 if r["optimizer"] == "plain_sgd" and r["phase"] == phase}

@@ -17,7 +17,7 @@ def runs_of(path):
 
 def test_a_decayed_run_records_its_schedule_and_trains_differently(tmp_path):
     constant, decayed = tmp_path / "constant.json", tmp_path / "decayed.json"
-    assert main([*RUN, "--out", str(constant)]) == 0
+    assert main([*RUN, "--schedule", "constant", "--out", str(constant)]) == 0
     assert main([*RUN, "--schedule", "warmup_cosine", "--warmup-fraction", "0.1",
                  "--out", str(decayed)]) == 0
     flat, cosine = runs_of(constant), runs_of(decayed)
@@ -33,6 +33,19 @@ def test_a_decayed_run_records_its_schedule_and_trains_differently(tmp_path):
     assert (meta["schedule"], meta["warmup_fraction"], meta["final_fraction"]) == ("warmup_cosine", 0.1, 0.0)
 
 
+def test_the_comparison_suites_decay_and_default_constant_does_not():
+    from bench.suite.config import resolve
+
+    for suite in ("default", "full", "sweep", "deep", "smoke"):
+        config = resolve(suite, task="spirals", optimizers="adam,schedule_free_adamw", inits="he_normal")
+        assert (config.schedule, config.warmup_fraction, config.final_fraction) == ("warmup_cosine", 0.05, 0.0)
+        assert config.candidates("adam")[0]["final_fraction"] == 0.0
+        # schedule-free makes its own schedule: it warms up, then holds the peak
+        assert config.candidates("schedule_free_adamw")[0]["final_fraction"] == 1.0
+    constant = resolve("default-constant", task="spirals", optimizers="adam", inits="he_normal")
+    assert constant.schedule == "constant" and set(constant.candidates("adam")[0]) == {"learning_rate"}
+
+
 def test_another_schedule_is_another_program(tmp_path):
     out = tmp_path / "r.json"
     assert main([*RUN, "--out", str(out)]) == 0
@@ -43,7 +56,8 @@ def test_another_schedule_is_another_program(tmp_path):
 
 @pytest.mark.parametrize("flags, expected", [
     (["--schedule", "linear"], "--schedule must be one of constant, warmup_cosine, warmup_linear"),
-    (["--warmup-fraction", "0.1"], "--warmup-fraction and --final-fraction go with --schedule"),
+    (["--schedule", "constant", "--warmup-fraction", "0.1"],
+     "--warmup-fraction and --final-fraction go with --schedule"),
     (["--schedule", "warmup_cosine", "--warmup-fraction", "1.5"], "--warmup-fraction must be in [0, 1)"),
     (["--schedule", "warmup_cosine", "--final-fraction", "-0.1"], "--final-fraction must be in [0, 1)"),
 ])
