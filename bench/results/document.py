@@ -28,8 +28,8 @@ import numpy as np
 
 from bench.errors import UsageError
 from bench.records.selection import choose, selection_key
-from bench.results.checks import is_integer, show
-from bench.results.schema import (BOTH_PHASES, CURVE_KEYS, FAILURES, INTERVAL_KEYS, PHASES, READABLE_VERSIONS,
+from bench.results.checks import at, is_integer, show
+from bench.results.schema import (AGGREGATES, AGGREGATES_KEY, BOTH_PHASES, CURVE_KEYS, FAILURES, INTERVAL_KEYS, PHASES, READABLE_VERSIONS,
                                   RUN_KEYS, SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_VERSION, SUMMARY_COLUMNS,
                                   SUMMARY_KEYS, TOP_LEVEL_KEYS, VERDICT_KEYS, VERDICTS_KEY, build, csv_row)
 from bench.results.upgrade import upgrade_schema_1, upgrade_schema_2
@@ -120,6 +120,10 @@ def check_document(document, source: str = "results") -> dict:
     if VERDICTS_KEY not in document:
         raise UsageError(f"{source}: not an initopt results file of schema {version} (missing '{VERDICTS_KEY}')")
     check_tree(document, SCHEMA_3, source)
+    if AGGREGATES_KEY in document:
+        problem = AGGREGATES(document[AGGREGATES_KEY])
+        if problem:
+            raise UsageError(at("", problem).line(source, AGGREGATES_KEY))
     check_consistency(document, source)
     return document
 

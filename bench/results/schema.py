@@ -230,6 +230,22 @@ VERDICT = record({
 }, required=VERDICT_KEYS, agree=lambda value: None if value["best"] else Problem(
     ".best", "is empty (the best set of a table is never empty)"))
 
+ESTIMATE = nullable(number(what="a score"))
+METHOD_AGGREGATE = record({
+    "optimizer": text, "init": text, "n_tasks": COUNT, "n_scores": COUNT,
+    **{key: ESTIMATE for key in ("iqm", "mean", "median")},
+    **{f"{key}_ci95": nullable(interval(number(what="a score"))) for key in ("iqm", "mean", "median")},
+}, required=("optimizer", "init", "iqm", "iqm_ci95"))
+IMPROVEMENT = record({"x": text, "y": text, "probability": FRACTION, "ci95": nullable(interval(FRACTION)),
+                      "n_tasks": COUNT}, required=("x", "y", "probability", "ci95"))
+ACROSS_TASKS = record({
+    "metric": text, "normalization": text, "tasks": NAMES, "unscaled_tasks": NAMES,
+    "bootstrap": mapping_of(ANYTHING), "methods": mapping_of(METHOD_AGGREGATE),
+    "probability_of_improvement": list_of(IMPROVEMENT), "friedman": nullable(mapping_of(ANYTHING)),
+}, required=("tasks", "methods", "probability_of_improvement"))
+# a document of several budgets (`run --budgets`) keeps each budget's aggregates
+AGGREGATES = either(ACROSS_TASKS, record({"by_budget": mapping_of(ACROSS_TASKS)}, required=("by_budget",)))
+
 RUN_1 = record({
     **IDENTITY, "seed": SEED, "final_test_accuracy": nullable(ACCURACY),
     "final_val_accuracy": nullable(ACCURACY), "final_train_loss": nullable(LOSS),

@@ -1,6 +1,7 @@
 """Aggregates across tasks: IQM, stratified bootstrap, probability of improvement, Friedman and
 Nemenyi, and the document's `aggregates` key."""
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -112,3 +113,23 @@ def test_three_tasks_get_a_friedman_test():
     found = three[AGGREGATES_KEY]["friedman"]
     assert found is not None and set(found["average_ranks"]) == set(three[AGGREGATES_KEY]["methods"])
     assert sum(found["average_ranks"].values()) == pytest.approx(4 * 5 / 2)
+
+
+def test_aggregates_are_checked_on_read(tmp_path):
+    from bench.errors import UsageError
+    from bench.results.document import load_results
+
+    document = several_tasks()
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(document))
+    assert load_results(path)[AGGREGATES_KEY]["methods"]  # a written document reads back
+    method = next(iter(document[AGGREGATES_KEY]["methods"]))
+    for broken, expected in (
+            (lambda d: d[AGGREGATES_KEY]["methods"][method].update(iqm_ci95=[0.9, 0.1]), "iqm_ci95"),
+            (lambda d: d[AGGREGATES_KEY]["probability_of_improvement"][0].update(probability=1.5), "probability"),
+            (lambda d: d[AGGREGATES_KEY].pop("methods"), "lacks 'methods'")):
+        bad = json.loads(json.dumps(document))
+        broken(bad)
+        path.write_text(json.dumps(bad))
+        with pytest.raises(UsageError, match=expected):
+            load_results(path)
