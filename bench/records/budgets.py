@@ -100,36 +100,43 @@ def per_budget_aggregates(results: dict, aggregates_of) -> dict[str, Any] | None
     return {BY_BUDGET: found} if found else None
 
 
-def _pair_accuracies(part: dict, task: str) -> dict[tuple, dict[int, float]]:
-    guess = chance(part, task)
-    return {pair_of(row): accuracy_by_seed(runs_of_row(part, row), guess)
-            for row in chosen_rows(part, "evaluation", task).values()}
-
-
 def ranking_agreement(results: dict, resamples: int = RESAMPLES, seed: int = BOOTSTRAP_SEED
                       ) -> list[dict[str, Any]]:
-    """One entry per task and pair of consecutive budgets: Kendall's tau-b of the pairs' mean
-    test accuracies at the two, its bootstrap interval over seeds (None where it cannot be
-    computed: fewer than 3 shared seeds), the pairs compared and each budget's leader by mean."""
+    """One entry per task and pair of consecutive budgets (`agreement`), with the task and
+    budgets named."""
     found = []
     parts = slices(results)
     for (short, first), (long, second) in zip(parts, parts[1:]):
         for task in tasks(results):
-            at_short, at_long = _pair_accuracies(first, task), _pair_accuracies(second, task)
-            pairs = sorted(set(at_short) & set(at_long))
-            seeds = sorted(set.intersection(*(set(at_short[p]) & set(at_long[p]) for p in pairs))) if pairs else []
-            if len(pairs) < 2 or not seeds:
-                continue
-            a = np.array([[at_short[p][s] for s in seeds] for p in pairs])
-            b = np.array([[at_long[p][s] for s in seeds] for p in pairs])
-            tau = _tau(a.mean(axis=1), b.mean(axis=1))
-            found.append({
-                "task": task, "budgets": [short, long], "pairs": [list(p[1:]) for p in pairs],
-                "n_seeds": len(seeds), "tau": tau, "ci95": _tau_interval(a, b, resamples, seed),
-                "leaders": [list(pairs[int(np.argmax(a.mean(axis=1)))][1:]),
-                            list(pairs[int(np.argmax(b.mean(axis=1)))][1:])],
-            })
+            entry = agreement(pair_accuracies(first, task), pair_accuracies(second, task), resamples, seed)
+            if entry is not None:
+                found.append({"task": task, "budgets": [short, long], **entry})
     return found
+
+
+def pair_accuracies(results: dict, task: str) -> dict[tuple, dict[int, float]]:
+    """(task, optimizer, init) -> {evaluation seed: test accuracy as counted} at its chosen
+    configuration."""
+    guess = chance(results, task)
+    return {pair_of(row): accuracy_by_seed(runs_of_row(results, row), guess)
+            for row in chosen_rows(results, "evaluation", task).values()}
+
+
+def agreement(first: dict[tuple, dict[int, float]], second: dict[tuple, dict[int, float]],
+              resamples: int = RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict[str, Any] | None:
+    """Kendall's tau-b between the mean accuracies of the pairs both sides ran, on the seeds
+    every one of them shares, its bootstrap interval over those seeds (None below 3 seeds),
+    and each side's leader by mean; None with fewer than 2 shared pairs."""
+    pairs = sorted(set(first) & set(second))
+    seeds = sorted(set.intersection(*(set(first[p]) & set(second[p]) for p in pairs))) if pairs else []
+    if len(pairs) < 2 or not seeds:
+        return None
+    a = np.array([[first[p][s] for s in seeds] for p in pairs])
+    b = np.array([[second[p][s] for s in seeds] for p in pairs])
+    return {"pairs": [list(p[1:]) for p in pairs], "n_seeds": len(seeds),
+            "tau": _tau(a.mean(axis=1), b.mean(axis=1)), "ci95": _tau_interval(a, b, resamples, seed),
+            "leaders": [list(pairs[int(np.argmax(a.mean(axis=1)))][1:]),
+                        list(pairs[int(np.argmax(b.mean(axis=1)))][1:])]}
 
 
 def _tau(x: np.ndarray, y: np.ndarray) -> float | None:
@@ -177,4 +184,4 @@ def agreement_line(entry: dict[str, Any]) -> str:
 
 
 __all__ = ["BY_BUDGET", "budgets", "several", "slice_of", "slices", "label", "per_budget_verdicts",
-           "per_budget_aggregates", "slug", "ranking_agreement", "agreement_line"]
+           "per_budget_aggregates", "slug", "ranking_agreement", "pair_accuracies", "agreement", "agreement_line"]

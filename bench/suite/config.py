@@ -559,9 +559,10 @@ def _task_settings(base: Suite, methods: Methods, steps, batch_size, eval_every,
         chosen_eval = eval_every or (min(suggested, chosen_steps) if suggested
                                      else default_eval_every(common))
         if common % chosen_eval:
-            flag = "--budgets" if budgets else "--steps"
-            raise UsageError(f"{flag} ({','.join(map(str, ends))}) must be multiples of --eval-every "
-                             f"({chosen_eval})")
+            if budgets:
+                raise UsageError(f"--budgets ({','.join(map(str, ends))}) must be multiples of --eval-every "
+                                 f"({chosen_eval})")
+            raise UsageError(f"--steps ({chosen_steps}) must be a multiple of --eval-every ({chosen_eval})")
         settings.append(TaskSettings(name, chosen_steps, chosen_batch, chosen_eval,
                                      target if target is not None else spec.target,
                                      dataset.num_classes, len(dataset.x_test)))
