@@ -45,6 +45,7 @@ from scipy import stats as scipy_stats
 
 from bench.analysis.stats import DELTA, Difference, paired, unpaired
 from bench.records.keys import cell_of
+from bench.records import budgets
 from bench.records.labels import format_configuration, format_median
 from bench.records.paired import (FAMILY_ALPHA, discrete_holm, equivalence_p, is_identical, sign_flip_p,
                                   smallest_p, two_sample_equivalence_p)
@@ -264,7 +265,7 @@ def finish_cell(found: dict, p_holm: float | None, delta: float, alpha: float, r
     if failed[0] != failed[1]:
         reason += f"; failures {failed[0]}/{len(reference_runs)} vs {failed[1]}/{len(new_runs)}"
     return CellComparison(
-        cell=found["cell"], configuration=format_configuration(reference_runs[0]),
+        cell=found["cell"], configuration=format_configuration(reference_runs[0], budget=True),
         metric="test" if found["metric"] == "final_test_accuracy" else "val",
         seeds_reference=len(reference_runs), seeds_new=len(new_runs),
         failed_reference=failed[0], failed_new=failed[1],
@@ -283,21 +284,33 @@ def format_steps(row: dict | None, steps: int | None) -> str:
     return "—" if row is None else format_median(row, steps)
 
 
+def _shared_budgets(reference: dict, new: dict) -> list[tuple[str, dict, dict]]:
+    """(suffix, reference slice, new slice) of each budget both files trained to (one, "",
+    where neither has several: `bench.records.budgets`)."""
+    shared = [budget for budget in budgets.budgets(reference) if budget in budgets.budgets(new)]
+    return [("" if budget is None else f", {budgets.label(budget)}", budgets.slice_of(reference, budget),
+             budgets.slice_of(new, budget)) for budget in shared]
+
+
 def compare_chosen(reference: dict, new: dict) -> list[ChosenComparison]:
-    """Each pair both files chose a configuration for: the same one?"""
-    reference_chosen, new_chosen = chosen_rows(reference, "selection"), chosen_rows(new, "selection")
-    return [ChosenComparison(pair, format_configuration(reference_chosen[pair]),
-                             format_configuration(new_chosen[pair]))
-            for pair in sorted(set(reference_chosen) & set(new_chosen))]
+    """Each pair (at each budget) both files chose a configuration for: the same one?"""
+    found = []
+    for suffix, first, second in _shared_budgets(reference, new):
+        reference_chosen, new_chosen = chosen_rows(first, "selection"), chosen_rows(second, "selection")
+        found += [ChosenComparison((*pair[:2], pair[2] + suffix), format_configuration(reference_chosen[pair]),
+                                   format_configuration(new_chosen[pair]))
+                  for pair in sorted(set(reference_chosen) & set(new_chosen))]
+    return found
 
 
 def compare_rankings(reference: dict, new: dict) -> list[RankingComparison]:
     """Per (task, init), the order of the optimizers by the test accuracy of their chosen
     configuration in each file, and Kendall's tau between the two orders."""
     means = [defaultdict(dict), defaultdict(dict)]
-    for side, results in enumerate((reference, new)):
-        for (task, optimizer, init), row in chosen_rows(results, "evaluation").items():
-            means[side][(task, init)][optimizer] = row["test_accuracy_mean"]
+    for suffix, *parts in _shared_budgets(reference, new):
+        for side, results in enumerate(parts):
+            for (task, optimizer, init), row in chosen_rows(results, "evaluation").items():
+                means[side][(task + suffix, init)][optimizer] = row["test_accuracy_mean"]
     found = []
     for key in sorted(set(means[0]) & set(means[1])):
         names = sorted(set(means[0][key]) & set(means[1][key]))

@@ -11,14 +11,19 @@ def format_lr(lr) -> str:
 PROTOCOL_VALUES = ("schedule", "warmup_fraction", "final_fraction", "budget")
 
 
-def format_configuration(record: dict) -> str:
+def format_configuration(record: dict, budget: bool = False) -> str:
     """"lr 0.003" and any other tuned hyperparameter of the configuration, e.g. "lr 0.003, b1
-    0.95" (the schedule and budget, PROTOCOL_VALUES, are left to the report's settings)."""
-    others = sorted((name, value) for name, value in (record.get("hyperparams") or {}).items()
+    0.95" (the schedule and budget, PROTOCOL_VALUES, are left to the report's settings; with
+    `budget`, a run's budget follows where it has one: "lr 0.003, budget 150")."""
+    hyperparams = record.get("hyperparams") or {}
+    others = sorted((name, value) for name, value in hyperparams.items()
                     if name != "learning_rate" and name not in PROTOCOL_VALUES)
-    return ", ".join([f"lr {format_lr(record['lr'])}"] + [
+    shown = [f"lr {format_lr(record['lr'])}"] + [
         f"{name} {value:.3g}" if isinstance(value, (int, float)) else f"{name} {value}"
-        for name, value in others])
+        for name, value in others]
+    if budget and "budget" in hyperparams:
+        shown.append(f"budget {int(hyperparams['budget'])}")
+    return ", ".join(shown)
 
 
 def format_grid_interval(interval) -> str:

@@ -109,3 +109,11 @@ def test_ranking_agreement_is_kendalls_tau_with_an_interval_over_seeds():
     assert entry["tau"] == -1.0 and entry["ci95"][1] < 0
     assert "reverses" in budgets.agreement_line(entry) and "the leader changes: a/i -> d/i" in budgets.agreement_line(entry)
     assert budgets.slice_of(_document(same), 100)["meta"]["config"]["tasks"][0]["steps"] == 100
+
+
+def test_compare_matches_each_budget_with_its_own(two_budgets, capsys):
+    assert main(["compare", str(two_budgets), str(two_budgets)]) == 0
+    out = capsys.readouterr().out
+    assert "the same for 4 of 4" in out  # (optimizer, init) x 2 budgets
+    assert "digits-mlp, budget 40 steps init he_normal" in out and "digits-mlp, budget 80 steps" in out
+    assert "budget 40 eval test" in out and "budget 80 eval test" in out
