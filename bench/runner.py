@@ -318,6 +318,19 @@ class CallMetrics(NamedTuple):
     params_finite: jax.Array
 
 
+class Watch(NamedTuple):
+    """What each step and call record beyond the loss, for the failure rules (README,
+    "Methodology"). Each is switched off only to measure what it costs (`perf --levers`): a
+    program without them cannot tell a failed run from a good one."""
+
+    loss_max: bool = True  # each period's largest mini-batch loss: the explosion rule
+    finite: bool = True  # every loss of the period finite: the non-finite rule
+    params: bool = True  # the parameters (and evaluated ones) finite after each call
+
+
+WATCH_ALL = Watch()
+
+
 def _batched_accuracy(predict, x: jax.Array, y: jax.Array, batch: int, metric=correct) -> jax.Array:
     """Mean per-example `metric` (default: top-1 correct) of `predict` over (x, y) in batches
     of at most `batch` (padded, masked)."""
@@ -401,7 +414,8 @@ def make_optimizer(spec: OptimizerSpec, values: Mapping[str, Any], multipliers=N
 
 
 def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int = EVAL_BATCH,
-               schedule_steps: int | None = None, constants: Mapping[str, float] | None = None):
+               schedule_steps: int | None = None, constants: Mapping[str, float] | None = None,
+               watch: Watch = WATCH_ALL):
     """Returns (init_state, train): pure functions of ONE run (no vmap, no jit, no mesh).
 
     init_state(variables, inputs) makes the run's optimizer state from its initial variables.
@@ -412,6 +426,7 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
     call. `make_train_program` composes vmap, shard_map and jit over them, in one place.
     `constants`: the configuration as Python numbers, for a factory that cannot take traced
     values (every run of the program then shares it, and the traced ones are ignored).
+    `watch`: what the failure rules need recorded (`Watch`; all of it but to measure its cost).
     """
     model = shape_model(task)
     loss_of = getattr(task, "loss", None) or cross_entropy
@@ -471,8 +486,8 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
                 initial_loss=jnp.where(count == 0, loss, state.initial_loss),
                 loss_sum=state.loss_sum + loss,
                 # jnp.maximum propagates NaN, so a NaN anywhere in the period stays visible
-                loss_max=jnp.maximum(state.loss_max, loss),
-                all_finite=state.all_finite & jnp.isfinite(loss))
+                loss_max=jnp.maximum(state.loss_max, loss) if watch.loss_max else state.loss_max,
+                all_finite=state.all_finite & jnp.isfinite(loss) if watch.finite else state.all_finite)
 
         state = jax.lax.fori_loop(0, window.n_steps, step, state)
         return state, evaluate(state, window, data)
@@ -490,7 +505,8 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
         test = jax.lax.cond(window.test, lambda: accuracy_on("x_test", "y_test").astype(jnp.float32),
                             lambda: nan)
         return CallMetrics(state.loss_sum, state.loss_max, state.all_finite, state.initial_loss,
-                           val, test, _tree_finite(evaluated) & _tree_finite(state.params))
+                           val, test, _tree_finite(evaluated) & _tree_finite(state.params)
+                           if watch.params else jnp.bool_(True))
 
     def init_state(variables, inputs: RunInputs) -> TrainState:
         params = variables["params"]
@@ -534,7 +550,7 @@ def _map_in_groups(train, width: int | None):
 
 def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: Mesh,
                        vmap_width: int | None | str = "auto", schedule_steps: int | None = None,
-                       constants: Mapping[str, float] | None = None):
+                       constants: Mapping[str, float] | None = None, watch: Watch = WATCH_ALL):
     """`make_train`'s per-run (init_state, train) over the runs axis, and the epoch orders:
     vmapped, sharded over `mesh` and jitted, here and nowhere else.
 
@@ -543,7 +559,7 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
     `orders(order_keys, epoch, n_train)` computes each device's epoch permutations.
     """
     init_state, train = make_train(task, spec, batch_size, schedule_steps=schedule_steps,
-                                   constants=constants)
+                                   constants=constants, watch=watch)
     if vmap_width == "auto":
         vmap_width = default_vmap_width(mesh.devices.flat[0].platform)
     runs_spec, all_spec = PartitionSpec(RUNS_AXIS), PartitionSpec()
@@ -677,14 +693,14 @@ class TrainProgram:
     def __init__(self, task: Task, dataset: Dataset, spec: OptimizerSpec, batch_size: int, mesh: Mesh,
                  vmap_width: int | None | str = "auto", call_seconds: float = CALL_SECONDS,
                  schedule_steps: int | None = None, share_permutations: bool = True,
-                 constants: Mapping[str, float] | None = None):
+                 constants: Mapping[str, float] | None = None, watch: Watch = WATCH_ALL):
         self.spec, self.mesh, self.call_seconds = spec, mesh, call_seconds
         self.share_permutations = share_permutations
         self.n_devices = mesh.devices.size
         self.n_train = dataset.x_train.shape[0]
         self.steps_per_epoch = None if spec.full_batch else max(self.n_train // batch_size, 1)
         self.init_state, self.train, self.orders_of = make_train_program(
-            task, spec, batch_size, mesh, vmap_width, schedule_steps, constants)
+            task, spec, batch_size, mesh, vmap_width, schedule_steps, constants, watch)
         self.data = device_data(dataset, mesh)
         self.compiled, self.compile_seconds, self.calls = None, 0.0, 0
         self.seconds_per_step: float | None = None
@@ -861,7 +877,7 @@ def _plain(value):
 def program_fingerprint(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence[Run], *,
                         steps: int, batch_size: int, eval_every: int, test: bool, mesh: Mesh,
                         vmap_width, share_permutations: bool,
-                        constants: Mapping[str, float] | None) -> dict[str, Any]:
+                        constants: Mapping[str, float] | None, watch: Watch = WATCH_ALL) -> dict[str, Any]:
     """What makes a save belong to exactly one program: its runs, its schedule of steps and
     evaluations, its optimizer (the factory by qualified name, its fixed values), its data's
     shapes and the device layout its numbers come from (they move in the last bits with it)."""
@@ -876,6 +892,7 @@ def program_fingerprint(task: Task, dataset: Dataset, spec: OptimizerSpec, runs:
         "runs": [[run.init, run.seed, run.trial, run.hyperparams] for run in runs],
         "steps": steps, "batch_size": batch_size, "eval_every": eval_every, "test": test,
         "constants": constants, "vmap_width": vmap_width, "share_permutations": share_permutations,
+        **({} if watch == WATCH_ALL else {"watch": watch._asdict()}),
         "devices": {"count": mesh.devices.size, "platform": device.platform,
                     "kind": device.device_kind, "processes": jax.process_count()},
         "jax": jax.__version__,
@@ -1083,7 +1100,8 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence
                share_permutations: bool = True,
                constants: Mapping[str, float] | None = None,
                checkpoint: str | os.PathLike | None = None,
-               checkpoint_seconds: float = CHECKPOINT_SECONDS) -> tuple[RunOutput, ProgramTiming]:
+               checkpoint_seconds: float = CHECKPOINT_SECONDS,
+               watch: Watch = WATCH_ALL) -> tuple[RunOutput, ProgramTiming]:
     """Train `runs` of one optimizer as one compiled program; returns host-side metrics.
 
     `initialized` holds every (init, seed) the runs need (`initialize`). Every run must carry
@@ -1091,7 +1109,7 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence
     (selection runs never report test accuracy). `on_progress(run_steps)` is called after every
     call with the run-steps it did (real runs x steps, padding excluded), and once before the
     first call of a resumed program with the run-steps its save had done. `constants`: see
-    `make_train` (`train_each_configuration` uses it).
+    `make_train` (`train_each_configuration` uses it); `watch`: see `Watch`.
 
     `checkpoint`: a folder of this program's own (made if missing). Between calls, once
     `checkpoint_seconds` of training have passed since the last save (or the start), the
@@ -1106,7 +1124,7 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence
         eval_every=eval_every, mesh=mesh, test=test, max_runs_per_call=max_runs_per_call,
         on_progress=on_progress, call_seconds=call_seconds, vmap_width=vmap_width,
         share_permutations=share_permutations, constants=constants, checkpoint=checkpoint,
-        checkpoint_seconds=checkpoint_seconds)
+        checkpoint_seconds=checkpoint_seconds, watch=watch)
     if checkpoint is not None:
         _remove_folder(checkpoint)
     return output, timing
@@ -1121,7 +1139,7 @@ def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequ
                    constants: Mapping[str, float] | None = None,
                    checkpoint: str | os.PathLike | None = None,
                    checkpoint_seconds: float = CHECKPOINT_SECONDS,
-                   keep_done: bool = False) -> tuple[RunOutput, ProgramTiming]:
+                   keep_done: bool = False, watch: Watch = WATCH_ALL) -> tuple[RunOutput, ProgramTiming]:
     """`train_runs`, leaving its folder in place; with `keep_done`, a last save holds the
     finished program's curves (a resumed `train_each_configuration` takes them)."""
     names = {tuple(sorted(run.traced_values())) for run in runs}
@@ -1129,7 +1147,7 @@ def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequ
         raise ValueError(f"every run of a program needs the same hyperparameter names, got {sorted(names)}")
     program = TrainProgram(task, dataset, spec, batch_size, mesh, vmap_width,
                            call_seconds=call_seconds, schedule_steps=steps,
-                           share_permutations=share_permutations, constants=constants)
+                           share_permutations=share_permutations, constants=constants, watch=watch)
     chunk_of = lambda size, c: [runs[i] for i in _pad_index(
         np.arange(c * size, min((c + 1) * size, len(runs))), size)]
     real_of = lambda size, c: min((c + 1) * size, len(runs)) - c * size
@@ -1138,7 +1156,7 @@ def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequ
         fingerprint = program_fingerprint(
             task, dataset, spec, runs, steps=steps, batch_size=batch_size, eval_every=eval_every,
             test=test, mesh=mesh, vmap_width=vmap_width, share_permutations=share_permutations,
-            constants=constants)
+            constants=constants, watch=watch)
         saves = ProgramSaves(checkpoint, fingerprint, checkpoint_seconds, steps)
         saved = saves.latest(
             lambda size, c: _sharded_shapes(program, chunk_of(size, c), initialized))

@@ -301,10 +301,17 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
         call length           ~1 s calls (the default) vs 0.05 s (many host round trips) vs 10 s
         vmap width            CPU groups of 4 (the default) vs 2, 8 and one vmap per device
         evaluation            every eval_every steps vs once at the end (what evaluating costs)
+        failure tracking      each period's loss maximum, its finite flag, the parameters'
+                              finiteness after each call: on (the default) vs each off, and all
+        phases                a run's 4 selection seeds and its evaluation seeds in one program
+                              (one configuration: nothing to choose) vs two programs
+        saves                 the program's state saved every 5 s (a killed run resumes) vs never
         start-up              fresh processes: importing the run's modules, and each library
         XLA flag              --xla_cpu_multi_thread_eigen=false, whole process
-    Every variant trains the same runs; each but "evaluation" gives the same numbers."""
+    Every variant trains the same runs; each but "evaluation" and "failure tracking" gives the
+    same numbers."""
     import subprocess
+    import tempfile
     import time
 
     workload = make_workload(task, optimizer, seeds, steps)
@@ -312,6 +319,9 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
     grid = runner.grid([INIT], list(workload.seeds[:max(1, seeds // 8)]),
                        [workload.lr * factor for factor in (0.25, 0.5, 1, 2, 4, 8, 16, 32)])
     plain = grid_runs(workload, workload.seeds)
+
+    selection = set(workload.seeds[:4])  # as a suite's 4 selection seeds beside its evaluation seeds
+    saves = tempfile.mkdtemp(prefix="perf-saves-")
 
     def timed(runs, **options):
         options.setdefault("eval_every", workload.eval_every)
@@ -323,6 +333,12 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
         return {"run_seconds": timing.run_seconds, "compile_seconds": timing.compile_seconds,
                 "calls": timing.calls, "wall_seconds": time.perf_counter() - began}
 
+    def apart(runs, **options):
+        """The selection seeds' runs and the evaluation seeds' as two programs, one after the other."""
+        first = timed([run for run in runs if run.seed in selection], **options)
+        second = timed([run for run in runs if run.seed not in selection], **options)
+        return {key: first[key] + second[key] for key in first}
+
     variants = {
         "grid: shared permutations": (grid, {}),
         "grid: one permutation per run": (grid, {"share_permutations": False}),
@@ -333,11 +349,20 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
         "vmap groups of 8": (plain, {"vmap_width": 8}),
         "one vmap per device": (plain, {"vmap_width": None}),
         "evaluation once, at the end": (plain, {"eval_every": steps}),
+        "failure tracking on (default)": (plain, {}),
+        "no loss maxima": (plain, {"watch": runner.Watch(loss_max=False)}),
+        "no finite flags": (plain, {"watch": runner.Watch(finite=False)}),
+        "no parameter checks": (plain, {"watch": runner.Watch(params=False)}),
+        "no failure tracking": (plain, {"watch": runner.Watch(False, False, False)}),
+        "phases in one program": (plain, {}),
+        "phases apart (two programs: 4 runs, then the rest)": (plain, {"apart": True}),
+        "saves every 5 s": (plain, {"checkpoint": saves, "checkpoint_seconds": 5.0}),
     }
     best: dict[str, dict[str, Any]] = {}
     for _ in range(repeats):
         for name, (runs, options) in variants.items():
-            found = timed(runs, **options)
+            options = dict(options)
+            found = apart(runs, **options) if options.pop("apart", False) else timed(runs, **options)
             if name not in best or found["run_seconds"] < best[name]["run_seconds"]:
                 best[name] = found
     for name, found in best.items():
