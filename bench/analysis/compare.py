@@ -105,6 +105,10 @@ class RankingComparison:
 
 @dataclass(frozen=True)
 class ComparisonResult:
+    """What `compare(reference, new)` found: one `CellComparison` per cell both files ran, the
+    cells found in one file only, whether each chosen configuration is the same, the optimizers'
+    rankings per (task, init), and the verdict with its exit code (`verdict`, `exit_code`)."""
+
     cells: list[CellComparison]
     only_in_reference: list[tuple] = field(default_factory=list)
     only_in_new: list[tuple] = field(default_factory=list)

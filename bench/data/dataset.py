@@ -10,6 +10,12 @@ SPLIT_SEED = 0
 
 
 class Dataset(NamedTuple):
+    """A task's data: training, validation and test inputs and labels as host arrays, split once
+    with a fixed seed, and the number of classes (chance accuracy is 1 / num_classes).
+
+    Image inputs stay uint8 (the model standardizes them); labels are integer class indices.
+    """
+
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
