@@ -24,6 +24,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinxarg.ext",
     "docstring_check",
+    "registry_tables",
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
