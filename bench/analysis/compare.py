@@ -149,6 +149,7 @@ class ComparisonResult:
         return self.verdict == REPRODUCED
 
     def summary_line(self) -> str:
+        """The one line `compare` ends with: the verdict, the count of each kind of cell, the rules."""
         unmatched = f"{len(self.only_in_reference)} only in REFERENCE, {len(self.only_in_new)} only in NEW"
         if not self.cells:
             return f"compare: inconclusive: no cell in common ({unmatched}): nothing to judge"
