@@ -42,7 +42,10 @@ default_role = "code"
 
 html_theme = "sphinx_book_theme"
 html_title = "initopt"
+html_static_path = ["_static"]
+html_css_files = ["initopt.css"]
 html_theme_options = {
+    "navbar_persistent": [],  # one search box (the sidebar's), not a second one in the header
     "repository_url": "https://github.com/initopt/initopt",
     "use_repository_button": False,
     "show_toc_level": 2,
