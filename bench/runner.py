@@ -94,6 +94,7 @@ class Run(NamedTuple):
 
     @classmethod
     def of(cls, init: str, seed: int, configuration: Mapping[str, float], trial: int = 0) -> "Run":
+        """The run of `init` and `seed` at `configuration` (hyperparameter -> value), trial `trial`."""
         return cls(init, int(seed), int(trial),
                    tuple(sorted((name, float(value)) for name, value in configuration.items())))
 
@@ -732,6 +733,7 @@ class TrainProgram:
         return variables, inputs, global_array(order_keys, sharding)
 
     def state_bytes_per_run(self, runs: Sequence[Run], initialized: Initialized) -> int:
+        """Bytes of one run's training state (params, optimizer state, records), from shapes alone."""
         variables, inputs, _ = self.inputs([runs[0]] * self.n_devices, initialized)
         shapes = jax.eval_shape(self.init_state, variables, inputs)
         return sum(leaf.size * leaf.dtype.itemsize

@@ -46,6 +46,9 @@ class NotMLPError(NotApplicableError):
 
 
 class MLPLayer(NamedTuple):
+    """One Dense layer of an MLP as muP sees it: its path in the params, its role ("input",
+    "hidden" or "output") and its fans."""
+
     path: tuple[str, ...]
     role: str  # "input", "hidden" or "output"
     fan_in: int

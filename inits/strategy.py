@@ -32,6 +32,19 @@ class NotApplicableError(ValueError):
 
 
 class Strategy(NamedTuple):
+    """A named way to initialize a model: what `inits.STRATEGIES` maps each name to.
+
+    Attributes:
+        kernel_init: the Flax initializer of every Dense and Conv kernel.
+        bias_init: the initializer of every bias (zeros for every built-in strategy).
+        description: one line, as `python -m bench list` prints it.
+        reference: the paper it comes from.
+        post_init: `post_init(model, params, x) -> params`, a pure data- or architecture-dependent
+            step after `model.init` (LSUV, Krähenbühl, Fixup, muP), or None.
+        lr_multipliers: `lr_multipliers(model, params, x, rule) -> tree of floats`, per-parameter
+            learning-rate multipliers for rule "adam" or "sgd" (muP), or None.
+    """
+
     kernel_init: Initializer
     bias_init: Initializer
     description: str

@@ -1,6 +1,6 @@
 """Hand-written Optax transformations and the registry of named optimizers.
 
-Where things live:
+Where things live::
 
     optimizers/transform.py      the building blocks: trace, ema, scale_by_* (Adam, RMSprop,
                                  Lion, ...), add_decayed_weights, scale_by_learning_rate, ...

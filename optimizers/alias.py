@@ -50,7 +50,7 @@ def sgd(
     accumulator_dtype: Optional[Any] = None,
 ) -> optax.GradientTransformation:
     """(Stochastic) gradient descent, optionally with heavy-ball or Nesterov momentum
-    (Robbins and Monro 1951; Polyak 1964; Sutskever et al. 2013).
+    (Robbins and Monro 1951; Polyak 1964; Sutskever et al. 2013). ::
 
         u_t = -lr * g_t                                  (momentum=None)
         m_t = g_t + momentum * m_{t-1},  u_t = -lr * m_t (or -lr * (g_t + momentum * m_t))
@@ -220,7 +220,7 @@ def amsgrad(
 def adamax(
     learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
 ) -> optax.GradientTransformation:
-    """Adamax (Kingma and Ba 2015, section 7.1): u_t = -lr * m_t / (1 - b1^t) / max(b2 * v_{t-1}, |g_t| + eps)."""
+    """Adamax (Kingma and Ba 2015, section 7.1): `u_t = -lr * m_t / (1 - b1^t) / max(b2 * v_{t-1}, |g_t| + eps)`."""
     return optax.chain(scale_by_adamax(b1=b1, b2=b2, eps=eps), scale_by_learning_rate(learning_rate))
 
 
@@ -319,7 +319,7 @@ def lamb(
 ) -> optax.GradientTransformation:
     """LAMB (You et al. 2020, "Large Batch Optimization for Deep Learning: Training BERT in 76
     minutes", ICLR): AdamW's direction r = m^ / (sqrt(v^) + eps) + wd * theta, rescaled per
-    leaf to the trust ratio ||theta|| / ||r||:  u = -lr * ||theta|| / ||r|| * r.
+    leaf to the trust ratio `||theta|| / ||r||`:  `u = -lr * ||theta|| / ||r|| * r`.
 
     As in optax the trust ratio has no clipping function phi and applies to every leaf
     (biases too); eps = 1e-6 is the paper's.
@@ -343,14 +343,14 @@ def lars(
     nesterov: bool = False,
 ) -> optax.GradientTransformation:
     """LARS (You, Gitman and Ginsburg 2017, "Large Batch Training of Convolutional Networks",
-    arXiv:1708.03888):
+    arXiv:1708.03888)::
 
         r = g + wd * theta;   r <- r * eta * ||theta|| / (||r|| + eps)   (eta = trust_coefficient)
         m_t = -lr * r + momentum * m_{t-1};   u_t = m_t
 
     As in optax the momentum buffer holds learning-rate-scaled steps (the paper's Algorithm 1
     too); the masks (True: every leaf) choose the leaves that decay and that are rescaled.
-    Because the trust ratio is ~eta * ||theta|| / ||g||, good learning rates are ~1/eta larger
+    Because the trust ratio is `~eta * ||theta|| / ||g||`, good learning rates are ~1/eta larger
     than SGD's.
     """
     return optax.chain(
@@ -367,7 +367,7 @@ def signum(
     """Signum (Bernstein et al. 2018, "signSGD: Compressed Optimisation for Non-Convex
     Problems", ICML, Algorithm 3): u_t = -lr * sign(m_t), m_t = beta * m_{t-1} + (1 - beta) * g_t.
 
-    For complex g the sign is g / |g| (jnp.sign), as in optax, whose tests list Signum as not
+    For complex g the sign is `g / |g|` (jnp.sign), as in optax, whose tests list Signum as not
     supporting complex parameters; it still descends a complex parabola with a decaying rate.
     """
     return optax.chain(
@@ -391,7 +391,7 @@ def adafactor(
     factored: bool = True,
     weight_decay_mask: MaskOrFn = None,
 ) -> optax.GradientTransformation:
-    """Adafactor (Shazeer and Stern 2018, ICML):
+    """Adafactor (Shazeer and Stern 2018, ICML)::
 
         u = -lr * max(rms(theta), 1e-3) * clip(g / sqrt(V^_t))    (see `scale_by_factored_rms`)
 

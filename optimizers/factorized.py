@@ -73,7 +73,7 @@ def scale_by_factored_rms(
     decay_rate_fn: Callable[[Any, Any], jax.Array] = decay_rate_pow,
 ) -> optax.GradientTransformation:
     """Adafactor's scaling (Shazeer and Stern 2018, "Adafactor: Adaptive Learning Rates with
-    Sublinear Memory Cost", ICML, Algorithms 4 and 5).
+    Sublinear Memory Cost", ICML, Algorithms 4 and 5). ::
 
         beta2_t = decay_rate_fn(t - step_offset, decay_rate)   (1 - (t + 1)^-0.8 by default)
         factored leaf (axes r = second largest, c = largest):

@@ -4,7 +4,7 @@ optax's schedules take their step counts as Python ints and branch on them in Py
 (`if transition_steps <= 0`, `peak_value == 0.0`), so a vmapped warm-up length or peak fails
 to trace. These are the same formulas, in optax 0.2.8's order of floating-point operations,
 with every branch on a value written as `jnp.where`, so that one compiled program can run a
-different schedule per run:
+different schedule per run::
 
     constant_schedule(value)
     warmup_cosine_decay(peak_value, warmup_steps, total_steps, final_fraction=0.0)
@@ -62,7 +62,7 @@ def constant_schedule(value) -> Schedule:
 
 def linear_schedule(init_value, end_value, transition_steps, transition_begin=0) -> Schedule:
     """init_value to end_value linearly over transition_steps steps, starting at
-    transition_begin, then constant (optax.linear_schedule):
+    transition_begin, then constant (optax.linear_schedule)::
 
         t = clip(count - transition_begin, 0, transition_steps)
         value = (init_value - end_value) * (1 - t / transition_steps) + end_value

@@ -11,15 +11,15 @@ rate or b1). Concrete scalars (Python, NumPy, or a 0-d JAX array that is not a t
 range-checked at construction with a `ValueError`; traced values pass through unchecked, so
 nothing is ever concretized. Structural options (nesterov, centered, masks, dtypes) are static.
 
-Complex parameters are handled as optax handles them: second moments accumulate |g|^2 =
-(conj(g) * g).real (`optimizers.numerics.abs_sq`, optax's formula), norms are those of |g|,
-and `sign` is jnp.sign, g / |g| for complex g. Where optax squares a complex g instead
+Complex parameters are handled as optax handles them: second moments accumulate
+`|g|^2 = (conj(g) * g).real` (`optimizers.numerics.abs_sq`, optax's formula), norms are those of `|g|`,
+and `sign` is jnp.sign, `g / |g|` for complex g. Where optax squares a complex g instead
 (Adadelta), so do we: the agreement checks hold us to optax's behaviour, and the docstring
 says so.
 
 The formulas the blocks share with `optimizers.factorized` and `optimizers.contrib` live in two
-public modules: `optimizers.tree` (moving averages of g and |g|^2, bias correction, Dozat's
-look-ahead first moment, zeros and casts over a tree) and `optimizers.numerics` (|x|^2, the
+public modules: `optimizers.tree` (moving averages of g and `|g|^2`, bias correction, Dozat's
+look-ahead first moment, zeros and casts over a tree) and `optimizers.numerics` (`|x|^2`, the
 saturating step count, concrete-number and dtype helpers). Helpers used only here stay private.
 
 Notation: g is the incoming update (the gradient, or what earlier transformations made of
@@ -72,7 +72,7 @@ def _full_like(params, fill_value):
 
 
 def _safe_norm(x, min_norm):
-    """||x||_2 of the whole leaf, or min_norm where it is <= min_norm, with a gradient that is
+    """`||x||_2` of the whole leaf, or min_norm where it is <= min_norm, with a gradient that is
     finite at 0 (optax's `numerics.safe_norm`, for ord=None and axis=None)."""
     norm = jnp.linalg.norm(x, keepdims=True)
     x = jnp.where(norm <= min_norm, jnp.ones_like(x), x)
@@ -82,7 +82,7 @@ def _safe_norm(x, min_norm):
 
 
 def _safe_root_mean_squares(x, min_rms):
-    """sqrt(mean |x|^2), or min_rms where it is <= min_rms (optax's `safe_root_mean_squares`)."""
+    """`sqrt(mean |x|^2)`, or min_rms where it is <= min_rms (optax's `safe_root_mean_squares`)."""
     rms = jnp.sqrt(jnp.mean(numerics.abs_sq(x)))
     x = jnp.where(rms <= min_rms, jnp.ones_like(x), x)
     return jnp.where(rms <= min_rms, min_rms, jnp.sqrt(jnp.mean(numerics.abs_sq(x))))
@@ -112,7 +112,7 @@ class TraceState(NamedTuple):
 
 
 def trace(decay: float, nesterov: bool = False, accumulator_dtype: Optional[Any] = None) -> optax.GradientTransformation:
-    """Heavy-ball or Nesterov momentum (Polyak 1964; Sutskever et al. 2013).
+    """Heavy-ball or Nesterov momentum (Polyak 1964; Sutskever et al. 2013). ::
 
         m_t = g_t + decay * m_{t-1}
         u_t = m_t                      (heavy ball)
@@ -143,7 +143,7 @@ class ScaleByRssState(NamedTuple):
 
 
 def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> optax.GradientTransformation:
-    """Adagrad's scaling (Duchi, Hazan and Singer 2011, JMLR 12).
+    """Adagrad's scaling (Duchi, Hazan and Singer 2011, JMLR 12). ::
 
         s_t = s_0 + sum_{k<=t} |g_k|^2,    s_0 = initial_accumulator_value
         u_t = g_t / sqrt(s_t + eps)        (and u_t = 0 where s_t == 0)
@@ -177,7 +177,7 @@ class ScaleByAdaDeltaState(NamedTuple):
 
 
 def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> optax.GradientTransformation:
-    """Adadelta's scaling (Zeiler 2012, arXiv:1212.5701, Algorithm 1).
+    """Adadelta's scaling (Zeiler 2012, arXiv:1212.5701, Algorithm 1). ::
 
         E[g^2]_t = rho * E[g^2]_{t-1} + (1 - rho) * g_t^2
         u_t      = sqrt(E[dx^2]_{t-1} + eps) / sqrt(E[g^2]_t + eps) * g_t
@@ -188,7 +188,7 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> optax.GradientTran
     exactly the paper's E[dx^2].
 
     Complex parameters are not supported, as in optax (whose tests skip Adadelta for complex):
-    optax squares g (g**2, not |g|^2), so the "second moments" turn complex and the method
+    optax squares g (`g**2`, not `|g|^2`), so the "second moments" turn complex and the method
     climbs a complex parabola. We square g the same way, so that we agree with optax step for
     step; do not use Adadelta with complex parameters.
     """
@@ -230,7 +230,7 @@ def scale_by_rms(
     eps_in_sqrt: bool = True,
     bias_correction: bool = False,
 ) -> optax.GradientTransformation:
-    """RMSprop's scaling (Hinton, Srivastava and Swersky 2012, Coursera lecture 6e).
+    """RMSprop's scaling (Hinton, Srivastava and Swersky 2012, Coursera lecture 6e). ::
 
         v_t = decay * v_{t-1} + (1 - decay) * |g_t|^2,    v_0 = initial_scale
         u_t = g_t / sqrt(v_t + eps)          (eps_in_sqrt=True: optax's default)
@@ -273,7 +273,7 @@ def scale_by_stddev(
     eps_in_sqrt: bool = True,
     bias_correction: bool = False,
 ) -> optax.GradientTransformation:
-    """Centered RMSprop's scaling (Graves 2013, arXiv:1308.0850, eqs. 38-41).
+    """Centered RMSprop's scaling (Graves 2013, arXiv:1308.0850, eqs. 38-41). ::
 
         m_t = decay * m_{t-1} + (1 - decay) * g_t
         v_t = decay * v_{t-1} + (1 - decay) * |g_t|^2,    v_0 = initial_scale
@@ -324,7 +324,7 @@ def scale_by_adam(
     *,
     nesterov: bool = False,
 ) -> optax.GradientTransformation:
-    """Adam's scaling (Kingma and Ba 2015, arXiv:1412.6980, Algorithm 1).
+    """Adam's scaling (Kingma and Ba 2015, arXiv:1412.6980, Algorithm 1). ::
 
         m_t = b1 * m_{t-1} + (1 - b1) * g_t
         v_t = b2 * v_{t-1} + (1 - b2) * |g_t|^2
@@ -332,8 +332,10 @@ def scale_by_adam(
         u_t = m^_t / (sqrt(v^_t + eps_root) + eps)
 
     eps is outside the root as in the paper and PyTorch; eps_root (default 0) inside it keeps
-    the root differentiable at 0 for meta-gradients. With nesterov (NAdam, Dozat 2016),
+    the root differentiable at 0 for meta-gradients. With nesterov (NAdam, Dozat 2016), ::
+
         m^_t = b1 * m_t / (1 - b1^(t+1)) + (1 - b1) * g_t / (1 - b1^t),
+
     without Dozat's extra b2 factor on v^ and without PyTorch NAdam's momentum-decay schedule
     (psi = 0.004), so `nadam` here and in optax is not PyTorch's `NAdam`.
     """
@@ -380,7 +382,7 @@ def scale_by_amsgrad(
     bias_correction_mu: bool = True,
     bias_correction_nu: bool = True,
 ) -> optax.GradientTransformation:
-    """AMSGrad's scaling (Reddi, Kale and Kumar 2018, ICLR, Algorithm 2).
+    """AMSGrad's scaling (Reddi, Kale and Kumar 2018, ICLR, Algorithm 2). ::
 
         m_t, v_t as in Adam;  m^_t = m_t / (1 - b1^t),  v^_t = v_t / (1 - b2^t)
         vmax_t = max(vmax_{t-1}, v^_t)
@@ -422,13 +424,13 @@ def scale_by_amsgrad(
 
 
 def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
-    """Adamax's scaling (Kingma and Ba 2015, arXiv:1412.6980, Algorithm 2, section 7.1).
+    """Adamax's scaling (Kingma and Ba 2015, arXiv:1412.6980, Algorithm 2, section 7.1). ::
 
         m_t = b1 * m_{t-1} + (1 - b1) * g_t
         v_t = max(b2 * v_{t-1}, |g_t| + eps)       (the infinity-norm moment)
         u_t = m_t / (1 - b1^t) / v_t
 
-    The paper has no eps; optax and PyTorch add it to |g_t| inside the max, as here.
+    The paper has no eps; optax and PyTorch add it to `|g_t|` inside the max, as here.
     """
     check_decay_rate("b1", b1)
     check_decay_rate("b2", b2)
@@ -458,13 +460,13 @@ class ScaleByLionState(NamedTuple):
 
 def scale_by_lion(b1: float = 0.9, b2: float = 0.99, mu_dtype: Optional[Any] = None) -> optax.GradientTransformation:
     """Lion's scaling (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms",
-    arXiv:2302.06675, Program 1).
+    arXiv:2302.06675, Program 1). ::
 
         u_t = sign(b1 * m_{t-1} + (1 - b1) * g_t)
         m_t = b2 * m_{t-1} + (1 - b2) * g_t
 
     Only the hard sign (optax's default mode); optax's "smooth" and "refined" modes are not
-    written here. For complex g, jnp.sign is g / |g|, as in optax; optax's tests skip Lion for
+    written here. For complex g, jnp.sign is `g / |g|`, as in optax; optax's tests skip Lion for
     complex parameters (unsupported there), but the update is the natural complex extension and
     descends a complex parabola (tests/optimizers/test_complex.py).
     """
@@ -495,7 +497,7 @@ def scale(step_size) -> optax.GradientTransformation:
 
 
 def scale_by_sign() -> optax.GradientTransformation:
-    """u = sign(g) (signSGD, Bernstein et al. 2018); g / |g| for complex g, as jnp.sign."""
+    """u = sign(g) (signSGD, Bernstein et al. 2018); `g / |g|` for complex g, as jnp.sign."""
 
     def update_fn(updates, state, params=None):
         del params
@@ -512,7 +514,7 @@ class EmaState(NamedTuple):
 
 
 def ema(decay: float, debias: bool = True, accumulator_dtype: Optional[Any] = None) -> optax.GradientTransformation:
-    """Exponential moving average of the updates (the momentum of Signum and Adafactor).
+    """Exponential moving average of the updates (the momentum of Signum and Adafactor). ::
 
         m_t = decay * m_{t-1} + (1 - decay) * g_t
         u_t = m_t / (1 - decay^t)     (debias=True)   or   u_t = m_t   (debias=False)
@@ -552,7 +554,7 @@ def scale_by_belief(
     nesterov: bool = False,
 ) -> optax.GradientTransformation:
     """AdaBelief's scaling (Zhuang et al. 2020, "AdaBelief Optimizer: Adapting Stepsizes by the
-    Belief in Observed Gradients", NeurIPS, Algorithm 2).
+    Belief in Observed Gradients", NeurIPS, Algorithm 2). ::
 
         m_t = b1 * m_{t-1} + (1 - b1) * g_t
         s_t = b2 * s_{t-1} + (1 - b2) * |g_t - m_t|^2 + eps_root
@@ -594,13 +596,13 @@ def scale_by_yogi(
     initial_accumulator_value: float = 1e-6,
 ) -> optax.GradientTransformation:
     """Yogi's scaling (Zaheer et al. 2018, "Adaptive Methods for Nonconvex Optimization",
-    NeurIPS, Algorithm 2).
+    NeurIPS, Algorithm 2). ::
 
         m_t = b1 * m_{t-1} + (1 - b1) * g_t
         v_t = v_{t-1} - (1 - b2) * sign(v_{t-1} - |g_t|^2) * |g_t|^2
         u_t = m^_t / (sqrt(v^_t + eps_root) + eps)
 
-    v changes additively (by at most (1 - b2) |g|^2) rather than multiplicatively as in Adam.
+    v changes additively (by at most `(1 - b2) |g|^2`) rather than multiplicatively as in Adam.
     Both moments start at initial_accumulator_value = 1e-6 (the paper's); like optax (and unlike
     the paper) m^ and v^ are bias-corrected as in Adam. eps = 1e-3 is the paper's default.
     """
@@ -640,7 +642,7 @@ def scale_by_radam(
     nesterov: bool = False,
 ) -> optax.GradientTransformation:
     """Rectified Adam's scaling (Liu et al. 2020, "On the Variance of the Adaptive Learning Rate
-    and Beyond", ICLR, Algorithm 2).
+    and Beyond", ICLR, Algorithm 2). ::
 
         rho_inf = 2 / (1 - b2) - 1,   rho_t = rho_inf - 2 t b2^t / (1 - b2^t)
         u_t = r_t * m^_t / (sqrt(v^_t + eps_root) + eps)    where rho_t >= threshold
@@ -686,11 +688,11 @@ def scale_by_trust_ratio(
     min_norm: float = 0.0, trust_coefficient: float = 1.0, eps: float = 0.0
 ) -> optax.GradientTransformation:
     """Layer-wise trust ratio of LARS and LAMB (You et al. 2017, arXiv:1708.03888; You et al.
-    2020, ICLR), per leaf:
+    2020, ICLR), per leaf::
 
         u = g * trust_coefficient * ||theta|| / (||g|| + eps)   (u = g where either norm is 0)
 
-    Norms are Frobenius norms of the whole leaf (of |x| for complex), floored at min_norm.
+    Norms are Frobenius norms of the whole leaf (of `|x|` for complex), floored at min_norm.
     """
     check_nonnegative("min_norm", min_norm)
     check_nonnegative("trust_coefficient", trust_coefficient)
@@ -726,7 +728,7 @@ def scale_by_param_block_rms(min_scale: float = 1e-3) -> optax.GradientTransform
 
 def clip_by_block_rms(threshold: float) -> optax.GradientTransformation:
     """u = g / max(1, rms(g) / threshold) per leaf: Adafactor's update clipping (Shazeer and
-    Stern 2018, section 6; rms of |g| for complex g)."""
+    Stern 2018, section 6; rms of `|g|` for complex g)."""
     check_nonnegative("clipping threshold", threshold)
 
     def update_fn(updates, state, params=None):

@@ -106,6 +106,10 @@ class RankingComparison:
 
 @dataclass(frozen=True)
 class ComparisonResult:
+    """What `compare(reference, new)` found: one `CellComparison` per cell both files ran, the
+    cells found in one file only, whether each chosen configuration is the same, the optimizers'
+    rankings per (task, init), and the verdict with its exit code (`verdict`, `exit_code`)."""
+
     cells: list[CellComparison]
     only_in_reference: list[tuple] = field(default_factory=list)
     only_in_new: list[tuple] = field(default_factory=list)
@@ -146,6 +150,7 @@ class ComparisonResult:
         return self.verdict == REPRODUCED
 
     def summary_line(self) -> str:
+        """The one line `compare` ends with: the verdict, the count of each kind of cell, the rules."""
         unmatched = f"{len(self.only_in_reference)} only in REFERENCE, {len(self.only_in_new)} only in NEW"
         if not self.cells:
             return f"compare: inconclusive: no cell in common ({unmatched}): nothing to judge"

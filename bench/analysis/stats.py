@@ -2,7 +2,7 @@
 with their intervals and exact tests, the report's comparison tables, and bands over curves.
 
 Seeds are paired: for a given (seed, init) every optimizer and configuration starts from the
-same parameters and sees the same batches (README, "Results format"). So "is optimizer A better
+same parameters and sees the same batches (docs/results-format.md). So "is optimizer A better
 than B under init X?" is a question about the per-seed differences A(seed) - B(seed), which
 cancel the seed's luck. The tests themselves live one layer down (`bench.records.paired`, shared
 with the best sets of `bench.records.verdicts`), and are importable here too.
@@ -28,7 +28,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 # The estimators of a summary row and the tests live below, in bench.records; they are part of
-# this module's API too (README, "Paired statistics").
+# this module's API too (docs/reports.md, "Best sets and paired statistics").
 from bench.records.estimators import (CONFIDENCE, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,  # noqa: F401
                                       bootstrap_interval, censored_median, mean_ci95, quiet_numerics)
 from bench.records.paired import (FAMILY_ALPHA, IDENTICAL_TOLERANCE, discrete_holm, equivalence_p, holm,  # noqa: F401

@@ -10,6 +10,12 @@ SPLIT_SEED = 0
 
 
 class Dataset(NamedTuple):
+    """A task's data: training, validation and test inputs and labels as host arrays, split once
+    with a fixed seed, and the number of classes (chance accuracy is 1 / num_classes).
+
+    Image inputs stay uint8 (the model standardizes them); labels are integer class indices.
+    """
+
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
@@ -52,7 +58,7 @@ def cached_split(name: str, identity: dict, build) -> Dataset:
     A split is a function of the data, SPLIT_SEED and scikit-learn's `train_test_split`, so the
     key holds scikit-learn's version: another version makes (and keeps) its own split. A cached
     split spares every later run importing scikit-learn (about 0.6 s of a run's start-up on the
-    2-core machine; README "Performance")."""
+    2-core machine; docs/performance.md)."""
     import hashlib
     import json
     from importlib.metadata import version

@@ -3,7 +3,7 @@ bounded depth, and checking a document on read (`check_document`). The format's 
 building (`bench.results.schema`), reading schema-1 files (`bench.results.upgrade`) and the rule
 that chooses a configuration (`bench.records.selection`) are importable here too.
 
-The one owner of the format (README, "Results format"): the writer (`bench.results.files`),
+The one owner of the format (docs/results-format.md): the writer (`bench.results.files`),
 reuse, report, compare and plots all go through this module. The lookups over runs and summary
 rows that tables, reports, plots and comparisons share live one layer below, in `bench.records`.
 
@@ -35,7 +35,7 @@ from bench.results.schema import (AGGREGATES, AGGREGATES_KEY, BOTH_PHASES, CURVE
 from bench.results.upgrade import upgrade_schema_1, upgrade_schema_2
 from bench.results.validation import check_consistency, check_tree
 
-# The format's public face (README, "Results format" and "Methodology"): reading is defined here,
+# The format's public face (docs/results-format.md and docs/methodology.md): reading is defined here,
 # the rest comes from the modules that hold it, so `bench.results.document` stays the one import.
 __all__ = [
     "SCHEMA_VERSION", "READABLE_VERSIONS", "PHASES", "BOTH_PHASES", "FAILURES", "MAX_NESTING_DEPTH",

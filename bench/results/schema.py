@@ -1,4 +1,4 @@
-"""The results document's format (README, "Results format"): its versions, its keys, building
+"""The results document's format (docs/results-format.md): its versions, its keys, building
 a document and its CSV rows, and the schema of each version, record by record, made of the field
 checks of `bench.results.checks`.
 """

@@ -1,5 +1,5 @@
 """Reading older files: a schema-1 or schema-2 document upgraded in memory to the current schema
-(README, "Results format"); the file itself is never rewritten.
+(docs/results-format.md); the file itself is never rewritten.
 
 Schema 3 added what its statistics need to the same runs: each run's `peak_val_accuracy` and
 `unstable` (from its curve), summary rows with bootstrap intervals, the test set's interval,

@@ -102,12 +102,13 @@ def signal_propagation(task: Task | str, strategies: dict[str, Strategy], seeds:
     """Per init strategy and layer: activation stds and kernel-gradient norms at step 0.
 
     Params are the runner's (`init_params`: same keys, same `post_init` on the same batch), and
-    the batch is the first one the runner trains on for each seed. Returns
-    `{"task", "batch_size", "seeds", "layers": [{"index", "path", "kind", "role"}],
-      "inits": {name: {"preactivation_std": [mean per layer], "postactivation_std": [...],
-                       "grad_norm": [...], "per_seed": {quantity: [[seed][layer]]},
-                       "ratio", "gain_per_layer", "verdict"}}}`
-    with plain floats (inf/nan where a net overflowed).
+    the batch is the first one the runner trains on for each seed. Returns, with plain floats
+    (inf/nan where a net overflowed)::
+
+        {"task", "batch_size", "seeds", "layers": [{"index", "path", "kind", "role"}],
+         "inits": {name: {"preactivation_std": [mean per layer], "postactivation_std": [...],
+                          "grad_norm": [...], "per_seed": {quantity: [[seed][layer]]},
+                          "ratio", "gain_per_layer", "verdict"}}}
     """
     from bench import runner
     from bench.sharding import runs_mesh

@@ -1,15 +1,18 @@
-"""`python -m bench readme [--check]`: the README's quotes of the committed results, written by code.
+"""`python -m bench readme [--check]`: the README's and the documentation's quotes of the
+committed results, written by code.
 
-Every number the README quotes from a run lives between two markers,
+Every number the README or a page of `docs/` quotes from a run lives between two markers,
 
     <!-- excerpt: NAME -->
     ...
     <!-- /excerpt -->
 
 and is made by EXCERPTS[NAME] from the committed files under `results/reference/` (the console
-tables as `python -m bench` prints them, the MNIST-1D and muP tables): never typed. `readme`
-rewrites them after the reference results are regenerated; `readme --check` (and a test) says
-which excerpts no longer match their files.
+tables as `python -m bench` prints them, the README's table of the default run, the MNIST-1D and
+muP tables, diagnose's tables), or, for the README's table of commands, from the argument parser:
+never typed. `readme` rewrites them in the README and in every
+Markdown page under `docs/` beside it after the reference results are regenerated; `readme
+--check` (and a test) says which excerpts no longer match their files.
 """
 from __future__ import annotations
 
@@ -58,6 +61,65 @@ def tune_run(root: Path) -> str:
     return f"```text\n$ python -m bench {argv}\n{table}\n```\n"
 
 
+def default_table(root: Path) -> str:
+    """The committed default run's test accuracy as a Markdown table: the inits (rows) under the
+    optimizers that ran several inits (columns), each at its chosen configuration."""
+    from bench.records.queries import chosen_rows
+
+    results = _load(root, "default.json")
+    task = results["meta"]["config"]["tasks"][0]["task"]
+    rows = chosen_rows(results, "evaluation", task)
+    optimizers = list(dict.fromkeys(optimizer for _, optimizer, _ in rows))
+    several = [o for o in optimizers if sum(1 for _, opt, _ in rows if opt == o) > 1] or optimizers
+    inits = list(dict.fromkeys(init for _, optimizer, init in rows if optimizer in several))
+
+    best = {verdict["held_fixed"]["optimizer"]: {entry["init"] for entry in verdict["best"]}
+            for verdict in results.get("verdicts", [])
+            if verdict["task"] == task and set(verdict["held_fixed"]) == {"optimizer"}}
+
+    def cell(optimizer: str, init: str) -> str:
+        row = rows.get((task, optimizer, init))
+        if row is None:
+            return ""
+        low, high = row.get("test_accuracy_ci95") or (None, None)
+        interval = "" if low is None else f" [{100 * low:.1f}, {100 * high:.1f}]"
+        mean = f"{100 * row['test_accuracy_mean']:.1f}"
+        return (f"**{mean}**" if init in best.get(optimizer, ()) else mean) + interval
+
+    seeds = len(results["meta"]["config"]["evaluation_seeds"])
+    lines = [f"{task}, test accuracy %, mean [95% bootstrap CI] over {seeds} evaluation seeds; "
+             "bold: the optimizer's best set of inits", "",
+             "| init | " + " | ".join(several) + " |", "|---|" + "---|" * len(several)]
+    lines += ["| " + " | ".join([f"`{init}`"] + [cell(o, init) for o in several]) + " |" for init in inits]
+    return "\n".join(lines) + "\n\n"
+
+
+def diagnose_tables(root: Path) -> str:
+    """diagnose's two tables, as it printed them, from the committed diagnose JSON."""
+    import json
+
+    from bench.tools.diagnose import tables
+
+    path = root / REFERENCE / "diagnose-digits-deep.json"
+    results = json.loads(path.read_text(encoding="utf-8"))
+    text = _console_text(lambda console: [console.print(table) for table in tables(results)])
+    return (f"```text\n$ python -m bench diagnose --task {results['task']} "
+            f"--out results/reference/diagnose-digits-deep.png\n{text}\n```\n")
+
+
+def commands_table(root: Path) -> str:
+    """Every command of `python -m bench` with the help its parser gives it (not a results
+    excerpt: the README's command table, held to the parser the same way)."""
+    import argparse
+
+    from bench.cli import build_parser
+
+    actions = [action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction)]
+    lines = ["| command | what it does |", "|---|---|"]
+    lines += [f"| `{choice.dest}` | {choice.help} |" for action in actions for choice in action._choices_actions]
+    return "\n".join(lines) + "\n\n"
+
+
 MNIST1D_MODELS = (("mnist1d-linear", "logistic regression"), ("mnist1d-mlp", "MLP"),
                   ("mnist1d-cnn", "CNN"), ("mnist1d-gru", "GRU"),
                   ("mnist1d-shuffled-mlp", "MLP, shuffled"), ("mnist1d-shuffled-cnn", "CNN, shuffled"))
@@ -94,12 +156,14 @@ def mup_table(root: Path) -> str:
 
 EXCERPTS: dict[str, Callable[[Path], str]] = {
     "default-run": default_run, "tune-run": tune_run, "mnist1d-table": mnist1d_table,
-    "mup-table": mup_table,
+    "mup-table": mup_table, "default-table": default_table, "diagnose-tables": diagnose_tables,
+    "commands": commands_table,
 }
 
 
 def rewritten(text: str, root: Path) -> tuple[str, list[str]]:
-    """The README with every excerpt made anew, and the names of those that changed."""
+    """The text (the README, or a page) with every excerpt made anew, and the names of those
+    that changed."""
     changed = []
 
     def replace(match: re.Match) -> str:
@@ -114,20 +178,35 @@ def rewritten(text: str, root: Path) -> tuple[str, list[str]]:
     return MARKER.sub(replace, text), changed
 
 
+def quoting_files(readme_path: Path) -> list[Path]:
+    """The README and every Markdown page of the `docs/` folder beside it (built output aside)."""
+    docs = readme_path.resolve().parent / "docs"
+    pages = sorted(page for page in docs.rglob("*.md") if "_build" not in page.parts) if docs.is_dir() else []
+    return [readme_path, *pages]
+
+
 def readme(path: str = "README.md", check: bool = False) -> int:
-    """Rewrite (or, with `check`, compare) the excerpts of the README at `path`; exit code."""
+    """Rewrite (or, with `check`, compare) the excerpts of the README at `path` and of the pages
+    under `docs/` beside it; exit code."""
     from bench.results.files import atomic_write
 
     readme_path = Path(path)
     if not readme_path.is_file():
         raise UsageError(f"readme: no such file '{path}'")
-    text = readme_path.read_text(encoding="utf-8")
-    new, changed = rewritten(text, readme_path.resolve().parent)
+    root = readme_path.resolve().parent
+    changed, rewrites = [], []
+    for file in quoting_files(readme_path):
+        text = file.read_text(encoding="utf-8")
+        new, names = rewritten(text, root)
+        shown = file.name if file == readme_path else str(file.resolve().relative_to(root))
+        changed += [f"{shown}: {name}" for name in names]
+        if names:
+            rewrites.append((file, new))
     if check:
-        print("README excerpts match results/reference" if not changed
-              else f"README excerpts out of date: {', '.join(changed)} (run `python -m bench readme`)")
+        print("README and docs excerpts match results/reference" if not changed
+              else f"excerpts out of date: {', '.join(changed)} (run `python -m bench readme`)")
         return 1 if changed else 0
-    if changed:
-        atomic_write(str(readme_path), new)
-    print(f"rewrote {len(changed)} excerpt(s): {', '.join(changed)}" if changed else "README excerpts up to date")
+    for file, new in rewrites:
+        atomic_write(str(file), new)
+    print(f"rewrote {len(changed)} excerpt(s): {', '.join(changed)}" if changed else "README and docs excerpts up to date")
     return 0

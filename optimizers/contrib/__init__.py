@@ -1,5 +1,5 @@
 """The `optax.contrib` optimizers the suite runs, hand-written like `optimizers.transform`, one
-module per method as in optax.contrib:
+module per method as in optax.contrib::
 
     optimizers/contrib/muon.py           muon, scale_by_muon, scale_by_shape,
                                          orthogonalize_via_newton_schulz, MuonDimensionNumbers

@@ -42,7 +42,7 @@ def scale_by_ademamix(
     mu_dtype: Optional[Any] = None,
 ) -> optax.GradientTransformation:
     """AdEMAMix's scaling (Pagliardini, Ablin and Grangier 2024, "The AdEMAMix Optimizer:
-    Better, Faster, Older", arXiv:2409.03137, Algorithm 1):
+    Better, Faster, Older", arXiv:2409.03137, Algorithm 1)::
 
         m1 = b1 m1 + (1 - b1) g,   m2 = b3 m2 + (1 - b3) g,   v = b2 v + (1 - b2) |g|^2
         u = (m1 / (1 - b1^t) + alpha * m2) / (sqrt(v / (1 - b2^t) + eps_root) + eps)

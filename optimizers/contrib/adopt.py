@@ -35,7 +35,7 @@ def scale_by_adopt(
     clip_value_fn: Callable[[jax.Array], jax.Array] = _quarter_power,
 ) -> optax.GradientTransformation:
     """ADOPT's scaling (Taniguchi et al. 2024, "ADOPT: Modified Adam Can Converge with Any b2
-    with the Optimal Rate", NeurIPS, Algorithm 2 with clipping):
+    with the Optimal Rate", NeurIPS, Algorithm 2 with clipping)::
 
         n_t = g_t / max(sqrt(v_{t-1}), eps),  clipped to +-clip_value_fn(t - 1)
         m_t = b1 m_{t-1} + (1 - b1) n_t
@@ -43,7 +43,7 @@ def scale_by_adopt(
         u_t = m_t   (nesterov: b1 m_t + (1 - b1) n_t)
 
     n_t uses the previous second moment, which decorrelates it from g_t. As in optax, the
-    first step uses b1 := 1 and b2 := 0: v_1 = |g_1|^2 and the first update is zero. jnp.clip rejects
+    first step uses b1 := 1 and b2 := 0: `v_1 = |g_1|^2` and the first update is zero. jnp.clip rejects
     complex values, so with complex parameters and use_clipping=True optax raises a
     ValueError, and so do we; use_clipping=False supports them.
     """

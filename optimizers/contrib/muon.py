@@ -86,7 +86,7 @@ def _resolve(weight_dimension_numbers, updates):
 
 
 def scale_by_shape(weight_dimension_numbers=None, consistent_rms=None) -> optax.GradientTransformation:
-    """Muon's shape factor per matrix leaf (fan_in, fan_out from its dimension numbers):
+    """Muon's shape factor per matrix leaf (fan_in, fan_out from its dimension numbers)::
 
         u = sqrt(max(1, fan_out / fan_in)) * g                 (consistent_rms=None)
         u = sqrt(max(fan_in, fan_out)) * consistent_rms * g    (update RMS ~ consistent_rms)
@@ -219,7 +219,7 @@ def scale_by_muon(
     weight_dimension_numbers=None,
 ) -> optax.GradientTransformation:
     """Muon's scaling (Jordan et al. 2024, "Muon: An optimizer for hidden layers in neural
-    networks"; Bernstein and Newhouse 2024, "Old Optimizer, New Norm").
+    networks"; Bernstein and Newhouse 2024, "Old Optimizer, New Norm"). ::
 
         m_t = beta * m_{t-1} + (1 - beta) * g_t
         m^_t = bias-corrected m_t, or with nesterov Dozat's look-ahead (as in `scale_by_adam`)
@@ -284,7 +284,7 @@ def muon(
     muon_weight_dimension_numbers=None,
     consistent_rms: Optional[float] = None,
 ) -> optax.GradientTransformation:
-    """Muon (Jordan et al. 2024) on matrices, AdamW everywhere else, as optax.contrib.muon:
+    """Muon (Jordan et al. 2024) on matrices, AdamW everywhere else, as optax.contrib.muon::
 
         matrix leaves:  u = -lr * (shape factor * NS(m^) + weight_decay * theta)
                         (see `scale_by_muon`, `scale_by_shape`)

@@ -55,7 +55,7 @@ def prodigy(
     safeguard_warmup: bool = False,
 ) -> optax.GradientTransformation:
     """Prodigy (Mishchenko and Defazio 2024, "Prodigy: An Expeditiously Adaptive
-    Parameter-Free Learner", ICML, Algorithm 4 with Adam), as optax.contrib.prodigy:
+    Parameter-Free Learner", ICML, Algorithm 4 with Adam), as optax.contrib.prodigy::
 
         d_k = estim_lr (d_1 = estim_lr0 = 1e-6),  lr_k = learning_rate(k - 1) sqrt(1 - b2^k) / (1 - b1^k)
         m = b1 m + (1 - b1) d g,   v = b2 v + (1 - b2) (d g)^2
@@ -66,7 +66,7 @@ def prodigy(
 
     As in optax, the step size uses d_k and the eps term d_{k+1}; b3 = sqrt(b2) by default.
     learning_rate multiplies the estimated step (1.0: no tuning). Complex parameters are not
-    supported by optax's formula (v accumulates (d g)^2, not |d g|^2, and d turns complex), nor
+    supported by optax's formula (v accumulates (d g)^2, not `|d g|^2`, and d turns complex), nor
     here: we agree with optax step for step, and on a complex parabola both barely move (d stays
     near estim_lr0; tests/optimizers/test_complex.py holds ours to optax's trajectory).
     """

@@ -52,7 +52,7 @@ def schedule_free(
     weight_lr_power: float = 2.0,
     state_dtype: Optional[Any] = None,
 ) -> optax.GradientTransformation:
-    """Schedule-free wrapper (Defazio et al. 2024, "The Road Less Scheduled", NeurIPS).
+    """Schedule-free wrapper (Defazio et al. 2024, "The Road Less Scheduled", NeurIPS). ::
 
         z_{t+1} = z_t + base_update(g at y_t)
         c_{t+1} = w_t / sum_{i<=t} w_i,     w_t = max_{i<=t} lr_i ^ weight_lr_power
@@ -138,7 +138,7 @@ def schedule_free_adamw(
     state_dtype: Optional[Any] = None,
 ) -> optax.GradientTransformation:
     """Schedule-free AdamW (Defazio et al. 2024; AlgoPerf 2024 self-tuning winner): the base
-    step is RMSprop with bias correction and eps outside the root, plus decoupled weight decay,
+    step is RMSprop with bias correction and eps outside the root, plus decoupled weight decay, ::
 
         z_{t+1} = z_t - lr * (g / (sqrt(v_t / (1 - b2^t)) + eps) + wd * y_t),
 

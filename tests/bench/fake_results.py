@@ -1,6 +1,6 @@
 """Synthetic results documents, built by hand (no training): the current schema (`make_results`),
 the older schema 2 (`make_schema_2_results`) and schema 1 (`make_schema_1_results`), all
-following the README's "Results format".
+following docs/results-format.md.
 
 The model is simple and deterministic for a given `noise_seed`: each (optimizer, init, lr) has a
 true accuracy; a seed adds small Gaussian noise; curves rise towards the final accuracy.

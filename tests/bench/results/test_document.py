@@ -111,7 +111,7 @@ def test_provenance_keys_of_the_files_helper_are_allowed(good):
 
 
 def test_the_names_the_readme_points_at_are_importable_from_the_document_module():
-    # README, "Results format": bench.results.document owns the format (version, keys, building,
+    # docs/results-format.md: bench.results.document owns the format (version, keys, building,
     # checking on read, reading schema-1 files); "Methodology": its selection_key
     for name in ("SCHEMA_VERSION", "SUMMARY_KEYS", "BOTH_PHASES", "build", "csv_row", "load_results",
                  "check_document", "upgrade_schema_1", "selection_key", "choose"):

@@ -1,4 +1,5 @@
-"""The README quotes the committed results only through excerpts that code writes from them."""
+"""The README and the documentation pages quote the committed results only through excerpts that
+code writes from them."""
 import os
 import shutil
 
@@ -16,23 +17,26 @@ def test_the_readmes_excerpts_are_what_the_committed_results_give(capsys):
 
 @pytest.fixture
 def copy(tmp_path):
-    """A README and the results it quotes, in a folder the test may change."""
+    """A README, the documentation pages and the results they quote, in a folder the test may change."""
     shutil.copy(os.path.join(ROOT, "README.md"), tmp_path / "README.md")
+    shutil.copytree(os.path.join(ROOT, "docs"), tmp_path / "docs", ignore=shutil.ignore_patterns("_build", "*.py"))
     shutil.copytree(os.path.join(ROOT, "results", "reference"), tmp_path / "results" / "reference",
                     ignore=shutil.ignore_patterns("*.png"))
     return tmp_path / "README.md"
 
 
-def test_a_hand_edited_number_is_found_and_rewritten(copy, capsys):
-    text = copy.read_text()
-    start = text.index("<!-- excerpt: default-run -->")
-    edited = text[:start] + text[start:].replace("98.0 [", "99.9 [", 1)
+@pytest.mark.parametrize("page, excerpt", [("README.md", "default-table"), ("docs/running.md", "default-run")])
+def test_a_hand_edited_number_is_found_and_rewritten(copy, capsys, page, excerpt):
+    path = copy.parent / page
+    text = path.read_text()
+    start = text.index(f"<!-- excerpt: {excerpt} -->")
+    edited = text[:start] + text[start:].replace("[97.", "[90.", 1)
     assert edited != text
-    copy.write_text(edited)
+    path.write_text(edited)
     assert excerpts.readme(str(copy), check=True) == 1
-    assert "default-run" in capsys.readouterr().out
+    assert f"{page}: {excerpt}" in capsys.readouterr().out
     assert excerpts.readme(str(copy)) == 0
-    assert copy.read_text() == text
+    assert path.read_text() == text
 
 
 def test_an_unknown_excerpt_is_one_line(copy):
