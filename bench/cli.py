@@ -182,8 +182,8 @@ def _add_diagnose(sub):
 
 
 def _add_readme(sub):
-    p = sub.add_parser("readme", help="rewrite the README's quotes of results/reference from the files "
-                                      "(--check: only say which are out of date, exit 1 if any)")
+    p = sub.add_parser("readme", help="rewrite the README's and the docs pages' quotes of results/reference "
+                                      "from the files (--check: only say which are out of date, exit 1 if any)")
     p.add_argument("--check", action="store_true")
     p.add_argument("--path", default="README.md")
     p.set_defaults(func=readme_from_args)

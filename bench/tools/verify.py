@@ -150,12 +150,24 @@ def optimizer_reference(name: str) -> tuple[str, Callable, dict]:
     if name in OPTIMIZERS:
         spec = OPTIMIZERS[name]
         reference = spec.optax_reference
-        return f"{reference.__module__.split('.')[0]}.{reference.__name__}", reference, dict(spec.hyperparams)
+        return _reference_label(reference), reference, dict(spec.hyperparams)
     alias = getattr(optax, name, None)
     if callable(alias) and not isinstance(alias, type):
         return f"optax.{name}", alias, {}
     check_name("optimizer reference (a built-in name or an optax alias)", name, list(OPTIMIZERS))
     raise AssertionError("unreachable")  # check_name raised
+
+
+def _reference_label(reference: Callable) -> str:
+    """"optax.adam"; a functools.partial (nadam: optax.adam with nesterov=True) by its function
+    and its fixed arguments, "optax.adam(nesterov=True)"."""
+    import functools
+
+    if isinstance(reference, functools.partial):
+        fixed = ", ".join(f"{key}={value!r}" for key, value in reference.keywords.items())
+        return f"{_reference_label(reference.func)}({fixed})"
+    module = getattr(reference, "__module__", None) or "optax"
+    return f"{module.split('.')[0]}.{getattr(reference, '__name__', type(reference).__name__)}"
 
 
 def parse_hyperparams(text: str | None) -> dict[str, Any]:

@@ -166,6 +166,15 @@ def test_verify_against_agrees_with_a_twin_and_names_the_first_difference(tmp_pa
     assert main(["verify", "--init", f"{methods}:he_twin", "--against", "glorot_normal"]) == 1
 
 
+def test_verify_against_a_twin_made_by_functools_partial(tmp_path, capsys):
+    # nadam's twin is functools.partial(optax.adam, nesterov=True): named, not a crash
+    path = tmp_path / "mine.py"
+    path.write_text("import optax\ndef my_nadam(learning_rate):\n    return optax.nadam(learning_rate)\n")
+    assert main(["verify", "--optimizer", f"{path}:my_nadam", "--against", "nadam"]) == 0
+    out = capsys.readouterr().out
+    assert "agrees" in out and "nesterov=True" in out
+
+
 def python_blocks(markdown: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", markdown, flags=re.S)
 
