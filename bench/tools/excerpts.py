@@ -63,10 +63,12 @@ def tune_run(root: Path) -> str:
 
 def default_table(root: Path) -> str:
     """The committed default run's test accuracy as a Markdown table: the inits (rows) under the
-    optimizers that ran several inits (columns), each at its chosen configuration."""
+    optimizers that ran several inits (columns), each at its chosen configuration, at its
+    longest budget where it has several."""
+    from bench.records import budgets
     from bench.records.queries import chosen_rows
 
-    results = _load(root, "default.json")
+    budget, results = budgets.slices(_load(root, "default.json"))[-1]
     task = results["meta"]["config"]["tasks"][0]["task"]
     rows = chosen_rows(results, "evaluation", task)
     optimizers = list(dict.fromkeys(optimizer for _, optimizer, _ in rows))
@@ -75,7 +77,7 @@ def default_table(root: Path) -> str:
 
     best = {verdict["held_fixed"]["optimizer"]: {entry["init"] for entry in verdict["best"]}
             for verdict in results.get("verdicts", [])
-            if verdict["task"] == task and set(verdict["held_fixed"]) == {"optimizer"}}
+            if verdict["task"] == task and set(verdict["held_fixed"]) - {"budget"} == {"optimizer"}}
 
     def cell(optimizer: str, init: str) -> str:
         row = rows.get((task, optimizer, init))
@@ -87,11 +89,20 @@ def default_table(root: Path) -> str:
         return (f"**{mean}**" if init in best.get(optimizer, ()) else mean) + interval
 
     seeds = len(results["meta"]["config"]["evaluation_seeds"])
-    lines = [f"{task}, test accuracy %, mean [95% bootstrap CI] over {seeds} evaluation seeds; "
+    at = "" if budget is None else f" at {budget} steps"
+    lines = [f"{task}{at}, test accuracy %, mean [95% bootstrap CI] over {seeds} evaluation seeds; "
              "bold: the optimizer's best set of inits", "",
              "| init | " + " | ".join(several) + " |", "|---|" + "---|" * len(several)]
     lines += ["| " + " | ".join([f"`{init}`"] + [cell(o, init) for o in several]) + " |" for init in inits]
     return "\n".join(lines) + "\n\n"
+
+
+def decay_effect(root: Path) -> str:
+    """Two sentences on what the decayed schedule changed: the default run against
+    default-constant (`bench.analysis.protocol`)."""
+    from bench.analysis.protocol import decay_effect as sentences
+
+    return sentences(_load(root, "default.json"), _load(root, "default-constant.json")) + "\n"
 
 
 def diagnose_tables(root: Path) -> str:
@@ -157,7 +168,7 @@ def mup_table(root: Path) -> str:
 EXCERPTS: dict[str, Callable[[Path], str]] = {
     "default-run": default_run, "tune-run": tune_run, "mnist1d-table": mnist1d_table,
     "mup-table": mup_table, "default-table": default_table, "diagnose-tables": diagnose_tables,
-    "commands": commands_table,
+    "commands": commands_table, "decay-effect": decay_effect,
 }
 
 

@@ -43,7 +43,7 @@ def test_the_comparison_suites_decay_and_default_constant_does_not():
         # schedule-free makes its own schedule: it warms up, then holds the peak
         assert config.candidates("schedule_free_adamw")[0]["final_fraction"] == 1.0
     constant = resolve("default-constant", task="spirals", optimizers="adam", inits="he_normal")
-    assert constant.schedule == "constant" and set(constant.candidates("adam")[0]) == {"learning_rate"}
+    assert constant.schedule == "constant" and set(constant.candidates("adam")[0]) == {"learning_rate", "budget"}
 
 
 def test_another_schedule_is_another_program(tmp_path):
