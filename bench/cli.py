@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 
+from bench.commands import COMMAND_HELP, COMMANDS  # noqa: F401  (COMMANDS: what __main__ routes)
 from bench.errors import UsageError
 from bench.interrupts import Interrupts
 
@@ -22,11 +23,10 @@ RUN_EXIT_CODES = ("exit codes: 0 every program trained (or reused); 1 some progr
                   "the same command resumes)")
 PERF_STEPS = 500  # perf's default steps per run (--scaling: bench.tools.perf.SCALING_STEPS)
 
-COMMANDS = ("run", "tune", "list", "verify", "perf", "compare", "report", "diagnose", "readme")
 
 
 def _add_run(sub):
-    p = sub.add_parser("run", help="train every (init x seed x learning rate) of each optimizer and report",
+    p = sub.add_parser("run", help=COMMAND_HELP["run"],
                        epilog=RUN_EXIT_CODES)
     p.add_argument("--suite", default="default", help="named suite (`python -m bench list` shows them all)")
     p.add_argument("--task", help="task name(s) (overrides the suite's); also your own: PATH.py:NAME, "
@@ -83,8 +83,7 @@ def _add_execution(p):
 
 
 def _add_tune(sub):
-    p = sub.add_parser("tune", help="quasi-random search of every hyperparameter, each optimizer's "
-                                    "trials x seeds as one compiled program", epilog=RUN_EXIT_CODES)
+    p = sub.add_parser("tune", help=COMMAND_HELP["tune"], epilog=RUN_EXIT_CODES)
     p.add_argument("--task", default="digits-mlp", help="task name, or your own (PATH.py:NAME, ...)")
     p.add_argument("--optimizers", default="adam", help="comma-separated optimizer names or your own "
                                                         "(PATH.py:NAME, package.module:NAME)")
@@ -109,13 +108,12 @@ def _add_tune(sub):
 
 
 def _add_list(sub):
-    p = sub.add_parser("list", help="tasks, init strategies, optimizers and suites, one line each")
+    p = sub.add_parser("list", help=COMMAND_HELP["list"])
     p.set_defaults(func=list_from_args)
 
 
 def _add_verify(sub):
-    p = sub.add_parser("verify", help="check the hand-written inits and optimizers against the built-ins, "
-                                      "or your own against a reference (--optimizer/--init SPEC --against NAME)")
+    p = sub.add_parser("verify", help=COMMAND_HELP["verify"])
     p.add_argument("what", nargs="?", choices=("all", "inits", "optimizers"), default="all")
     p.add_argument("--optimizer", help="your optimizer (PATH.py:NAME, package.module:NAME or a name) "
                                        "to check step by step against --against")
@@ -127,7 +125,7 @@ def _add_verify(sub):
 
 
 def _add_perf(sub):
-    p = sub.add_parser("perf", help="throughput of the runner against the per-seed loop and its peers")
+    p = sub.add_parser("perf", help=COMMAND_HELP["perf"])
     p.add_argument("--task", default="digits-mlp")
     p.add_argument("--optimizer", default="adam")
     p.add_argument("--seeds", type=int,
@@ -148,7 +146,7 @@ def _add_perf(sub):
 
 def _add_compare(sub):
     p = sub.add_parser(
-        "compare", help="does NEW reproduce REFERENCE? per-cell exact tests and one of three verdicts",
+        "compare", help=COMMAND_HELP["compare"],
         description="Compare every cell (task, optimizer, init, phase, configuration) the two results "
                     "files share, paired over the seeds both ran. A cell is identical (every shared seed "
                     "the same), equivalent (two one-sided exact sign-flip tests within ±DELTA at 0.05), "
@@ -166,14 +164,14 @@ def _add_compare(sub):
 
 
 def _add_report(sub):
-    p = sub.add_parser("report", help="a Markdown report (tables, plots, metadata) beside a results JSON")
+    p = sub.add_parser("report", help=COMMAND_HELP["report"])
     p.add_argument("results")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=report_from_args)
 
 
 def _add_diagnose(sub):
-    p = sub.add_parser("diagnose", help="signal propagation at initialization, layer by layer")
+    p = sub.add_parser("diagnose", help=COMMAND_HELP["diagnose"])
     p.add_argument("--task", default="digits-deep")
     p.add_argument("--inits", help="comma-separated init strategy names (default: all)")
     p.add_argument("--seeds", type=int, default=4)
@@ -182,8 +180,7 @@ def _add_diagnose(sub):
 
 
 def _add_readme(sub):
-    p = sub.add_parser("readme", help="rewrite the README's and the docs pages' quotes of results/reference "
-                                      "from the files (--check: only say which are out of date, exit 1 if any)")
+    p = sub.add_parser("readme", help=COMMAND_HELP["readme"])
     p.add_argument("--check", action="store_true")
     p.add_argument("--path", default="README.md")
     p.set_defaults(func=readme_from_args)

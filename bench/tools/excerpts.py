@@ -119,15 +119,12 @@ def diagnose_tables(root: Path) -> str:
 
 
 def commands_table(root: Path) -> str:
-    """Every command of `python -m bench` with the help its parser gives it (not a results
-    excerpt: the README's command table, held to the parser the same way)."""
-    import argparse
+    """Every command of `python -m bench` with the help its parser gives it (`bench.commands`;
+    not a results excerpt: the README's command table, held to the parser the same way)."""
+    from bench.commands import COMMAND_HELP
 
-    from bench.cli import build_parser
-
-    actions = [action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction)]
     lines = ["| command | what it does |", "|---|---|"]
-    lines += [f"| `{choice.dest}` | {choice.help} |" for action in actions for choice in action._choices_actions]
+    lines += [f"| `{name}` | {text} |" for name, text in COMMAND_HELP.items()]
     return "\n".join(lines) + "\n\n"
 
 
