@@ -244,7 +244,9 @@ def run_from_args(args) -> int:
     out.print(f"results: {path}  (summary: {files.summary_path(path)})")
     if report:
         out.print(f"report:  {report}")
-        out.print(f"plots:   {files.plot_pattern(path)}")
+        from bench.records import budgets
+
+        out.print(f"plots:   {files.plot_pattern(path, budgets.several(document))}")
     return failed
 
 

@@ -9,7 +9,7 @@ that can never be the JSON's nor another derived file's:
     <stem>.json                   the results (the only file read back)
     <stem>.summary.csv            its summary, one row per cell
     <stem>.report.md              the Markdown report (`python -m bench report`)
-    <stem>-<task>-<kind>.png      the plots (`bench.analysis.plots`)
+    <stem>-<task>-<kind>.png      the plots (`bench.analysis.plots`; <stem>-budget<N>-... per budget)
     .<stem>.json.lock             held while a process writes any of the above
     .<name>.<8 random>.tmp        a file being written; renamed over <name> when whole
 
@@ -87,9 +87,9 @@ def report_path(json_path: str) -> str:
     return stem(json_path) + REPORT_SUFFIX
 
 
-def plot_pattern(json_path: str) -> str:
+def plot_pattern(json_path: str, several_budgets: bool = False) -> str:
     """The plots' names as `bench.analysis.plots.make_plots` writes them, for messages."""
-    return stem(json_path) + "-<task>-<kind>.png"
+    return stem(json_path) + ("-budget<N>" if several_budgets else "") + "-<task>-<kind>.png"
 
 
 def lock_path(json_path: str) -> str:
