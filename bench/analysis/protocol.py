@@ -47,5 +47,8 @@ def decay_effect(decayed: dict, constant: dict, init: str | None = "he_normal") 
             f"to {min(decayed_means.values()):.3f}-{max(decayed_means.values()):.3f} (per optimizer "
             f"{gains[0]:+.3f} to {gains[-1]:+.3f}). "
             f"Their ranking under the two schedules agrees with Kendall's tau {tau}{interval} over "
-            f"{entry['n_seeds']} evaluation seeds, and the leader by mean goes from {leader_constant} "
-            f"({max(constant_means.values()):.3f}) to {leader_decayed} ({max(decayed_means.values()):.3f}).\n")
+            f"{entry['n_seeds']} evaluation seeds, and the leader by mean "
+            + (f"stays {leader_constant} ({max(constant_means.values()):.3f}, then "
+               f"{max(decayed_means.values()):.3f})" if leader_constant == leader_decayed else
+               f"goes from {leader_constant} ({max(constant_means.values()):.3f}) to {leader_decayed} "
+               f"({max(decayed_means.values()):.3f})") + ".\n")
