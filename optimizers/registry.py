@@ -86,7 +86,7 @@ SWEPT_BEST_CONSTANT_LEARNING_RATE: dict[str, float] = {
     "muon": 0.01,
     "schedule_free_adamw": 0.003,
     "schedule_free_sgd": 1.0,
-    "prodigy": 1.0,
+    "prodigy": 3.0,
     "ademamix": 0.003,
     "adopt": 0.01,
 }
