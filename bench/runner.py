@@ -54,6 +54,7 @@ from jax.sharding import Mesh, PartitionSpec
 
 from bench.counting import largest_divisor_at_most
 from bench.data import Dataset
+from bench.phases import mark
 from bench.sharding import (RUNS_AXIS, global_array, replicated, runs_mesh, runs_sharding,
                             to_host)
 from bench.tasks import Task, apply_model, correct, cross_entropy, shape_model
@@ -220,6 +221,7 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
                max_seeds_per_call: int | None = None) -> Initialized:
     """Every (strategy, seed)'s initial variables, computed in chunks of seeds that fit in memory
     (one compile: every chunk has the same size, the last one padded)."""
+    mark("set-up and data")
     seeds = tuple(int(seed) for seed in seeds)
     program = make_init_program(task, strategies, batch_size)
     x_train = global_array(dataset.x_train, replicated(mesh))
@@ -229,6 +231,7 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
     size = max(1, min(len(seeds), available_bytes(mesh.devices.flat[0]) // max(per_seed, 1)))
     if max_seeds_per_call is not None:
         size = min(size, max_seeds_per_call)
+    mark("init program: trace and size")
     chunks = []
     for start in range(0, len(seeds), size):
         chunk = np.asarray(seeds[start:start + size], np.uint32)
@@ -244,6 +247,7 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
             shapes = jax.eval_shape(model.init, jax.random.key(0), model_x)
             multipliers[name] = {rule: strategy.lr_multipliers(model, shapes, model_x, rule)
                                  for rule in ("adam", "sgd")}
+    mark("init program: compile and run")
     return Initialized(variables, tuple(strategies), seeds, multipliers)
 
 
@@ -693,13 +697,19 @@ class TrainProgram:
 
     def compile(self, runs: Sequence[Run], initialized: Initialized):
         """Compile for chunks of len(runs) runs; returns XLA's per-device bytes (or None)."""
+        mark("train program: set-up and sizing")
         variables, inputs, order_keys = self.inputs(runs, initialized)
+        mark("train program: inputs")
         state = self.init_state(variables, inputs)
+        mark("train program: initial state")
         orders = order_keys if self.spec.full_batch else self.orders_of(order_keys, 0, self.n_train)
+        mark("train program: epoch orders")
         began = time.perf_counter()
-        self.compiled = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1),
-                                         self.data).compile()
+        lowered = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1), self.data)
+        mark("train program: trace")
+        self.compiled = lowered.compile()
         self.compile_seconds += time.perf_counter() - began
+        mark("train program: compile")
         return _compiled_bytes(self.compiled)
 
     def run(self, runs: Sequence[Run], initialized: Initialized, *, steps: int, eval_every: int,
@@ -758,6 +768,8 @@ class TrainProgram:
                 elapsed = (time.perf_counter() - began) / n
                 self.seconds_per_step = elapsed if per_step is None else 0.5 * (per_step + elapsed)
                 self.calls += 1
+                if self.calls == 1:
+                    mark("train program: first call")
                 step += n
                 periods = periods + [metrics] if ends else periods
                 done = (state, step, periods)
@@ -1148,6 +1160,7 @@ def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequ
         if saves is not None:
             saves.close()
     run_seconds = time.perf_counter() - began
+    mark("training: the other calls")
     outputs = [(real_of(size, c), periods) for c, periods in enumerate(finished)]
     return collect(outputs, steps, eval_every), ProgramTiming(
         program.compile_seconds, run_seconds, program.calls, size, resumed_from)
