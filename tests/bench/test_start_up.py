@@ -1,0 +1,98 @@
+"""What keeps a run's start-up short without changing a number: the train program compiles
+from the variables' shapes while the init program runs in the background, the data keys
+compile for a few sizes only, and the command line imports only what a command needs.
+
+Timings are `python -m bench perf --startup`'s business; these tests check behaviour."""
+import os
+import re
+import subprocess
+import sys
+
+import concurrent.futures
+
+import jax
+import numpy as np
+import pytest
+
+from bench import runner
+from bench.phases import LINE_PREFIX
+from bench.tasks import TASKS
+from inits import STRATEGIES
+from optimizers import OPTIMIZERS
+
+TASK = TASKS["digits-mlp"]
+HEAVY = ("jax", "scipy", "matplotlib", "pandas", "orbax", "submitit", "sklearn", "torch", "rich",
+         "optax", "flax")
+
+
+SEEDS = (5, 0)
+
+
+@pytest.fixture(scope="module")
+def initialized():
+    strategies = {"he_normal": STRATEGIES["he_normal"]}
+    return runner.initialize(TASK, TASK.load(), strategies, SEEDS, 32, runner.runs_mesh())
+
+
+def test_the_train_program_lowered_from_shapes_is_the_one_lowered_from_values(initialized):
+    program = runner.TrainProgram(TASK, TASK.load(), OPTIMIZERS["adam"], 32, runner.runs_mesh(),
+                                  schedule_steps=20)
+    runs = runner.grid(["he_normal"], list(SEEDS), [1e-3, 1e-2])
+    from_shapes = program.train.lower(*program.arguments(runs, initialized, shapes_only=True))
+    from_values = program.train.lower(*program.arguments(runs, initialized, shapes_only=False))
+    assert from_shapes.as_text() == from_values.as_text()
+
+
+def test_variables_computed_in_the_background_are_the_init_programs_own(initialized):
+    assert jax.tree_util.tree_map(lambda s: (s.shape, s.dtype), initialized.shapes) == \
+        jax.tree_util.tree_map(lambda a: (a.shape, a.dtype), initialized.variables)
+    program = runner.make_init_program(TASK, {"he_normal": STRATEGIES["he_normal"]}, 32)
+    direct = program(np.asarray(SEEDS, np.uint32), TASK.load().x_train)
+    for got, want in zip(jax.tree_util.tree_leaves(initialized.variables),
+                         jax.tree_util.tree_leaves(direct)):
+        np.testing.assert_array_equal(got, np.asarray(want))
+
+
+def test_an_error_in_the_background_is_raised_where_the_variables_are_read():
+    future = runner._in_background(lambda: 1 / 0)
+    waiting = runner.Initialized(future, ("he_normal",), (0,), shapes={})
+    with pytest.raises(ZeroDivisionError):
+        waiting.variables
+    assert isinstance(future, concurrent.futures.Future)
+
+
+def test_data_keys_padded_to_a_power_of_two_are_each_seeds_own():
+    for n in (1, 3, 8, 9):
+        seeds = np.arange(100, 100 + n, dtype=np.uint32)
+        alone = np.stack([np.asarray(runner._data_key_data(seeds[i:i + 1]))[0] for i in range(n)])
+        np.testing.assert_array_equal(runner.data_key_data(seeds), alone)
+
+
+def test_the_command_line_imports_nothing_heavy_for_help():
+    code = ("import sys, bench.cli\n"
+            "try:\n    bench.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_small_run_marks_its_phases_and_imports_no_plotting_saving_or_jobs(tmp_path):
+    out = tmp_path / "run.json"
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bench", "run", "--task", "spirals",
+         "--optimizers", "adam", "--inits", "he_normal", "--seeds", "1", "--selection-seeds", "1",
+         "--steps", "4", "--eval-every", "2", "--lrs", "0.01", "--no-plots", "--quiet",
+         "--out", str(out)],
+        capture_output=True, text=True, env={**os.environ, "INITOPT_PHASES": "1",
+                                             "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(out)
+    imported = {line.split("|")[-1].strip().split(".")[0]
+                for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert not imported & {"matplotlib", "pandas", "orbax", "submitit", "torch"}
+    phases = [line.split()[1:-1] for line in done.stderr.splitlines() if line.startswith(LINE_PREFIX)]
+    names = [" ".join(words) for words in phases]
+    for phase in ("init program: trace and size", "train program: compile",
+                  "train program: first call", "records, statistics and writing"):
+        assert phase in names
+    assert names.index("train program: compile") < names.index("train program: first call")
