@@ -131,6 +131,8 @@ def _add_perf(sub):
     p.add_argument("--steps", type=int,
                    help=f"training steps per run (default {PERF_STEPS}; with --scaling, fewer)")
     p.add_argument("--scaling", action="store_true", help="throughput vs number of runs, plotted")
+    p.add_argument("--sizes", help="with --scaling: comma-separated numbers of runs "
+                                   "(default 1,4,16,64,256,1024)")
     p.add_argument("--search", action="store_true",
                    help="a search's trials x seeds as one program vs one configuration at a time")
     p.add_argument("--trials", type=int, default=64, help="trials of --search")
@@ -501,6 +503,16 @@ def perf_from_args(args) -> int:
             raise UsageError("--against REV goes with --startup")
         _check_revision(args.against)
     check_positive("--repeats", args.repeats)
+    sizes = None
+    if args.sizes is not None:
+        if not args.scaling:
+            raise UsageError("--sizes goes with --scaling")
+        try:
+            sizes = tuple(int(size) for size in args.sizes.split(","))
+        except ValueError:
+            sizes = ()
+        if not sizes or min(sizes) < 1:
+            raise UsageError(f"--sizes must be comma-separated positive integers, got '{args.sizes}'")
     if args.out:
         check_file_path(args.out, "--out", (".json",), example="perf.json")
         earlier = read_json(args.out, "--out")
@@ -524,7 +536,8 @@ def perf_from_args(args) -> int:
         perf.search(args.task, args.optimizer, args.trials, args.seeds or 4, steps, args.out)
     elif args.scaling:
         perf.scaling(args.task, args.optimizer,
-                     steps=perf.SCALING_STEPS if args.steps is None else args.steps, out=args.out)
+                     steps=perf.SCALING_STEPS if args.steps is None else args.steps, out=args.out,
+                     **({} if sizes is None else {"sizes": sizes}))
     else:
         perf.perf(args.task, args.optimizer, args.seeds or 256, steps, args.out,
                   synthetic=args.synthetic)
