@@ -708,6 +708,7 @@ class TrainProgram:
             task, spec, batch_size, mesh, vmap_width, schedule_steps, constants)
         self.data = device_data(dataset, mesh)
         self.compiled, self.compile_seconds, self.calls = None, 0.0, 0
+        self.orders_ready: concurrent.futures.Future | None = None  # epoch 0's orders, compiling
         self.seconds_per_step: float | None = None
 
     def inputs(self, runs: Sequence[Run], initialized: Initialized, shapes_only: bool = False):
@@ -765,9 +766,27 @@ class TrainProgram:
         else:
             state = self.init_state(variables, inputs)
         mark("train program: initial state")
-        orders = order_keys if self.spec.full_batch else self.orders_of(order_keys, 0, self.n_train)
+        if self.spec.full_batch:
+            orders = order_keys  # unused: every step sees the whole training set
+        elif shapes_only:
+            # compiled in the background, meanwhile; the first call waits for it (`run`)
+            self._wait_for_orders()
+            self.orders_ready = _in_background(
+                lambda: jax.block_until_ready(self.orders_of(order_keys, 0, self.n_train)))
+            orders = jax.tree_util.tree_map(
+                lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=runs_sharding(self.mesh)),
+                jax.eval_shape(lambda keys: self.orders_of(keys, 0, self.n_train), order_keys))
+        else:
+            orders = self.orders_of(order_keys, 0, self.n_train)
         mark("train program: epoch orders")
         return state, inputs, orders, self._window(0, 1, 1, 1, 1), self.data
+
+    def _wait_for_orders(self) -> None:
+        """Wait for the epoch orders compiling in the background, if any (so that they compile
+        once: a call of the same program from this thread meanwhile would compile them again)."""
+        if self.orders_ready is not None:
+            ready, self.orders_ready = self.orders_ready, None
+            ready.result()
 
     def compile(self, runs: Sequence[Run], initialized: Initialized):
         """Compile for chunks of len(runs) runs (from the variables' shapes: the init program
@@ -796,6 +815,7 @@ class TrainProgram:
         """
         if self.compiled is None:
             self.compile(runs, initialized)
+        self._wait_for_orders()
         variables, inputs, order_keys = self.inputs(runs, initialized)
         if resume is None:
             state, step, periods = self.init_state(variables, inputs), 0, []

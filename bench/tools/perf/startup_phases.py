@@ -115,14 +115,21 @@ def _rounded(value: float) -> float:
     return round(value, 3)
 
 
-def summarize(processes: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Median rows over repeated processes of one code, small import rows pooled."""
+def small_imports(processes: Sequence[dict[str, Any]]) -> set[str]:
+    """The import rows below SMALL_IMPORT in every process: pooled as OTHER_IMPORTS."""
+    names = {name for process in processes for name in process["rows"]}
+    return {name for name in names if name.startswith("imports: ")
+            and name not in (ECOSYSTEM_ROW, OURS_ROW)
+            and all(p["rows"].get(name, 0.0) < SMALL_IMPORT for p in processes)}
+
+
+def summarize(processes: Sequence[dict[str, Any]], small: set[str] | None = None) -> dict[str, Any]:
+    """Median rows over repeated processes of one code, the `small` import rows (default:
+    `small_imports` of these processes) pooled."""
     names: list[str] = []
     for process in processes:
         names += [name for name in process["rows"] if name not in names]
-    small = {name for name in names if name.startswith("imports: ")
-             and name not in (ECOSYSTEM_ROW, OURS_ROW)
-             and all(p["rows"].get(name, 0.0) < SMALL_IMPORT for p in processes)}
+    small = small_imports(processes) if small is None else small & set(names)
     pooled = []
     for process in processes:
         rows = {name: value for name, value in process["rows"].items() if name not in small}
@@ -185,7 +192,8 @@ def startup(repeats: int = 3, against: str | None = None,
         if folder is not None:
             subprocess.run(["git", "worktree", "remove", "--force", folder], capture_output=True)
             shutil.rmtree(folder, ignore_errors=True)
-    found = {name: summarize(found) for name, found in processes.items()}
+    small = small_imports([process for found in processes.values() for process in found])
+    found = {name: summarize(found, small) for name, found in processes.items()}
     if against is not None:
         mine, theirs = processes["this checkout"], processes[f"revision {against}"]
         found["same_numbers"] = all(same_numbers(mine[0]["records"], p["records"])
