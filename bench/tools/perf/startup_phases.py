@@ -14,7 +14,10 @@ add up to it:
 
 A phase that comes round again (one per program) adds up. Each row is the median over the
 repetitions; `beyond_ecosystem_seconds` is the wall time less the ecosystem's imports, the
-figure the issue sets a bound on. `--against REV` times the same command, the same way, in a
+figure the issue sets a bound on. `cpu_seconds` (user + system, every thread) is the work: what
+runs at once on two cores (the init program compiling beside the train program) shortens the
+wall time only where a core is free, which a loaded machine hides; the load average before and
+after each process is recorded beside it. `--against REV` times the same command, the same way, in a
 checkout of the git revision REV beside this one (marks the code there lacks lump its phases
 into one row), repetitions alternating.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -98,16 +102,19 @@ def time_process(command: Sequence[str], cwd: str | None, ecosystem: set[str]) -
                "JAX_COMPILATION_CACHE_DIR": os.path.join(folder, "cache")}
         env.pop("INITOPT_NO_COMPILATION_CACHE", None)
         load_before = _load()
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.time()
         done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
         ended = time.time()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - used.ru_utime) + (after.ru_stime - used.ru_stime)
         if done.returncode != 0:
             tail = "\n".join(line for line in done.stderr.splitlines()
                              if not line.startswith(("import time:", LINE_PREFIX)))[-1500:]
             raise RuntimeError(f"`{' '.join(argv[1:])}` failed (exit {done.returncode}): {tail}")
         rows = split_stderr(done.stderr, began, ended, ecosystem)
         runs = json.load(open(out))["runs"]
-    return {"wall_seconds": ended - began, "rows": rows, "load_before": load_before,
+    return {"wall_seconds": ended - began, "cpu_seconds": cpu, "rows": rows, "load_before": load_before,
             "load_after": _load(), "records": runs}
 
 
@@ -151,6 +158,9 @@ def summarize(processes: Sequence[dict[str, Any]], small: set[str] | None = None
     return {
         "rows": {name: median([rows.get(name, 0.0) for rows in pooled]) for name in order},
         "wall_seconds": median(walls),
+        # CPU time (user + system, every thread): the work, which the load moves less than the
+        # wall time; what runs at once on several cores shows in the wall time alone
+        "cpu_seconds": median([p.get("cpu_seconds", 0.0) for p in processes]),
         "beyond_ecosystem_seconds": median(beyond),
         "beyond_ecosystem_import_seconds": median(beyond_imports),
         "each_wall_seconds": [_rounded(w) for w in walls],
@@ -219,7 +229,8 @@ def print_startup(document: dict[str, Any], path: str) -> None:
     for name in names:
         table.add_row(name, *(f"{found['rows'][name]:.3f}" if name in found["rows"] else "-"
                               for found in measured.values()))
-    for label, key in (("wall", "wall_seconds"), ("wall less the ecosystem's imports",
+    for label, key in (("wall", "wall_seconds"), ("CPU time (user + system)", "cpu_seconds"),
+                       ("wall less the ecosystem's imports",
                                                   "beyond_ecosystem_seconds"),
                        ("imports beyond the ecosystem", "beyond_ecosystem_import_seconds")):
         table.add_row(label, *(f"{found[key]:.3f}" for found in measured.values()), style="bold")

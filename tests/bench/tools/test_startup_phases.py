@@ -46,12 +46,13 @@ def test_a_process_without_marks_is_imports_and_the_rest():
 
 
 def test_summary_takes_medians_and_pools_small_libraries():
-    processes = [{"wall_seconds": wall, "load_before": [1, 1, 1], "load_after": [1, 1, 1],
+    processes = [{"wall_seconds": wall, "cpu_seconds": 2 * wall, "load_before": [1, 1, 1],
+                  "load_after": [1, 1, 1],
                   "rows": {ECOSYSTEM_ROW: 1.0, "imports: tiny": 0.001, "imports: big": 0.5,
                            "work": wall - 1.501}} for wall in (3.0, 4.0, 9.0)]
     found = startup_phases.summarize(processes)
     assert list(found["rows"]) == [ECOSYSTEM_ROW, "imports: big", startup_phases.OTHER_IMPORTS, "work"]
-    assert found["wall_seconds"] == 4.0
+    assert found["wall_seconds"] == 4.0 and found["cpu_seconds"] == 8.0
     assert found["beyond_ecosystem_seconds"] == 3.0
     assert found["beyond_ecosystem_import_seconds"] == pytest.approx(0.501)
 
