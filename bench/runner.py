@@ -35,7 +35,6 @@ and the loss of its first batch, before any update.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import hashlib
 import json
@@ -173,33 +172,19 @@ def first_batch_index(data_key: jax.Array, n_train: int, batch_size: int) -> jax
 # Initialization: once per task, for every (init strategy, seed) any program needs.
 
 
-class Initialized:
+class Initialized(NamedTuple):
     """Host copies of every (strategy, seed)'s initial variables.
 
     `variables` is {"params": ..., and any other collection such as "batch_stats"}, each leaf
     shaped [len(inits), len(seeds), ...]. `multipliers[init][rule]` is a params-shaped tree of
     per-parameter learning-rate multipliers for the strategies that set them (muP), rule
     "adam" or "sgd" (`optimizer_rule`).
-
-    `variables` may be given as a Future (`initialize` computes them in the background): it is
-    then waited for when first read. `shapes`, the variables as ShapeDtypeStructs, is known at
-    once: what a train program needs to compile meanwhile.
     """
 
-    def __init__(self, variables: Any, inits: Sequence[str], seeds: Sequence[int],
-                 multipliers: dict[str, dict[str, Any]] | None = None, shapes: Any = None):
-        self._variables = variables
-        self.inits, self.seeds = tuple(inits), tuple(seeds)
-        self.multipliers = multipliers or {}
-        self.shapes = shapes if shapes is not None else jax.tree_util.tree_map(
-            lambda leaf: jax.ShapeDtypeStruct(np.shape(leaf), np.asarray(leaf).dtype), variables)
-
-    @property
-    def variables(self) -> Any:
-        if isinstance(self._variables, concurrent.futures.Future):
-            self._variables = self._variables.result()
-            mark("init program: compile and run (what was left to wait for)")
-        return self._variables
+    variables: Any
+    inits: tuple[str, ...]
+    seeds: tuple[int, ...]
+    multipliers: dict[str, dict[str, Any]] = {}
 
     def index(self, runs: Sequence[Run]) -> tuple[np.ndarray, np.ndarray]:
         init_pos = {name: i for i, name in enumerate(self.inits)}
@@ -246,26 +231,14 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
     size = max(1, min(len(seeds), available_bytes(mesh.devices.flat[0]) // max(per_seed, 1)))
     if max_seeds_per_call is not None:
         size = min(size, max_seeds_per_call)
-    # Traced here, compiled and run in the background: a train program compiles meanwhile
-    # from the variables' shapes (two compiles at once on two cores), and the variables are
-    # waited for at its first call. Same program, same executable: the same numbers.
-    lowered = program.lower(jax.ShapeDtypeStruct((size,), jnp.uint32, sharding=replicated(mesh)),
-                            x_train)
-    variable_shapes = jax.tree_util.tree_map(
-        lambda leaf: jax.ShapeDtypeStruct((leaf.shape[0], len(seeds)) + leaf.shape[2:], leaf.dtype), one)
     mark("init program: trace and size")
-
-    def compute():
-        compiled = lowered.compile()
-        chunks = []
-        for start in range(0, len(seeds), size):
-            chunk = np.asarray(seeds[start:start + size], np.uint32)
-            padded = np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.uint32)])
-            out = to_host(compiled(global_array(padded, replicated(mesh)), x_train))
-            chunks.append(jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out))
-        return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=1), *chunks)
-
-    variables = _in_background(compute)
+    chunks = []
+    for start in range(0, len(seeds), size):
+        chunk = np.asarray(seeds[start:start + size], np.uint32)
+        padded = np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.uint32)])
+        out = to_host(program(global_array(padded, replicated(mesh)), x_train))
+        chunks.append(jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out))
+    variables = jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=1), *chunks)
     multipliers = {}
     model_x = jax.ShapeDtypeStruct((batch_size,) + dataset.x_train.shape[1:], dataset.x_train.dtype)
     for name, strategy in strategies.items():
@@ -274,22 +247,8 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
             shapes = jax.eval_shape(model.init, jax.random.key(0), model_x)
             multipliers[name] = {rule: strategy.lr_multipliers(model, shapes, model_x, rule)
                                  for rule in ("adam", "sgd")}
-    return Initialized(variables, tuple(strategies), seeds, multipliers, variable_shapes)
-
-
-def _in_background(compute: Callable[[], Any]) -> concurrent.futures.Future:
-    """compute() in a thread of its own; its Future. Not a daemon: a process that ends before
-    the result is in waits for it (XLA aborts the process if it is torn down mid-compile)."""
-    future: concurrent.futures.Future = concurrent.futures.Future()
-
-    def target():
-        try:
-            future.set_result(compute())
-        except BaseException as error:  # raised again where the result is read
-            future.set_exception(error)
-
-    threading.Thread(target=target, name="initopt-init-program").start()
-    return future
+    mark("init program: compile and run")
+    return Initialized(variables, tuple(strategies), seeds, multipliers)
 
 
 def init_params(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
@@ -708,22 +667,14 @@ class TrainProgram:
             task, spec, batch_size, mesh, vmap_width, schedule_steps, constants)
         self.data = device_data(dataset, mesh)
         self.compiled, self.compile_seconds, self.calls = None, 0.0, 0
-        self.orders_ready: concurrent.futures.Future | None = None  # epoch 0's orders, compiling
         self.seconds_per_step: float | None = None
 
-    def inputs(self, runs: Sequence[Run], initialized: Initialized, shapes_only: bool = False):
-        """(variables, RunInputs, order keys) of a chunk of runs, as global sharded arrays; with
-        `shapes_only`, the variables as sharded ShapeDtypeStructs (what compiling needs, while
-        the init program may still be computing them)."""
+    def inputs(self, runs: Sequence[Run], initialized: Initialized):
+        """(variables, RunInputs, order keys) of a chunk of runs, as global sharded arrays."""
         sharding = runs_sharding(self.mesh)
-        if shapes_only:
-            variables = jax.tree_util.tree_map(
-                lambda leaf: jax.ShapeDtypeStruct((len(runs),) + leaf.shape[2:], leaf.dtype,
-                                                  sharding=sharding), initialized.shapes)
-        else:
-            init_index, seed_index = initialized.index(runs)
-            variables = jax.tree_util.tree_map(
-                lambda leaf: global_array(leaf[init_index, seed_index], sharding), initialized.variables)
+        init_index, seed_index = initialized.index(runs)
+        variables = jax.tree_util.tree_map(
+            lambda leaf: global_array(leaf[init_index, seed_index], sharding), initialized.variables)
         names = sorted(runs[0].traced_values())
         values = {name: np.asarray([run.traced_values()[name] for run in runs], np.float32)
                   for name in names}
@@ -734,7 +685,8 @@ class TrainProgram:
         if any(run.init in initialized.multipliers for run in runs):
             # every run carries a tree (ones where its strategy sets none), stacked like its lr
             rule = optimizer_rule(self.spec)
-            ones = jax.tree_util.tree_map(lambda leaf: 1.0, initialized.shapes["params"])
+            ones = jax.tree_util.tree_map(lambda leaf: 1.0, jax.tree_util.tree_map(
+                lambda leaf: leaf[0, 0], initialized.variables["params"]))
             trees = [initialized.multipliers.get(run.init, {}).get(rule, ones) for run in runs]
             multipliers = jax.tree_util.tree_map(
                 lambda *values: global_array(np.asarray(values, np.float32), sharding), *trees)
@@ -744,7 +696,7 @@ class TrainProgram:
         return variables, inputs, global_array(order_keys, sharding)
 
     def state_bytes_per_run(self, runs: Sequence[Run], initialized: Initialized) -> int:
-        variables, inputs, _ = self.inputs([runs[0]] * self.n_devices, initialized, shapes_only=True)
+        variables, inputs, _ = self.inputs([runs[0]] * self.n_devices, initialized)
         shapes = jax.eval_shape(self.init_state, variables, inputs)
         return sum(leaf.size * leaf.dtype.itemsize
                    for leaf in jax.tree_util.tree_leaves(shapes)) // self.n_devices
@@ -752,49 +704,17 @@ class TrainProgram:
     def _window(self, *fields) -> jax.Array:
         return jax.device_put(np.asarray(fields, np.int32), replicated(self.mesh))
 
-    def arguments(self, runs: Sequence[Run], initialized: Initialized, shapes_only: bool = True):
-        """The train program's arguments for a chunk of `runs`, what it is lowered for: its
-        state and variables as sharded shapes (`shapes_only`), or as values (the same program)."""
-        variables, inputs, order_keys = self.inputs(runs, initialized, shapes_only)
-        mark("train program: inputs")
-        if shapes_only:
-            sharding = runs_sharding(self.mesh)
-            state = jax.tree_util.tree_map(
-                lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding,
-                                                  weak_type=leaf.weak_type),
-                jax.eval_shape(self.init_state, variables, inputs))
-        else:
-            state = self.init_state(variables, inputs)
-        mark("train program: initial state")
-        if self.spec.full_batch:
-            orders = order_keys  # unused: every step sees the whole training set
-        elif shapes_only:
-            # compiled in the background, meanwhile; the first call waits for it (`run`)
-            self._wait_for_orders()
-            self.orders_ready = _in_background(
-                lambda: jax.block_until_ready(self.orders_of(order_keys, 0, self.n_train)))
-            orders = jax.tree_util.tree_map(
-                lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=runs_sharding(self.mesh)),
-                jax.eval_shape(lambda keys: self.orders_of(keys, 0, self.n_train), order_keys))
-        else:
-            orders = self.orders_of(order_keys, 0, self.n_train)
-        mark("train program: epoch orders")
-        return state, inputs, orders, self._window(0, 1, 1, 1, 1), self.data
-
-    def _wait_for_orders(self) -> None:
-        """Wait for the epoch orders compiling in the background, if any (so that they compile
-        once: a call of the same program from this thread meanwhile would compile them again)."""
-        if self.orders_ready is not None:
-            ready, self.orders_ready = self.orders_ready, None
-            ready.result()
-
     def compile(self, runs: Sequence[Run], initialized: Initialized):
-        """Compile for chunks of len(runs) runs (from the variables' shapes: the init program
-        may still be computing them); returns XLA's per-device bytes (or None)."""
+        """Compile for chunks of len(runs) runs; returns XLA's per-device bytes (or None)."""
         mark("train program: set-up and sizing")
-        arguments = self.arguments(runs, initialized)
+        variables, inputs, order_keys = self.inputs(runs, initialized)
+        mark("train program: inputs")
+        state = self.init_state(variables, inputs)
+        mark("train program: initial state")
+        orders = order_keys if self.spec.full_batch else self.orders_of(order_keys, 0, self.n_train)
+        mark("train program: epoch orders")
         began = time.perf_counter()
-        lowered = self.train.lower(*arguments)
+        lowered = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1), self.data)
         mark("train program: trace")
         self.compiled = lowered.compile()
         self.compile_seconds += time.perf_counter() - began
@@ -815,7 +735,6 @@ class TrainProgram:
         """
         if self.compiled is None:
             self.compile(runs, initialized)
-        self._wait_for_orders()
         variables, inputs, order_keys = self.inputs(runs, initialized)
         if resume is None:
             state, step, periods = self.init_state(variables, inputs), 0, []
@@ -1281,8 +1200,7 @@ def _compile_chunks(program: TrainProgram, task: Task, dataset: Dataset, spec: O
         program.compile([runs[i] for i in _pad_index(np.arange(min(size, len(runs))), size)],
                         initialized)
         return size
-    params_bytes = sum(math.prod(leaf.shape[2:]) * leaf.dtype.itemsize
-                       for leaf in jax.tree_util.tree_leaves(initialized.shapes))
+    params_bytes = sum(leaf[0, 0].nbytes for leaf in jax.tree_util.tree_leaves(initialized.variables))
     per_run = 2 * program.state_bytes_per_run(runs, initialized) + 2 * params_bytes + 4 * program.n_train
     if program.mesh.devices.flat[0].platform != "cpu":
         per_run += 3 * _activation_bytes(task, dataset, program.n_train if spec.full_batch else batch_size)

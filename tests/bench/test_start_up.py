@@ -1,64 +1,20 @@
-"""What keeps a run's start-up short without changing a number: the train program compiles
-from the variables' shapes while the init program runs in the background, the data keys
-compile for a few sizes only, and the command line imports only what a command needs.
+"""What keeps a run's start-up short without changing a number: the data keys compile for a
+few sizes only, the command line imports only what a command needs, and the run marks its
+phases for `perf --startup`.
 
 Timings are `python -m bench perf --startup`'s business; these tests check behaviour."""
 import os
-import re
 import subprocess
 import sys
 
-import concurrent.futures
-
 import jax
 import numpy as np
-import pytest
 
 from bench import runner
 from bench.phases import LINE_PREFIX
-from bench.tasks import TASKS
-from inits import STRATEGIES
-from optimizers import OPTIMIZERS
 
-TASK = TASKS["digits-mlp"]
 HEAVY = ("jax", "scipy", "matplotlib", "pandas", "orbax", "submitit", "sklearn", "torch", "rich",
          "optax", "flax")
-
-
-SEEDS = (5, 0)
-
-
-@pytest.fixture(scope="module")
-def initialized():
-    strategies = {"he_normal": STRATEGIES["he_normal"]}
-    return runner.initialize(TASK, TASK.load(), strategies, SEEDS, 32, runner.runs_mesh())
-
-
-def test_the_train_program_lowered_from_shapes_is_the_one_lowered_from_values(initialized):
-    program = runner.TrainProgram(TASK, TASK.load(), OPTIMIZERS["adam"], 32, runner.runs_mesh(),
-                                  schedule_steps=20)
-    runs = runner.grid(["he_normal"], list(SEEDS), [1e-3, 1e-2])
-    from_shapes = program.train.lower(*program.arguments(runs, initialized, shapes_only=True))
-    from_values = program.train.lower(*program.arguments(runs, initialized, shapes_only=False))
-    assert from_shapes.as_text() == from_values.as_text()
-
-
-def test_variables_computed_in_the_background_are_the_init_programs_own(initialized):
-    assert jax.tree_util.tree_map(lambda s: (s.shape, s.dtype), initialized.shapes) == \
-        jax.tree_util.tree_map(lambda a: (a.shape, a.dtype), initialized.variables)
-    program = runner.make_init_program(TASK, {"he_normal": STRATEGIES["he_normal"]}, 32)
-    direct = program(np.asarray(SEEDS, np.uint32), TASK.load().x_train)
-    for got, want in zip(jax.tree_util.tree_leaves(initialized.variables),
-                         jax.tree_util.tree_leaves(direct)):
-        np.testing.assert_array_equal(got, np.asarray(want))
-
-
-def test_an_error_in_the_background_is_raised_where_the_variables_are_read():
-    future = concurrent.futures.Future()
-    future.set_exception(ZeroDivisionError("no variables today"))
-    waiting = runner.Initialized(future, ("he_normal",), (0,), shapes={})
-    with pytest.raises(ZeroDivisionError):
-        waiting.variables
 
 
 def test_data_keys_padded_to_a_power_of_two_are_each_seeds_own():
