@@ -255,9 +255,10 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
 
 
 # XLA:CPU compiled digits-mlp's he_normal init program in half the time with its XNNPACK path
-# off (3.5 s against 7.6 s on the loaded 2-core machine, three alternations), and the variables
-# come out bit for bit the same (every task here that needs no download, every init, seeds 0-3
-# and 1000-1007: tests/bench/test_start_up.py keeps two). The train programs keep XLA's defaults.
+# off, alone on one device (3.5 s against 7.6 s, three alternations, the 2-core machine loaded);
+# in a whole run (`perf --startup`) its phase took 3.4 s against 3.8 s. The variables come out
+# bit for bit the same (every task here that needs no download, every init, seeds 0-3 and
+# 1000-1007: tests/bench/test_start_up.py keeps two). The train programs keep XLA's defaults.
 INIT_COMPILER_OPTIONS = {"cpu": {"xla_cpu_use_xnnpack": False}}
 
 
