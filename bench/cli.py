@@ -15,6 +15,7 @@ import sys
 from bench.commands import COMMAND_HELP, COMMANDS  # noqa: F401  (COMMANDS: what __main__ routes)
 from bench.errors import UsageError
 from bench.interrupts import Interrupts
+from bench.phases import mark
 
 DETERMINISTIC_FLAG = "--xla_gpu_deterministic_ops=true"
 RUN_EXIT_CODES = ("exit codes: 0 every program trained (or reused); 1 some programs' jobs failed "
@@ -133,6 +134,8 @@ def _add_perf(sub):
     p.add_argument("--steps", type=int,
                    help=f"training steps per run (default {PERF_STEPS}; with --scaling, fewer)")
     p.add_argument("--scaling", action="store_true", help="throughput vs number of runs, plotted")
+    p.add_argument("--sizes", help="with --scaling: comma-separated numbers of runs "
+                                   "(default 1,4,16,64,256,1024)")
     p.add_argument("--search", action="store_true",
                    help="a search's trials x seeds as one program vs one configuration at a time")
     p.add_argument("--trials", type=int, default=64, help="trials of --search")
@@ -140,6 +143,12 @@ def _add_perf(sub):
                    help="random data shaped like the task's (image tasks whose data is not downloaded)")
     p.add_argument("--levers", action="store_true",
                    help="what each of the runner's levers is worth, side by side, and start-up")
+    p.add_argument("--startup", action="store_true",
+                   help="a small run's whole process (fresh, empty compile cache) split into its "
+                        "imports by library and its phases")
+    p.add_argument("--repeats", type=int, default=3, help="processes each --startup figure is the median of")
+    p.add_argument("--against", metavar="REV",
+                   help="with --startup: also time a checkout of git revision REV, alternating")
     p.add_argument("--out", help="perf JSON path (default: results/perf-<platform>.json)")
     p.set_defaults(func=perf_from_args)
 
@@ -205,6 +214,7 @@ def run_from_args(args) -> int:
 
     executor_config = _executor_config(args)
     start_jax()
+    mark("JAX backend start")
     config = resolve(args.suite, task=args.task, optimizers=args.optimizers, inits=args.inits,
                      seeds=args.seeds, selection_seeds=args.selection_seeds, steps=args.steps,
                      lrs=args.lrs, batch_size=args.batch_size,
@@ -212,6 +222,7 @@ def run_from_args(args) -> int:
                      max_runs_per_chunk=args.max_runs_per_chunk, schedule=args.schedule,
                      warmup_fraction=args.warmup_fraction, final_fraction=args.final_fraction,
                      budgets=args.budgets)
+    mark("config: resolve")
     _note_static(config.methods.static)
     for name in config.scheduled_outside():
         print(f"note: optimizer {name} takes no schedule as its learning rate (a number only): its "
@@ -492,12 +503,31 @@ def perf_from_args(args) -> int:
     for flag, value in (("--seeds", args.seeds), ("--steps", args.steps), ("--trials", args.trials)):
         check_positive(flag, value)
     steps = PERF_STEPS if args.steps is None else args.steps
+    modes = [flag for flag in ("levers", "search", "scaling", "startup") if getattr(args, flag)]
+    if len(modes) > 1:
+        raise UsageError(f"give one of --{', --'.join(modes)}, not several")
+    if args.against is not None:
+        if not args.startup:
+            raise UsageError("--against REV goes with --startup")
+        _check_revision(args.against)
+    check_positive("--repeats", args.repeats)
+    sizes = None
+    if args.sizes is not None:
+        if not args.scaling:
+            raise UsageError("--sizes goes with --scaling")
+        try:
+            sizes = tuple(int(size) for size in args.sizes.split(","))
+        except ValueError:
+            sizes = ()
+        if not sizes or min(sizes) < 1:
+            raise UsageError(f"--sizes must be comma-separated positive integers, got '{args.sizes}'")
     if args.out:
         check_file_path(args.out, "--out", (".json",), example="perf.json")
         earlier = read_json(args.out, "--out")
         if os.path.exists(args.out) and not (isinstance(earlier, dict) and "meta" in earlier
                                              and ("rows" in earlier or "sizes" in earlier
-                                                  or "search" in earlier or "levers" in earlier)):
+                                                  or "search" in earlier or "levers" in earlier
+                                                  or "startup" in earlier)):
             raise UsageError(f"--out '{args.out}' exists and is not an initopt perf file; "
                              "choose another path (nothing was changed)")
     start_jax()
@@ -506,17 +536,32 @@ def perf_from_args(args) -> int:
 
     from bench.tools import perf
 
-    if args.levers:
+    if args.startup:
+        perf.startup(args.repeats, args.against, out=args.out)
+    elif args.levers:
         perf.levers(args.task, args.optimizer, args.seeds or 256, steps, out=args.out)
     elif args.search:
         perf.search(args.task, args.optimizer, args.trials, args.seeds or 4, steps, args.out)
     elif args.scaling:
         perf.scaling(args.task, args.optimizer,
-                     steps=perf.SCALING_STEPS if args.steps is None else args.steps, out=args.out)
+                     steps=perf.SCALING_STEPS if args.steps is None else args.steps, out=args.out,
+                     **({} if sizes is None else {"sizes": sizes}))
     else:
         perf.perf(args.task, args.optimizer, args.seeds or 256, steps, args.out,
                   synthetic=args.synthetic)
     return 0
+
+
+def _check_revision(revision: str) -> None:
+    import subprocess
+
+    try:
+        found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+                               capture_output=True, text=True)
+    except OSError:
+        raise UsageError("--against needs git on the PATH") from None
+    if found.returncode != 0:
+        raise UsageError(f"--against '{revision}' is not a commit of this repository")
 
 
 def readme_from_args(args) -> int:
@@ -622,6 +667,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["run", *argv]
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse itself exits 2 with one usage line on bad syntax
+    mark("python start, the CLI's imports")
     with Interrupts():
         try:
             code = int(args.func(args) or 0)
@@ -637,4 +683,5 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(130)
+    mark("tables, report and the end of main")
     return code

@@ -54,6 +54,7 @@ from jax.sharding import Mesh, PartitionSpec
 
 from bench.counting import largest_divisor_at_most
 from bench.data import Dataset
+from bench.phases import mark
 from bench.sharding import (RUNS_AXIS, global_array, replicated, runs_mesh, runs_sharding,
                             to_host)
 from bench.tasks import Task, apply_model, correct, cross_entropy, shape_model
@@ -228,6 +229,7 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
                max_seeds_per_call: int | None = None) -> Initialized:
     """Every (strategy, seed)'s initial variables, computed in chunks of seeds that fit in memory
     (one compile: every chunk has the same size, the last one padded)."""
+    mark("set-up and data")
     seeds = tuple(int(seed) for seed in seeds)
     program = make_init_program(task, strategies, batch_size)
     x_train = global_array(dataset.x_train, replicated(mesh))
@@ -237,11 +239,15 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
     size = max(1, min(len(seeds), available_bytes(mesh.devices.flat[0]) // max(per_seed, 1)))
     if max_seeds_per_call is not None:
         size = min(size, max_seeds_per_call)
-    chunks = []
+    mark("init program: trace and size")
+    chunks, compiled = [], None
     for start in range(0, len(seeds), size):
         chunk = np.asarray(seeds[start:start + size], np.uint32)
-        padded = np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.uint32)])
-        out = to_host(program(global_array(padded, replicated(mesh)), x_train))
+        padded = global_array(np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.uint32)]),
+                              replicated(mesh))
+        if compiled is None:  # every chunk has the same size: one compile
+            compiled = compile_init_program(program.lower(padded, x_train), mesh.devices.flat[0].platform)
+        out = to_host(compiled(padded, x_train))
         chunks.append(jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out))
     variables = jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=1), *chunks)
     multipliers = {}
@@ -252,7 +258,29 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
             shapes = jax.eval_shape(model.init, jax.random.key(0), model_x)
             multipliers[name] = {rule: strategy.lr_multipliers(model, shapes, model_x, rule)
                                  for rule in ("adam", "sgd")}
+    mark("init program: compile and run")
     return Initialized(variables, tuple(strategies), seeds, multipliers)
+
+
+# XLA:CPU compiled digits-mlp's he_normal init program in half the time with its XNNPACK path
+# off, alone on one device (3.5 s against 7.6 s, three alternations, the 2-core machine loaded);
+# in a whole run (`perf --startup`) its phase took 3.4 s against 3.8 s. The variables come out
+# bit for bit the same (every task here that needs no download, every init, seeds 0-3 and
+# 1000-1007: tests/bench/test_start_up.py keeps two). The train programs keep XLA's defaults.
+INIT_COMPILER_OPTIONS = {"cpu": {"xla_cpu_use_xnnpack": False}}
+
+
+def compile_init_program(lowered, platform: str):
+    """The lowered init program compiled with INIT_COMPILER_OPTIONS of `platform` (XLA's
+    defaults where the platform has none, or where this jaxlib does not know the option)."""
+    options = INIT_COMPILER_OPTIONS.get(platform)
+    if options:
+        try:
+            return lowered.compile(compiler_options=options)
+        except jax.errors.JaxRuntimeError as error:
+            if "No such compile option" not in str(error):
+                raise
+    return lowered.compile()
 
 
 def init_params(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
@@ -684,6 +712,15 @@ def device_seed_slots(seeds: np.ndarray, n_devices: int,
 _data_key_data = jax.jit(jax.vmap(lambda seed: jax.random.key_data(seed_keys(seed)[1])))
 
 
+def data_key_data(seeds: np.ndarray) -> np.ndarray:
+    """Raw key data of each seed's data key. Computed for a power-of-two count of seeds (at
+    least 8), the padding dropped: a process's programs then share a few compiles of it (each
+    seed's key is its own: the padding changes no bit of it)."""
+    size = max(8, 1 << (len(seeds) - 1).bit_length())
+    padded = np.concatenate([seeds, np.zeros(size - len(seeds), np.uint32)]).astype(np.uint32)
+    return np.asarray(_data_key_data(padded))[:len(seeds)]
+
+
 class TrainProgram:
     """One (task, optimizer)'s compiled training program and the host loop that drives it.
 
@@ -717,7 +754,7 @@ class TrainProgram:
                   for name in names}
         seeds = np.asarray([run.seed for run in runs], np.uint32)
         key_table, slots = device_seed_slots(seeds, self.n_devices, self.share_permutations)
-        data_keys, order_keys = (np.asarray(_data_key_data(s)) for s in (seeds, key_table))
+        data_keys, order_keys = data_key_data(seeds), data_key_data(key_table)
         multipliers = None
         if any(run.init in initialized.multipliers for run in runs):
             # every run carries a tree (ones where its strategy sets none), stacked like its lr
@@ -744,13 +781,19 @@ class TrainProgram:
 
     def compile(self, runs: Sequence[Run], initialized: Initialized):
         """Compile for chunks of len(runs) runs; returns XLA's per-device bytes (or None)."""
+        mark("train program: set-up and sizing")
         variables, inputs, order_keys = self.inputs(runs, initialized)
+        mark("train program: inputs")
         state = self.init_state(variables, inputs)
+        mark("train program: initial state")
         orders = order_keys if self.spec.full_batch else self.orders_of(order_keys, 0, self.n_train)
+        mark("train program: epoch orders")
         began = time.perf_counter()
-        self.compiled = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1),
-                                         self.data).compile()
+        lowered = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1), self.data)
+        mark("train program: trace")
+        self.compiled = lowered.compile()
         self.compile_seconds += time.perf_counter() - began
+        mark("train program: compile")
         return _compiled_bytes(self.compiled)
 
     def run(self, runs: Sequence[Run], initialized: Initialized, *, steps: int, eval_every: int,
@@ -809,6 +852,8 @@ class TrainProgram:
                 elapsed = (time.perf_counter() - began) / n
                 self.seconds_per_step = elapsed if per_step is None else 0.5 * (per_step + elapsed)
                 self.calls += 1
+                if self.calls == 1:
+                    mark("train program: first call")
                 step += n
                 periods = periods + [metrics] if ends else periods
                 done = (state, step, periods)
@@ -1201,6 +1246,7 @@ def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequ
         if saves is not None:
             saves.close()
     run_seconds = time.perf_counter() - began
+    mark("training: the other calls")
     outputs = [(real_of(size, c), periods) for c, periods in enumerate(finished)]
     return collect(outputs, steps, eval_every), ProgramTiming(
         program.compile_seconds, run_seconds, program.calls, size, resumed_from)

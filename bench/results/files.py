@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from bench.errors import UsageError
+from bench.phases import mark
 from bench.results import provenance
 from bench.results.schema import SCHEMA_VERSION, SUMMARY_COLUMNS, TOP_LEVEL_KEYS, csv_row
 
@@ -167,6 +168,7 @@ def write(path: str, results: dict[str, Any]) -> None:
             atomic_write(target, text)
         except OSError as error:
             raise UsageError(write_failure(target, error)) from None
+    mark("records, statistics and writing")
 
 
 def write_failure(path: str, error: OSError) -> str:

@@ -456,3 +456,22 @@ def _plot_scaling(curves, png: str, workload: Workload, steps: int, matmul: floa
     axes.legend(fontsize=8)
     figure.tight_layout()
     save_figure(figure, png)
+
+
+def startup(repeats: int = 3, against: str | None = None, out: str | None = None) -> dict[str, Any]:
+    """A small run's whole process, phase by phase and import by import (`perf.startup`)."""
+    from bench.results.provenance import git_revision
+    from bench.tools.perf import startup_phases as measure_startup
+
+    load_before = os.getloadavg()
+    found = measure_startup.startup(repeats, against)
+    argv = sys.argv[2:] if sys.argv[1:2] == ["perf"] else sys.argv[1:]
+    meta = {**environment(), "command": "python -m bench perf " + " ".join(argv),
+            "argv": list(sys.argv), "git_revision": git_revision(), "cpu_count": os.cpu_count(),
+            "load_average_before": list(load_before), "load_average": list(os.getloadavg())}
+    path = out or os.path.join("results", f"perf-startup-{jax.default_backend()}.json")
+    document = {"meta": meta, "startup": found}
+    write_perf_file(path, document)
+    if jax.process_index() == 0:
+        measure_startup.print_startup(found, path)
+    return document

@@ -84,6 +84,12 @@ def test_the_lean_loop_script_prints_its_timings(capsys):
     (["--optimizer", "adamm"], "did you mean 'adam'"),
     (["--seeds", "0"], "--seeds must be a positive integer"),
     (["--steps", "-5"], "--steps must be a positive integer"),
+    (["--startup", "--repeats", "0"], "--repeats must be a positive integer"),
+    (["--startup", "--levers"], "give one of --levers, --startup, not several"),
+    (["--against", "HEAD"], "--against REV goes with --startup"),
+    (["--startup", "--against", "no-such-revision"], "is not a commit of this repository"),
+    (["--scaling", "--sizes", "1,x"], "--sizes must be comma-separated positive integers"),
+    (["--sizes", "4"], "--sizes goes with --scaling"),
 ])
 def test_bad_perf_flags_are_one_line_and_exit_2(flags, expected, tmp_path, capsys):
     from bench.cli import main

@@ -1,0 +1,26 @@
+"""Where a run's start-up time goes: marks at the ends of its phases, for `perf --startup`.
+
+`mark(name)` says that the phase `name` ended now (the phase began at the previous mark, or at
+the process's start). Only when the environment asks (PHASES_VARIABLE=1, set by `python -m
+bench perf --startup` in the processes it times) does it do anything: it writes a line to
+stderr, where `python -X importtime` writes its own lines in the same order, so that the
+imports made during each phase can be told apart from the phase's own work. Otherwise it costs
+one test of a flag. A phase that comes round again (one per program) adds up under its name.
+
+This module imports nothing but the standard library: it is imported before JAX.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+PHASES_VARIABLE = "INITOPT_PHASES"
+LINE_PREFIX = "initopt-phase"  # stderr: "initopt-phase NAME UNIX_SECONDS"
+
+_report = os.environ.get(PHASES_VARIABLE) == "1"
+
+
+def mark(name: str) -> None:
+    """The phase `name` ended now."""
+    if _report:
+        os.write(2, f"{LINE_PREFIX} {name} {time.time():.6f}\n".encode())

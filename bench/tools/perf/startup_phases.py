@@ -1,0 +1,245 @@
+"""`python -m bench perf --startup`: where a small run's whole process spends its time.
+
+The run (`STARTUP_RUN`) goes in fresh processes, each with an empty compile cache of its own,
+under `python -X importtime` and with `bench.phases` reporting its marks on stderr. Each
+process's wall time, from before it is started until it has exited, is split into rows that
+add up to it:
+
+    imports, by library     the self times importtime reports, per top-level package; JAX,
+                            jaxlib, Flax, Optax and everything `import jax, flax.linen, optax`
+                            imports in a fresh process are one row (`ECOSYSTEM_ROW`)
+    each phase of the run   the time between its mark and the previous one (the first from the
+                            process's start: the interpreter), less the imports made meanwhile
+    exit                    from the last mark until the process is gone
+
+A phase that comes round again (one per program) adds up. Each row is the median over the
+repetitions; `beyond_ecosystem_seconds` is the wall time less the ecosystem's imports, the
+figure the issue sets a bound on. `cpu_seconds` (user + system, every thread) is the work: what
+runs at once on two cores (the init program compiling beside the train program) shortens the
+wall time only where a core is free, which a loaded machine hides; the load average before and
+after each process is recorded beside it. `--against REV` times the same command, the same way, in a
+checkout of the git revision REV beside this one (marks the code there lacks lump its phases
+into one row), repetitions alternating.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Iterable, Sequence
+
+from bench.phases import LINE_PREFIX, PHASES_VARIABLE
+
+STARTUP_RUN = ("run", "--task", "digits-mlp", "--optimizers", "adam", "--inits", "he_normal",
+               "--seeds", "8", "--steps", "100", "--no-plots")
+ECOSYSTEM = ("jax", "jaxlib", "flax", "optax")
+ECOSYSTEM_ROW = "imports: jax, jaxlib, flax, optax (and what they import)"
+OURS_ROW = "imports: bench, inits, optimizers"
+OURS = ("bench", "inits", "optimizers")
+UNMARKED = "(the rest: no phase marks)"  # a revision whose code has no marks
+EXIT = "exit"
+SMALL_IMPORT = 0.02  # seconds: libraries below this in every repetition share one row
+OTHER_IMPORTS = "imports: other libraries"
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+
+
+def ecosystem_modules(python: str = sys.executable) -> set[str]:
+    """The modules `import jax, flax.linen, optax` brings into a fresh process."""
+    code = ("import json, sys; before = set(sys.modules); import jax, flax.linen, optax; "
+            "print(json.dumps(sorted(set(sys.modules) - before)))")
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")})
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def library_of(module: str, ecosystem: set[str]) -> str:
+    top = module.split(".")[0]
+    if top in ECOSYSTEM or module in ecosystem:
+        return ECOSYSTEM_ROW
+    if top in OURS:
+        return OURS_ROW
+    return f"imports: {top}"
+
+
+def split_stderr(stderr: str, began: float, ended: float, ecosystem: set[str]) -> dict[str, float]:
+    """One process's rows (seconds) from its stderr: importtime's lines and the phase marks,
+    in the order they were written. `began`, `ended`: the process's start and end (time.time)."""
+    rows: dict[str, float] = {}
+    imports_since_mark, last = 0.0, began
+    for line in stderr.splitlines():
+        found = _IMPORT_LINE.match(line)
+        if found:
+            seconds = int(found.group(1)) / 1e6
+            row = library_of(found.group(4), ecosystem)
+            rows[row] = rows.get(row, 0.0) + seconds
+            imports_since_mark += seconds
+        elif line.startswith(LINE_PREFIX + " "):
+            name, stamp = line[len(LINE_PREFIX) + 1:].rsplit(" ", 1)
+            rows[name] = rows.get(name, 0.0) + float(stamp) - last - imports_since_mark
+            imports_since_mark, last = 0.0, float(stamp)
+    tail = ended - last - imports_since_mark
+    rows[EXIT if last > began else UNMARKED] = tail
+    return rows
+
+
+def _load() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def time_process(command: Sequence[str], cwd: str | None, ecosystem: set[str]) -> dict[str, Any]:
+    """One fresh `python -X importtime -m bench ...` with an empty compile cache of its own."""
+    with tempfile.TemporaryDirectory(prefix="initopt-startup-") as folder:
+        out = os.path.join(folder, "run.json")
+        argv = [sys.executable, "-X", "importtime", "-m", "bench", *command, "--out", out]
+        env = {**os.environ, PHASES_VARIABLE: "1",
+               "JAX_COMPILATION_CACHE_DIR": os.path.join(folder, "cache")}
+        env.pop("INITOPT_NO_COMPILATION_CACHE", None)
+        load_before = _load()
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        began = time.time()
+        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+        ended = time.time()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - used.ru_utime) + (after.ru_stime - used.ru_stime)
+        if done.returncode != 0:
+            tail = "\n".join(line for line in done.stderr.splitlines()
+                             if not line.startswith(("import time:", LINE_PREFIX)))[-1500:]
+            raise RuntimeError(f"`{' '.join(argv[1:])}` failed (exit {done.returncode}): {tail}")
+        rows = split_stderr(done.stderr, began, ended, ecosystem)
+        runs = json.load(open(out))["runs"]
+    return {"wall_seconds": ended - began, "cpu_seconds": cpu, "rows": rows, "load_before": load_before,
+            "load_after": _load(), "records": runs}
+
+
+def _rounded(value: float) -> float:
+    return round(value, 3)
+
+
+def small_imports(processes: Sequence[dict[str, Any]]) -> set[str]:
+    """The import rows below SMALL_IMPORT in every process: pooled as OTHER_IMPORTS."""
+    names = {name for process in processes for name in process["rows"]}
+    return {name for name in names if name.startswith("imports: ")
+            and name not in (ECOSYSTEM_ROW, OURS_ROW)
+            and all(p["rows"].get(name, 0.0) < SMALL_IMPORT for p in processes)}
+
+
+def summarize(processes: Sequence[dict[str, Any]], small: set[str] | None = None) -> dict[str, Any]:
+    """Median rows over repeated processes of one code, the `small` import rows (default:
+    `small_imports` of these processes) pooled."""
+    names: list[str] = []
+    for process in processes:
+        names += [name for name in process["rows"] if name not in names]
+    small = small_imports(processes) if small is None else small & set(names)
+    pooled = []
+    for process in processes:
+        rows = {name: value for name, value in process["rows"].items() if name not in small}
+        if small:
+            rows[OTHER_IMPORTS] = sum(process["rows"].get(name, 0.0) for name in small)
+        pooled.append(rows)
+    order = ([name for name in names if name.startswith("imports: ") and name not in small]
+             + ([OTHER_IMPORTS] if small else [])
+             + [name for name in names if not name.startswith("imports: ")])
+    first = lambda name: max(rows.get(name, 0.0) for rows in pooled)
+    order = sorted(order, key=lambda name: (not name.startswith("imports: "), name != ECOSYSTEM_ROW,
+                                            name == OTHER_IMPORTS, name == EXIT, name == UNMARKED,
+                                            -first(name) if name.startswith("imports: ") else 0))
+    median = lambda values: _rounded(statistics.median(values))
+    walls = [p["wall_seconds"] for p in processes]
+    beyond = [p["wall_seconds"] - p["rows"].get(ECOSYSTEM_ROW, 0.0) for p in processes]
+    beyond_imports = [sum(v for k, v in p["rows"].items()
+                          if k.startswith("imports: ") and k != ECOSYSTEM_ROW) for p in processes]
+    return {
+        "rows": {name: median([rows.get(name, 0.0) for rows in pooled]) for name in order},
+        "wall_seconds": median(walls),
+        # CPU time (user + system, every thread): the work, which the load moves less than the
+        # wall time; what runs at once on several cores shows in the wall time alone
+        "cpu_seconds": median([p.get("cpu_seconds", 0.0) for p in processes]),
+        "beyond_ecosystem_seconds": median(beyond),
+        "beyond_ecosystem_import_seconds": median(beyond_imports),
+        "each_wall_seconds": [_rounded(w) for w in walls],
+        "load_average": [{"before": p["load_before"], "after": p["load_after"]} for p in processes],
+    }
+
+
+def checkout(revision: str, folder: str) -> str:
+    """A detached git worktree of `revision` in `folder` (this repository's)."""
+    subprocess.run(["git", "worktree", "add", "--detach", folder, revision], check=True,
+                   capture_output=True, text=True)
+    return folder
+
+
+def same_numbers(a: Iterable[dict[str, Any]], b: Iterable[dict[str, Any]]) -> bool:
+    """Two runs' records agree on every number they measured (the runs' curves and results)."""
+    strip = lambda records: [{k: v for k, v in record.items() if "seconds" not in k}
+                             for record in records]
+    return strip(a) == strip(b)
+
+
+def startup(repeats: int = 3, against: str | None = None,
+            command: Sequence[str] = STARTUP_RUN) -> dict[str, Any]:
+    """Time `python -m bench <command>` `repeats` times in fresh processes (and, with
+    `against`, as many times in a checkout of that revision, alternating); the document."""
+    ecosystem = ecosystem_modules()
+    codes = {"this checkout": None}
+    folder = None
+    if against is not None:
+        folder = tempfile.mkdtemp(prefix="initopt-against-")
+        os.rmdir(folder)
+        codes[f"revision {against}"] = checkout(against, folder)
+    processes: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
+    try:
+        for _ in range(repeats):
+            for name, cwd in codes.items():
+                processes[name].append(time_process(command, cwd, ecosystem))
+    finally:
+        if folder is not None:
+            subprocess.run(["git", "worktree", "remove", "--force", folder], capture_output=True)
+            shutil.rmtree(folder, ignore_errors=True)
+    small = small_imports([process for found in processes.values() for process in found])
+    found = {name: summarize(found, small) for name, found in processes.items()}
+    if against is not None:
+        mine, theirs = processes["this checkout"], processes[f"revision {against}"]
+        found["same_numbers"] = all(same_numbers(mine[0]["records"], p["records"])
+                                    for p in mine[1:] + theirs)
+    return {"command": "python -m bench " + " ".join(command) + " --out TMP.json",
+            "repeats": repeats, "ecosystem": list(ECOSYSTEM), "measured": found}
+
+
+def print_startup(document: dict[str, Any], path: str) -> None:
+    from rich.table import Table
+
+    from bench.console import output_console
+
+    measured = {name: found for name, found in document["measured"].items() if name != "same_numbers"}
+    table = Table(title=f"start-up of `{document['command']}` (fresh processes, empty compile "
+                        f"cache; median of {document['repeats']}, seconds)")
+    table.add_column("row")
+    for name in measured:
+        table.add_column(name, justify="right")
+    names: list[str] = []
+    for found in measured.values():
+        names += [name for name in found["rows"] if name not in names]
+    for name in names:
+        table.add_row(name, *(f"{found['rows'][name]:.3f}" if name in found["rows"] else "-"
+                              for found in measured.values()))
+    for label, key in (("wall", "wall_seconds"), ("CPU time (user + system)", "cpu_seconds"),
+                       ("wall less the ecosystem's imports",
+                                                  "beyond_ecosystem_seconds"),
+                       ("imports beyond the ecosystem", "beyond_ecosystem_import_seconds")):
+        table.add_row(label, *(f"{found[key]:.3f}" for found in measured.values()), style="bold")
+    console = output_console()
+    console.print(table)
+    for name, found in measured.items():
+        console.print(f"{name}: load average before/after each process: " + "; ".join(
+            f"{'/'.join(map(str, p['before']))} -> {'/'.join(map(str, p['after']))}"
+            for p in found["load_average"]))
+    if "same_numbers" in document["measured"]:
+        console.print(f"every run's numbers the same in both: {document['measured']['same_numbers']}")
+    console.print(f"results: {path}")

@@ -1,0 +1,75 @@
+"""What keeps a run's start-up short without changing a number: the data keys compile for a
+few sizes only, the command line imports only what a command needs, and the run marks its
+phases for `perf --startup`.
+
+Timings are `python -m bench perf --startup`'s business; these tests check behaviour."""
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+
+from bench import runner
+from bench.phases import LINE_PREFIX
+
+HEAVY = ("jax", "scipy", "matplotlib", "pandas", "orbax", "submitit", "sklearn", "torch", "rich",
+         "optax", "flax")
+
+
+def test_data_keys_padded_to_a_power_of_two_are_each_seeds_own():
+    for n in (1, 3, 8, 9):
+        seeds = np.arange(100, 100 + n, dtype=np.uint32)
+        alone = np.stack([np.asarray(jax.random.key_data(runner.seed_keys(seed)[1])) for seed in seeds])
+        np.testing.assert_array_equal(runner.data_key_data(seeds), alone)
+
+
+def test_the_command_line_imports_nothing_heavy_for_help():
+    code = ("import sys, bench.cli\n"
+            "try:\n    bench.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_small_run_marks_its_phases_and_imports_no_plotting_saving_or_jobs(tmp_path):
+    out = tmp_path / "run.json"
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bench", "run", "--task", "spirals",
+         "--optimizers", "adam", "--inits", "he_normal", "--seeds", "1", "--selection-seeds", "1",
+         "--steps", "4", "--eval-every", "2", "--lrs", "0.01", "--no-plots", "--quiet",
+         "--out", str(out)],
+        capture_output=True, text=True, env={**os.environ, "INITOPT_PHASES": "1",
+                                             "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(out)
+    imported = {line.split("|")[-1].strip().split(".")[0]
+                for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert not imported & {"matplotlib", "pandas", "orbax", "submitit", "torch"}
+    phases = [line.split()[1:-1] for line in done.stderr.splitlines() if line.startswith(LINE_PREFIX)]
+    names = [" ".join(words) for words in phases]
+    for phase in ("init program: trace and size", "train program: compile",
+                  "train program: first call", "records, statistics and writing"):
+        assert phase in names
+    assert names.index("train program: compile") < names.index("train program: first call")
+
+
+def test_the_init_programs_compiler_options_change_no_bit():
+    from bench.tasks import TASKS
+    from inits import STRATEGIES
+
+    task = TASKS["digits-mlp"]
+    strategies = {name: STRATEGIES[name] for name in ("he_normal", "lsuv")}
+    program = runner.make_init_program(task, strategies, 32)
+    lowered = program.lower(np.asarray([0, 1001], np.uint32), task.load().x_train)
+    assert runner.INIT_COMPILER_OPTIONS["cpu"]
+    ours = runner.compile_init_program(lowered, "cpu")(np.asarray([0, 1001], np.uint32), task.load().x_train)
+    xlas = lowered.compile()(np.asarray([0, 1001], np.uint32), task.load().x_train)
+    for got, want in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(xlas)):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_an_option_this_jaxlib_does_not_know_falls_back_to_xlas_defaults(monkeypatch):
+    monkeypatch.setitem(runner.INIT_COMPILER_OPTIONS, "cpu", {"xla_no_such_option_anywhere": True})
+    lowered = jax.jit(lambda x: x + 1).lower(np.float32(1))
+    assert float(runner.compile_init_program(lowered, "cpu")(np.float32(1))) == 2.0

@@ -1,0 +1,73 @@
+"""perf --startup's accounting of a process's stderr: importtime's lines and the phase marks.
+
+The whole measurement (fresh `python -m bench run` processes) is a benchmark, not a test; here
+its arithmetic on a made-up stderr, and the marks' lines from a real process.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bench.tools.perf import startup_phases
+from bench.tools.perf.startup_phases import ECOSYSTEM_ROW, EXIT, OURS_ROW, UNMARKED
+
+STDERR = """\
+import time: self [us] | cumulative | imported package
+import time:       500 |        500 |   ml_dtypes
+import time:     1000000 |    1000500 | jax
+import time:      2000 |       2000 | bench.cli
+initopt-phase start 100.5
+import time:    300000 |     300000 | scipy.stats
+import time:    100000 |     100000 |   scipy
+initopt-phase work 103.0
+initopt-phase work 103.5
+some warning the run printed
+"""
+
+
+def test_rows_add_up_to_the_wall_time_and_split_imports_by_library():
+    rows = startup_phases.split_stderr(STDERR, began=99.0, ended=104.0, ecosystem={"ml_dtypes"})
+    assert rows[ECOSYSTEM_ROW] == pytest.approx(1.0005)
+    assert rows[OURS_ROW] == pytest.approx(0.002)
+    assert rows["imports: scipy"] == pytest.approx(0.4)
+    # a phase is the time since the previous mark less the imports made meanwhile
+    assert rows["start"] == pytest.approx(1.5 - 1.0025)
+    assert rows["work"] == pytest.approx(2.5 - 0.4 + 0.5)  # twice: added up
+    assert rows[EXIT] == pytest.approx(0.5)
+    assert sum(rows.values()) == pytest.approx(104.0 - 99.0)
+
+
+def test_a_process_without_marks_is_imports_and_the_rest():
+    lines = "\n".join(line for line in STDERR.splitlines() if "initopt-phase" not in line)
+    rows = startup_phases.split_stderr(lines, began=99.0, ended=104.0, ecosystem=set())
+    assert set(rows) == {"imports: ml_dtypes", ECOSYSTEM_ROW, OURS_ROW, "imports: scipy", UNMARKED}
+    assert sum(rows.values()) == pytest.approx(5.0)
+
+
+def test_summary_takes_medians_and_pools_small_libraries():
+    processes = [{"wall_seconds": wall, "cpu_seconds": 2 * wall, "load_before": [1, 1, 1],
+                  "load_after": [1, 1, 1],
+                  "rows": {ECOSYSTEM_ROW: 1.0, "imports: tiny": 0.001, "imports: big": 0.5,
+                           "work": wall - 1.501}} for wall in (3.0, 4.0, 9.0)]
+    found = startup_phases.summarize(processes)
+    assert list(found["rows"]) == [ECOSYSTEM_ROW, "imports: big", startup_phases.OTHER_IMPORTS, "work"]
+    assert found["wall_seconds"] == 4.0 and found["cpu_seconds"] == 8.0
+    assert found["beyond_ecosystem_seconds"] == 3.0
+    assert found["beyond_ecosystem_import_seconds"] == pytest.approx(0.501)
+
+
+def test_the_marks_reach_stderr_only_when_asked():
+    code = "from bench.phases import mark; mark('one'); mark('two')"
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert quiet.stderr == ""
+    loud = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "INITOPT_PHASES": "1"})
+    names = [line.split()[1] for line in loud.stderr.splitlines()]
+    assert names == ["one", "two"]
+
+
+def test_records_compare_on_their_numbers_not_their_seconds():
+    a = [{"seed": 0, "final_train_loss": 0.5, "compile_seconds": 1.0}]
+    assert startup_phases.same_numbers(a, [{**a[0], "compile_seconds": 2.0}])
+    assert not startup_phases.same_numbers(a, [{**a[0], "final_train_loss": 0.5000001}])
