@@ -310,36 +310,37 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
         XLA flag              --xla_cpu_multi_thread_eigen=false, whole process
     Every variant trains the same runs; each but "evaluation" and "failure tracking" gives the
     same numbers."""
-    import subprocess
     import tempfile
-    import time
 
     workload = make_workload(task, optimizer, seeds, steps)
     mesh = runs_mesh()
+    variants = lever_variants(workload, seeds, steps, tempfile.mkdtemp(prefix="perf-saves-"))
+    best = time_variants(workload, mesh, variants, steps, repeats)
+    startup = startup_seconds()
+    flags = {"default": runner_process(workload, seeds),
+             "--xla_cpu_multi_thread_eigen=false": runner_process(
+                 workload, seeds, {"XLA_FLAGS": f"--xla_force_host_platform_device_count={mesh.devices.size} "
+                                                "--xla_cpu_multi_thread_eigen=false"})}
+    found = {"variants": best, "startup_seconds": startup, "whole_process": flags,
+             "grid": f"{len(variants['grid: shared permutations'][0])} runs: {max(1, seeds // 8)} seeds x 8 "
+                     "learning rates", "plain": f"{seeds} seeds"}
+    path = out or os.path.join("results", f"perf-levers-{jax.default_backend()}.json")
+    write_perf_file(path, {"meta": _meta(workload, None), "levers": found})
+    if jax.process_index() == 0:
+        _print_levers(best, variants, startup, flags, path,
+                      f"levers, {task} {optimizer}, {steps} steps (best of {repeats}, side by side)")
+    return found
+
+
+APART = "apart"  # a variant's option: its selection seeds' runs and the rest as two programs
+
+
+def lever_variants(workload: Workload, seeds: int, steps: int, saves: str) -> dict[str, tuple[list, dict]]:
+    """name -> (runs, `train_runs` options) of every lever `levers` measures."""
     grid = runner.grid([INIT], list(workload.seeds[:max(1, seeds // 8)]),
                        [workload.lr * factor for factor in (0.25, 0.5, 1, 2, 4, 8, 16, 32)])
     plain = grid_runs(workload, workload.seeds)
-
-    selection = set(workload.seeds[:4])  # as a suite's 4 selection seeds beside its evaluation seeds
-    saves = tempfile.mkdtemp(prefix="perf-saves-")
-
-    def timed(runs, **options):
-        options.setdefault("eval_every", workload.eval_every)
-        began = time.perf_counter()
-        _, timing = runner.train_runs(workload.task, workload.dataset, workload.spec,
-                                      runs, workload.initialized,
-                                      steps=steps, batch_size=workload.batch_size, mesh=mesh,
-                                      **options)
-        return {"run_seconds": timing.run_seconds, "compile_seconds": timing.compile_seconds,
-                "calls": timing.calls, "wall_seconds": time.perf_counter() - began}
-
-    def apart(runs, **options):
-        """The selection seeds' runs and the evaluation seeds' as two programs, one after the other."""
-        first = timed([run for run in runs if run.seed in selection], **options)
-        second = timed([run for run in runs if run.seed not in selection], **options)
-        return {key: first[key] + second[key] for key in first}
-
-    variants = {
+    return {
         "grid: shared permutations": (grid, {}),
         "grid: one permutation per run": (grid, {"share_permutations": False}),
         "calls of ~1 s (default)": (plain, {}),
@@ -355,56 +356,79 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
         "no parameter checks": (plain, {"watch": runner.Watch(params=False)}),
         "no failure tracking": (plain, {"watch": runner.Watch(False, False, False)}),
         "phases in one program": (plain, {}),
-        "phases apart (two programs: 4 runs, then the rest)": (plain, {"apart": True}),
+        "phases apart (two programs: 4 runs, then the rest)": (plain, {APART: True}),
         "saves every 5 s": (plain, {"checkpoint": saves, "checkpoint_seconds": 5.0}),
     }
+
+
+def time_variants(workload: Workload, mesh, variants: dict, steps: int, repeats: int) -> dict[str, dict]:
+    """Each variant's best of `repeats` (interleaved, side by side): run, compile and wall seconds,
+    calls, seed-steps per second."""
+    import time
+
+    selection = set(workload.seeds[:4])  # as a suite's 4 selection seeds beside its evaluation seeds
+
+    def timed(runs, **options):
+        options.setdefault("eval_every", workload.eval_every)
+        began = time.perf_counter()
+        _, timing = runner.train_runs(workload.task, workload.dataset, workload.spec,
+                                      runs, workload.initialized,
+                                      steps=steps, batch_size=workload.batch_size, mesh=mesh,
+                                      **options)
+        return {"run_seconds": timing.run_seconds, "compile_seconds": timing.compile_seconds,
+                "calls": timing.calls, "wall_seconds": time.perf_counter() - began}
+
+    def apart(runs, **options):
+        first = timed([run for run in runs if run.seed in selection], **options)
+        second = timed([run for run in runs if run.seed not in selection], **options)
+        return {key: first[key] + second[key] for key in first}
+
     best: dict[str, dict[str, Any]] = {}
     for _ in range(repeats):
         for name, (runs, options) in variants.items():
             options = dict(options)
-            found = apart(runs, **options) if options.pop("apart", False) else timed(runs, **options)
+            found = apart(runs, **options) if options.pop(APART, False) else timed(runs, **options)
             if name not in best or found["run_seconds"] < best[name]["run_seconds"]:
                 best[name] = found
     for name, found in best.items():
         found["seed_steps_per_second"] = len(variants[name][0]) * steps / found["run_seconds"]
+    return best
 
-    def fresh(code: str, env: dict[str, str] | None = None) -> float:
+
+def startup_seconds() -> dict[str, float]:
+    """Fresh processes: python alone, the run's modules, and each library's import."""
+    import subprocess
+    import time
+
+    def fresh(code: str) -> float:
         began = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], env={**os.environ, **(env or {})}, check=True,
-                       capture_output=True)
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
         return time.perf_counter() - began
 
     run_modules = ("import bench.cli, bench.suite.execute, bench.runner, bench.records.summary, "
                    "bench.tasks, bench.results.files")
-    startup = {"python": fresh("pass"), "the run's modules": fresh(run_modules),
-               **{library: fresh(f"import {library}") for library in
-                  ("jax", "flax.linen", "optax", "scipy.stats", "sklearn.datasets", "matplotlib.pyplot")}}
-    flags = {"default": runner_process(workload, seeds),
-             "--xla_cpu_multi_thread_eigen=false": runner_process(
-                 workload, seeds, {"XLA_FLAGS": f"--xla_force_host_platform_device_count={mesh.devices.size} "
-                                                "--xla_cpu_multi_thread_eigen=false"})}
-    found = {"variants": best, "startup_seconds": startup, "whole_process": flags,
-             "grid": f"{len(grid)} runs: {max(1, seeds // 8)} seeds x 8 learning rates", "plain": f"{seeds} seeds"}
-    path = out or os.path.join("results", f"perf-levers-{jax.default_backend()}.json")
-    write_perf_file(path, {"meta": _meta(workload, None), "levers": found})
-    if jax.process_index() == 0:
-        from rich.table import Table
+    return {"python": fresh("pass"), "the run's modules": fresh(run_modules),
+            **{library: fresh(f"import {library}") for library in
+               ("jax", "flax.linen", "optax", "scipy.stats", "sklearn.datasets", "matplotlib.pyplot")}}
 
-        from bench.console import output_console
 
-        table = Table(title=f"levers, {task} {optimizer}, {steps} steps (best of {repeats}, side by side)")
-        for column in ("variant", "runs", "seed-steps/s", "run s", "calls"):
-            table.add_column(column, justify="left" if column == "variant" else "right")
-        for name, row in best.items():
-            table.add_row(name, str(len(variants[name][0])), f"{row['seed_steps_per_second']:,.0f}",
-                          f"{row['run_seconds']:.2f}", str(row["calls"]))
-        console = output_console()
-        console.print(table)
-        console.print("start-up, fresh process (s): " + ", ".join(f"{k} {v:.2f}" for k, v in startup.items()))
-        console.print("whole process (s): " + ", ".join(
-            f"{k} {v.get('wall_seconds', 'failed')}" for k, v in flags.items()))
-        console.print(f"results: {path}")
-    return found
+def _print_levers(best: dict, variants: dict, startup: dict, flags: dict, path: str, title: str) -> None:
+    from rich.table import Table
+
+    from bench.console import output_console
+
+    table = Table(title=title)
+    for column in ("variant", "runs", "seed-steps/s", "run s", "calls"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for name, row in best.items():
+        table.add_row(name, str(len(variants[name][0])), f"{row['seed_steps_per_second']:,.0f}",
+                      f"{row['run_seconds']:.2f}", str(row["calls"]))
+    console = output_console()
+    console.print(table)
+    console.print("start-up, fresh process (s): " + ", ".join(f"{k} {v:.2f}" for k, v in startup.items()))
+    console.print("whole process (s): " + ", ".join(
+        f"{k} {v.get('wall_seconds', 'failed')}" for k, v in flags.items()))
+    console.print(f"results: {path}")
 
 
 def scaling(task: str = "digits-mlp", optimizer: str = "adam", steps: int = SCALING_STEPS,
