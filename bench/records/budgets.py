@@ -153,7 +153,7 @@ def _tau_interval(a: np.ndarray, b: np.ndarray, resamples: int, seed: int) -> li
     def statistic(index):
         index = np.asarray(index, dtype=int)
         value = _tau(a[:, index].mean(axis=1), b[:, index].mean(axis=1))
-        return np.nan if value is None else value
+        return 0.0 if value is None else value  # a resample where one side ties throughout: no order
 
     with quiet_numerics():
         found = stats.bootstrap((np.arange(a.shape[1]),), statistic, vectorized=False,
@@ -172,7 +172,7 @@ def agreement_line(entry: dict[str, Any]) -> str:
     if interval is not None:
         shown += f" [95% CI {interval[0]:+.2f}, {interval[1]:+.2f}; bootstrap over {entry['n_seeds']} seeds]"
     else:
-        shown += f" (no interval: {entry['n_seeds']} seeds)"
+        shown += f" (no interval: {entry['n_seeds']} seed(s), fewer than 3)"
     leaders = ["/".join(leader) for leader in entry["leaders"]]
     same = "the same leader" if leaders[0] == leaders[1] else f"the leader changes: {leaders[0]} -> {leaders[1]}"
     verdict = ("too few seeds to say whether the ranking holds" if interval is None else
