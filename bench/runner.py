@@ -330,11 +330,12 @@ class Window(NamedTuple):
     new_period: jax.Array  # the call starts an evaluation period: reset its accumulators
     evaluate: jax.Array  # the call ends a period: evaluate on the validation set
     test: jax.Array  # the call ends training: evaluate on the test set too
+    orders_epoch: jax.Array  # the first epoch whose permutation `orders` holds
 
     @staticmethod
     def of(vector: jax.Array) -> "Window":
-        first, n, new, evaluate, test = (vector[i] for i in range(5))
-        return Window(first, n, new > 0, evaluate > 0, test > 0)
+        first, n, new, evaluate, test, orders_epoch = (vector[i] for i in range(6))
+        return Window(first, n, new > 0, evaluate > 0, test > 0, orders_epoch)
 
 
 class CallMetrics(NamedTuple):
@@ -449,9 +450,10 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
 
     init_state(variables, inputs) makes the run's optimizer state from its initial variables.
     train(state, inputs, orders, window, data) trains `window.n_steps` steps and, when the
-    window says so, evaluates; `orders` holds the current epoch's permutation of the training
-    set for each distinct seed of the device (the run's row is `inputs.seed_slot`; unused
-    full-batch). Everything that changes between calls is traced, so one compile serves every
+    window says so, evaluates; `orders` holds the permutations of the training set of
+    `orders_epochs(...)` consecutive epochs from `window.orders_epoch`, for each distinct seed of
+    the device (the run's row is `inputs.seed_slot`; unused full-batch), so that a call may
+    cross epochs. Everything that changes between calls is traced, so one compile serves every
     call. `make_train_program` composes vmap, shard_map and jit over them, in one place.
     `constants`: the configuration as Python numbers, for a factory that cannot take traced
     values (every run of the program then shares it, and the traced ones are ignored).
@@ -475,13 +477,14 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
         logits, model_state = apply_model(model, params, model_state, x, train=True)
         return loss_of(logits, y), model_state
 
-    def batch_of(count, inputs: RunInputs, data_key, orders, data):
+    def batch_of(count, inputs: RunInputs, data_key, orders, orders_epoch, data):
         if spec.full_batch:
             x, y = data["x_train"], data["y_train"]
         else:
             steps_per_epoch = max(data["x_train"].shape[0] // batch_size, 1)
             offset = (count % steps_per_epoch) * batch_size
-            index = jax.lax.dynamic_slice(orders, (inputs.seed_slot, offset), (1, batch_size))[0]
+            epoch = count // steps_per_epoch - orders_epoch  # its row among the epochs `orders` holds
+            index = jax.lax.dynamic_slice(orders, (inputs.seed_slot, epoch, offset), (1, 1, batch_size))[0, 0]
             x, y = data["x_train"][index], data["y_train"][index]
         if augment is not None:
             x = augment(augment_key(data_key, count), x)
@@ -499,7 +502,7 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
 
         def step(i, state: TrainState) -> TrainState:
             count = window.first_step + i
-            x, y = batch_of(count, inputs, data_key, orders, data)
+            x, y = batch_of(count, inputs, data_key, orders, window.orders_epoch, data)
             (loss, model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(
                 state.params, state.model_state, x, y)
             updates, opt_state = tx.update(grads, state.opt_state, state.params)
@@ -577,6 +580,18 @@ def _map_in_groups(train, width: int | None):
     return grouped
 
 
+ORDERS_STEPS = 64  # a call may cross epochs up to about this many steps (one order per epoch)
+MAX_ORDERS_EPOCHS = 16
+
+
+def orders_epochs(steps_per_epoch: int) -> int:
+    """How many epochs' permutations one call holds: enough that a call of ORDERS_STEPS steps
+    (an evaluation period, usually) need not stop at an epoch's end, at most MAX_ORDERS_EPOCHS.
+    Calls once broke at every epoch: 74 calls of about 7 steps for 500 steps of digits-mlp,
+    each paying its launch and its buffers (`perf --levers`, "calls of ...")."""
+    return max(1, min(MAX_ORDERS_EPOCHS, -(-ORDERS_STEPS // max(steps_per_epoch, 1))))
+
+
 def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: Mesh,
                        vmap_width: int | None | str = "auto", schedule_steps: int | None = None,
                        constants: Mapping[str, float] | None = None, watch: Watch = WATCH_ALL):
@@ -585,7 +600,8 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
 
     Each device trains its own runs (shard_map: no communication), in vmapped groups of
     `vmap_width` ("auto": `default_vmap_width` of the mesh's platform; None: all at once).
-    `orders(order_keys, epoch, n_train)` computes each device's epoch permutations.
+    `orders(order_keys, epoch, n_train, epochs)` computes each device's permutations of
+    `epochs` consecutive epochs from `epoch`.
     """
     init_state, train = make_train(task, spec, batch_size, schedule_steps=schedule_steps,
                                    constants=constants, watch=watch)
@@ -602,9 +618,9 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
                         out_shardings=(runs, runs), donate_argnums=0)
     init_state_jit = jax.jit(jax.vmap(init_state), out_shardings=runs)
     orders_jit = jax.jit(
-        lambda keys, epoch, n_train: jax.vmap(
-            lambda key: epoch_order(jax.random.wrap_key_data(key), epoch, n_train))(keys),
-        static_argnums=2, in_shardings=(runs, everywhere), out_shardings=runs)
+        lambda keys, epoch, n_train, epochs: jax.vmap(lambda key: jax.vmap(
+            lambda e: epoch_order(jax.random.wrap_key_data(key), e, n_train))(epoch + jnp.arange(epochs)))(keys),
+        static_argnums=(2, 3), in_shardings=(runs, everywhere), out_shardings=runs)
     return init_state_jit, train_jit, orders_jit
 
 
@@ -737,6 +753,7 @@ class TrainProgram:
         self.n_devices = mesh.devices.size
         self.n_train = dataset.x_train.shape[0]
         self.steps_per_epoch = None if spec.full_batch else max(self.n_train // batch_size, 1)
+        self.epochs_per_call = None if spec.full_batch else orders_epochs(self.steps_per_epoch)
         self.init_state, self.train, self.orders_of = make_train_program(
             task, spec, batch_size, mesh, vmap_width, schedule_steps, constants, watch)
         self.data = device_data(dataset, mesh)
@@ -786,10 +803,11 @@ class TrainProgram:
         mark("train program: inputs")
         state = self.init_state(variables, inputs)
         mark("train program: initial state")
-        orders = order_keys if self.spec.full_batch else self.orders_of(order_keys, 0, self.n_train)
+        orders = (order_keys if self.spec.full_batch
+                  else self.orders_of(order_keys, 0, self.n_train, self.epochs_per_call))
         mark("train program: epoch orders")
         began = time.perf_counter()
-        lowered = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1), self.data)
+        lowered = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1, 0), self.data)
         mark("train program: trace")
         self.compiled = lowered.compile()
         self.compile_seconds += time.perf_counter() - began
@@ -823,11 +841,11 @@ class TrainProgram:
                 period_start = step // eval_every * eval_every
                 period_end = min(period_start + eval_every, steps)
                 limit = period_end
-                if self.steps_per_epoch is not None:
-                    if step // self.steps_per_epoch != epoch:
+                if self.steps_per_epoch is not None:  # orders of epochs [epoch, epoch + epochs_per_call)
+                    if epoch is None or not epoch <= step // self.steps_per_epoch < epoch + self.epochs_per_call:
                         epoch = step // self.steps_per_epoch
-                        orders = self.orders_of(order_keys, epoch, self.n_train)
-                    limit = min(limit, (epoch + 1) * self.steps_per_epoch)
+                        orders = self.orders_of(order_keys, epoch, self.n_train, self.epochs_per_call)
+                    limit = min(limit, (epoch + self.epochs_per_call) * self.steps_per_epoch)
                 n = limit - step
                 # The first call of a program trains one step to measure it; then each call is
                 # sized to take about call_seconds.
@@ -842,7 +860,8 @@ class TrainProgram:
                 in_flight = None
                 state, metrics = self.compiled(
                     state, inputs, orders,
-                    self._window(step, n, step == period_start, ends, test and period_end == steps and ends),
+                    self._window(step, n, step == period_start, ends, test and period_end == steps and ends,
+                                 epoch or 0),
                     self.data)
                 # dispatched: its inputs are donated, so from here the call's own outputs are the
                 # only state there is (an interrupt below still counts them: `in_flight`)
