@@ -588,7 +588,7 @@ def orders_epochs(steps_per_epoch: int) -> int:
     """How many epochs' permutations one call holds: enough that a call of ORDERS_STEPS steps
     (an evaluation period, usually) need not stop at an epoch's end, at most MAX_ORDERS_EPOCHS.
     Calls once broke at every epoch: 74 calls of about 7 steps for 500 steps of digits-mlp,
-    each paying its launch and its buffers (`perf --levers`, "calls of ...")."""
+    each paying its launch and its buffers; now 43 (docs/performance.md)."""
     return max(1, min(MAX_ORDERS_EPOCHS, -(-ORDERS_STEPS // max(steps_per_epoch, 1))))
 
 

@@ -105,6 +105,39 @@ def decay_effect(root: Path) -> str:
     return sentences(_load(root, "default.json"), _load(root, "default-constant.json")) + "\n"
 
 
+def perf_headline(root: Path) -> str:
+    """The committed `python -m bench perf` run (results/perf-cpu.json): its date, load and
+    matmul rate, every strategy's row, and the headline ratios against the lean loop."""
+    import json
+
+    document = json.loads((root / "results" / "perf-cpu.json").read_text(encoding="utf-8"))
+    meta, rows = document["meta"], document["rows"]
+    whole = document.get("whole_process") or {}
+    matmul = (meta.get("matmul") or {}).get("gflops")
+    load = meta.get("load_average_before") or meta.get("load_average") or [None]
+    when = (meta.get("measured_at") or "")[:10] or "undated"
+    lines = [f"Measured {when} on {meta.get('cpu_model') or meta.get('device_kind')}, "
+             f"{meta.get('device_count')} devices, load {load[0]:.1f} before the run"
+             + (f", a 2048² f32 matmul at {matmul:.0f} GFLOP/s" if matmul else "") + ":", "",
+             "| strategy | seeds | seed-steps/s | x lean loop | compile s | run s | GFLOP/s | % matmul |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        share = row.get("matmul_fraction")
+        lines.append(f"| {row['strategy']} | {row['seeds']} | {row['seed_steps_per_second']:,.0f} | "
+                     f"{row['vs_lean_loop']:.2f} | {row.get('compile_seconds') or 0:.2f} | {row['run_seconds']:.2f} | "
+                     f"{row.get('gflops') or 0:.1f} | {'-' if share is None else f'{100 * share:.0f}%'} |")
+    runner_row = next((row for row in rows if row["strategy"] == "runner"), None)
+    if runner_row and whole.get("runner") and whole.get("lean_loop"):
+        share = runner_row.get("matmul_fraction")
+        lines += ["", f"**Headline, 256 seeds x 500 steps of Adam on digits-mlp:** "
+                      f"**{runner_row['vs_lean_loop']:.2f}x run-only** against the lean loop (the same process) and "
+                      f"**{whole['runner_vs_lean_loop']:.2f}x whole process** (runner "
+                      f"{whole['runner']['wall_seconds']:.1f} s, lean loop {whole['lean_loop']['wall_seconds']:.1f} s, "
+                      f"each a fresh process with an empty compile cache)"
+                      + (f"; the runner trains at **{100 * share:.0f}% of the matmul rate**." if share else ".")]
+    return "\n".join(lines) + "\n\n"
+
+
 def diagnose_tables(root: Path) -> str:
     """diagnose's two tables, as it printed them, from the committed diagnose JSON."""
     import json
@@ -165,7 +198,7 @@ def mup_table(root: Path) -> str:
 EXCERPTS: dict[str, Callable[[Path], str]] = {
     "default-run": default_run, "tune-run": tune_run, "mnist1d-table": mnist1d_table,
     "mup-table": mup_table, "default-table": default_table, "diagnose-tables": diagnose_tables,
-    "commands": commands_table, "decay-effect": decay_effect,
+    "commands": commands_table, "decay-effect": decay_effect, "perf-headline": perf_headline,
 }
 
 

@@ -168,8 +168,11 @@ def _print_table(table, caption: str, title: str) -> None:
 
 
 def _meta(workload: Workload, matmul: float | None) -> dict[str, Any]:
+    import datetime
+
     argv = sys.argv[2:] if sys.argv[1:2] == ["perf"] else sys.argv[1:]
     return {**environment(), "command": "python -m bench perf " + " ".join(argv),
+            "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "argv": list(sys.argv), "load_average": list(os.getloadavg()),
             "cpu_count": os.cpu_count(), "task": workload.task.name,
             "optimizer": workload.optimizer, "lr": workload.lr, "init": INIT,
