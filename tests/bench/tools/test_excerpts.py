@@ -22,6 +22,7 @@ def copy(tmp_path):
     shutil.copytree(os.path.join(ROOT, "docs"), tmp_path / "docs", ignore=shutil.ignore_patterns("_build", "*.py"))
     shutil.copytree(os.path.join(ROOT, "results", "reference"), tmp_path / "results" / "reference",
                     ignore=shutil.ignore_patterns("*.png"))
+    shutil.copy(os.path.join(ROOT, "results", "perf-cpu.json"), tmp_path / "results" / "perf-cpu.json")
     return tmp_path / "README.md"
 
 
