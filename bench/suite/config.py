@@ -262,12 +262,17 @@ class Config:
 
     def candidates(self, optimizer: str) -> tuple[dict[str, float], ...]:
         """The optimizer's configurations, in trial order (trial i is candidates[i]): with
-        several budgets, each configuration at each budget (the budgets outermost)."""
+        several budgets, each configuration at each budget (the budgets outermost). An optimizer
+        that makes its own schedule (`decays` False: schedule-free), where a configuration
+        decays the rate, warms up and then holds the peak: its final fraction is 1."""
         if self.search is not None and optimizer in self.search:
             found = self.search[optimizer]
         else:
-            found = tuple({"learning_rate": float(lr), **self.schedule_values(optimizer)}
+            found = tuple({"learning_rate": float(lr), **self.schedule_values()}
                           for lr in self.learning_rates[optimizer])
+        if not getattr(self.optimizer_spec(optimizer), "decays", True):
+            found = tuple({**candidate, "final_fraction": 1.0} if "schedule" in candidate else candidate
+                          for candidate in found)
         if not self.budgets:
             return found
         from bench.runner import BUDGET
@@ -286,19 +291,16 @@ class Config:
         """How many configurations each budget chooses among."""
         return len(self.candidates(optimizer)) // len(self.budgets or (1,))
 
-    def schedule_values(self, optimizer: str | None = None) -> dict[str, float]:
+    def schedule_values(self) -> dict[str, float]:
         """The per-run values of the learning-rate schedule (none for a constant rate): traced
-        like every hyperparameter, part of each configuration and of its program's key. An
-        optimizer that makes its own schedule (`decays` False: schedule-free) warms up, then
-        holds the peak (its final fraction is 1)."""
+        like every hyperparameter, part of each configuration and of its program's key."""
         if self.schedule == "constant":
             return {}
         from bench.runner import SCHEDULES
 
-        holds = optimizer is not None and not getattr(self.optimizer_spec(optimizer), "decays", True)
         return {"schedule": float(SCHEDULES.index(self.schedule)),
                 "warmup_fraction": float(self.warmup_fraction),
-                "final_fraction": 1.0 if holds else float(self.final_fraction)}
+                "final_fraction": float(self.final_fraction)}
 
     def as_json(self) -> dict[str, Any]:
         first = self.tasks[0]

@@ -253,9 +253,6 @@ def tune(task: Any, optimizers: Any, budget: int, selection_seeds: int = 2, *,
                              f"to tune (see `python -m bench list`)")
         spaces[optimizer] = {name: list(dimension) for name, dimension in space.items()}
         candidates[optimizer] = search.sample(space, budget, schedule=schedule)
-        if schedule != "constant" and not getattr(config.optimizer_spec(optimizer), "decays", True):
-            # schedule-free makes its own schedule: its warm-up, then it holds the peak
-            candidates[optimizer] = tuple({**trial, "final_fraction": 1.0} for trial in candidates[optimizer])
     config = dataclasses.replace(config, search=candidates, search_space=spaces, schedule=schedule)
     return run_suite(config, out, argv=argv or ["bench.tune"], progress=progress, executor=executor,
                      checkpoint_minutes=checkpoint_minutes)

@@ -42,6 +42,12 @@ def test_the_comparison_suites_decay_and_default_constant_does_not():
         assert config.candidates("adam")[0]["final_fraction"] == 0.0
         # schedule-free makes its own schedule: it warms up, then holds the peak
         assert config.candidates("schedule_free_adamw")[0]["final_fraction"] == 1.0
+    # tune's searched trials too: the same rule, in the one place that makes candidates
+    import dataclasses
+
+    searched = dataclasses.replace(config, search={"schedule_free_adamw": (
+        {"learning_rate": 0.01, "schedule": 1.0, "warmup_fraction": 0.1, "final_fraction": 0.0},)})
+    assert searched.candidates("schedule_free_adamw")[0]["final_fraction"] == 1.0
     constant = resolve("default-constant", task="spirals", optimizers="adam", inits="he_normal")
     assert constant.schedule == "constant" and set(constant.candidates("adam")[0]) == {"learning_rate", "budget"}
 
