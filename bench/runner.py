@@ -246,7 +246,8 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
         padded = global_array(np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.uint32)]),
                               replicated(mesh))
         if compiled is None:  # every chunk has the same size: one compile
-            compiled = compile_init_program(program.lower(padded, x_train), mesh.devices.flat[0].platform)
+            compiled = compile_init_program(program.lower(padded, x_train), mesh.devices.flat[0].platform,
+                                            strategies)
         out = to_host(compiled(padded, x_train))
         chunks.append(jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out))
     variables = jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=1), *chunks)
@@ -262,25 +263,41 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
     return Initialized(variables, tuple(strategies), seeds, multipliers)
 
 
-# XLA:CPU compiled digits-mlp's he_normal init program in half the time with its XNNPACK path
-# off, alone on one device (3.5 s against 7.6 s, three alternations, the 2-core machine loaded);
-# in a whole run (`perf --startup`) its phase took 3.4 s against 3.8 s. The variables come out
-# bit for bit the same (every task here that needs no download, every init, seeds 0-3 and
-# 1000-1007: tests/bench/test_start_up.py keeps two). The train programs keep XLA's defaults.
-INIT_COMPILER_OPTIONS = {"cpu": {"xla_cpu_use_xnnpack": False}}
+# Programs that run once per chunk or once per epoch (the init program, the epoch orders)
+# compile with XLA:CPU's LLVM at -O1 and its XNNPACK path off: their compile, not their run, is
+# what they cost. digits-mlp's he_normal init program for 256 seeds compiled in 0.44 s against
+# 2.0 s at XLA's defaults, its 8 epochs of orders in 0.35 s against 0.94 s (docs/performance.md).
+# Integer work (keys, permutations) and the data-independent inits come out bit for bit the
+# same at either level (every task, every init, seeds 0-3 and 1000-1007); an init program that
+# runs the model (a strategy with a post_init: LSUV, data-dependent scaling) keeps XLA's
+# optimization level, since -O1 rounds ResNet-20's forward pass differently.
+OPTIMIZATION_LEVEL = "xla_backend_optimization_level"
+QUICK_COMPILER_OPTIONS = {"cpu": {"xla_cpu_use_xnnpack": False, OPTIMIZATION_LEVEL: 1}}
 
 
-def compile_init_program(lowered, platform: str):
-    """The lowered init program compiled with INIT_COMPILER_OPTIONS of `platform` (XLA's
-    defaults where the platform has none, or where this jaxlib does not know the option)."""
-    options = INIT_COMPILER_OPTIONS.get(platform)
-    if options:
-        try:
-            return lowered.compile(compiler_options=options)
-        except jax.errors.JaxRuntimeError as error:
-            if "No such compile option" not in str(error):
-                raise
-    return lowered.compile()
+@functools.cache
+def quick_compiler_options(platform: str) -> dict[str, Any] | None:
+    """QUICK_COMPILER_OPTIONS of `platform` where this jaxlib knows them, else None (XLA's
+    defaults): tried once on a program of one addition."""
+    options = QUICK_COMPILER_OPTIONS.get(platform)
+    if not options:
+        return None
+    try:
+        jax.jit(lambda x: x + 1).lower(np.float32(1)).compile(compiler_options=options)
+    except jax.errors.JaxRuntimeError as error:
+        if "No such compile option" not in str(error):
+            raise
+        return None
+    return dict(options)
+
+
+def compile_init_program(lowered, platform: str, strategies: Mapping[str, Strategy] = {}):
+    """The lowered init program compiled with `quick_compiler_options` of `platform`, at XLA's
+    optimization level where one of `strategies` runs the model (has a post_init)."""
+    options = quick_compiler_options(platform)
+    if options and any(strategy.post_init is not None for strategy in strategies.values()):
+        options = {name: value for name, value in options.items() if name != OPTIMIZATION_LEVEL}
+    return lowered.compile(compiler_options=options) if options else lowered.compile()
 
 
 def init_params(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
@@ -330,12 +347,11 @@ class Window(NamedTuple):
     new_period: jax.Array  # the call starts an evaluation period: reset its accumulators
     evaluate: jax.Array  # the call ends a period: evaluate on the validation set
     test: jax.Array  # the call ends training: evaluate on the test set too
-    orders_epoch: jax.Array  # the first epoch whose permutation `orders` holds
 
     @staticmethod
     def of(vector: jax.Array) -> "Window":
-        first, n, new, evaluate, test, orders_epoch = (vector[i] for i in range(6))
-        return Window(first, n, new > 0, evaluate > 0, test > 0, orders_epoch)
+        first, n, new, evaluate, test = (vector[i] for i in range(5))
+        return Window(first, n, new > 0, evaluate > 0, test > 0)
 
 
 class CallMetrics(NamedTuple):
@@ -451,9 +467,9 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
     init_state(variables, inputs) makes the run's optimizer state from its initial variables.
     train(state, inputs, orders, window, data) trains `window.n_steps` steps and, when the
     window says so, evaluates; `orders` holds the permutations of the training set of
-    `orders_epochs(...)` consecutive epochs from `window.orders_epoch`, for each distinct seed of
-    the device (the run's row is `inputs.seed_slot`; unused full-batch), so that a call may
-    cross epochs. Everything that changes between calls is traced, so one compile serves every
+    the last `orders_epochs(...)` epochs, epoch e in row e % that count (`TrainProgram.run` fills
+    each epoch's row before a call reaches it), for each distinct seed of the device (the run's
+    row is `inputs.seed_slot`; unused full-batch), so that a call may cross epochs. Everything that changes between calls is traced, so one compile serves every
     call. `make_train_program` composes vmap, shard_map and jit over them, in one place.
     `constants`: the configuration as Python numbers, for a factory that cannot take traced
     values (every run of the program then shares it, and the traced ones are ignored).
@@ -477,14 +493,14 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
         logits, model_state = apply_model(model, params, model_state, x, train=True)
         return loss_of(logits, y), model_state
 
-    def batch_of(count, inputs: RunInputs, data_key, orders, orders_epoch, data):
+    def batch_of(count, inputs: RunInputs, data_key, orders, data):
         if spec.full_batch:
             x, y = data["x_train"], data["y_train"]
         else:
             steps_per_epoch = max(data["x_train"].shape[0] // batch_size, 1)
             offset = (count % steps_per_epoch) * batch_size
-            epoch = count // steps_per_epoch - orders_epoch  # its row among the epochs `orders` holds
-            index = jax.lax.dynamic_slice(orders, (inputs.seed_slot, epoch, offset), (1, 1, batch_size))[0, 0]
+            row = count // steps_per_epoch % orders.shape[1]  # the epoch's row of the ring
+            index = jax.lax.dynamic_slice(orders, (inputs.seed_slot, row, offset), (1, 1, batch_size))[0, 0]
             x, y = data["x_train"][index], data["y_train"][index]
         if augment is not None:
             x = augment(augment_key(data_key, count), x)
@@ -502,7 +518,7 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
 
         def step(i, state: TrainState) -> TrainState:
             count = window.first_step + i
-            x, y = batch_of(count, inputs, data_key, orders, window.orders_epoch, data)
+            x, y = batch_of(count, inputs, data_key, orders, data)
             (loss, model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(
                 state.params, state.model_state, x, y)
             updates, opt_state = tx.update(grads, state.opt_state, state.params)
@@ -585,10 +601,10 @@ MAX_ORDERS_EPOCHS = 16
 
 
 def orders_epochs(steps_per_epoch: int) -> int:
-    """How many epochs' permutations one call holds: enough that a call of ORDERS_STEPS steps
-    (an evaluation period, usually) need not stop at an epoch's end, at most MAX_ORDERS_EPOCHS.
-    Calls once broke at every epoch: 74 calls of about 7 steps for 500 steps of digits-mlp,
-    each paying its launch and its buffers; now 43 (docs/performance.md)."""
+    """How many epochs' permutations the ring of orders holds: enough that a call of
+    ORDERS_STEPS steps (an evaluation period, usually) need not stop at an epoch's end, at most
+    MAX_ORDERS_EPOCHS. Calls once broke at every epoch: 74 calls of about 7 steps for 500 steps
+    of digits-mlp, each paying its launch and its buffers (docs/performance.md)."""
     return max(1, min(MAX_ORDERS_EPOCHS, -(-ORDERS_STEPS // max(steps_per_epoch, 1))))
 
 
@@ -600,8 +616,8 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
 
     Each device trains its own runs (shard_map: no communication), in vmapped groups of
     `vmap_width` ("auto": `default_vmap_width` of the mesh's platform; None: all at once).
-    `orders(order_keys, epoch, n_train, epochs)` computes each device's permutations of
-    `epochs` consecutive epochs from `epoch`.
+    `fill_orders(ring, order_keys, epoch)` writes each device's permutations of `epoch` into row
+    `epoch % ring.shape[1]` of the ring of orders (donated: in place).
     """
     init_state, train = make_train(task, spec, batch_size, schedule_steps=schedule_steps,
                                    constants=constants, watch=watch)
@@ -617,11 +633,16 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
     train_jit = jax.jit(local_train, in_shardings=(runs, runs, runs, everywhere, everywhere),
                         out_shardings=(runs, runs), donate_argnums=0)
     init_state_jit = jax.jit(jax.vmap(init_state), out_shardings=runs)
-    orders_jit = jax.jit(
-        lambda keys, epoch, n_train, epochs: jax.vmap(lambda key: jax.vmap(
-            lambda e: epoch_order(jax.random.wrap_key_data(key), e, n_train))(epoch + jnp.arange(epochs)))(keys),
-        static_argnums=(2, 3), in_shardings=(runs, everywhere), out_shardings=runs)
-    return init_state_jit, train_jit, orders_jit
+
+    def fill_orders(ring, keys, epoch):
+        orders = jax.vmap(lambda key: epoch_order(jax.random.wrap_key_data(key), epoch, ring.shape[2]))(keys)
+        return jax.lax.dynamic_update_slice_in_dim(ring, orders[:, None].astype(ring.dtype),
+                                                   epoch % ring.shape[1], axis=1)
+
+    fill_orders_jit = jax.jit(fill_orders, in_shardings=(runs, runs, everywhere), out_shardings=runs,
+                              donate_argnums=0,
+                              compiler_options=quick_compiler_options(mesh.devices.flat[0].platform))
+    return init_state_jit, train_jit, fill_orders_jit
 
 
 # ---------------------------------------------------------------------------------------------
@@ -737,6 +758,22 @@ def data_key_data(seeds: np.ndarray) -> np.ndarray:
     return np.asarray(_data_key_data(padded))[:len(seeds)]
 
 
+def call_steps(rest: int, seconds_per_step: float | None, call_seconds: float) -> int:
+    """Steps of the next call, out of the `rest` before its stretch ends (its period's end, the
+    reach of the ring of orders).
+
+    1 for a program's first call, which measures a step, and for every call where
+    `call_seconds` is 0; else the rest in as many equal calls as make each about
+    `call_seconds` (between 2/3 and 3/2 of it). Calls once took as many steps as fit in
+    `call_seconds`, and the step or two left over made a call of its own, with a whole call's
+    launch and buffers: 43 calls for 500 steps of digits-mlp where 21 do (docs/performance.md).
+    """
+    if seconds_per_step is None or call_seconds <= 0:
+        return 1
+    calls = max(1, round(rest * seconds_per_step / call_seconds))
+    return -(-rest // calls)
+
+
 class TrainProgram:
     """One (task, optimizer)'s compiled training program and the host loop that drives it.
 
@@ -753,8 +790,8 @@ class TrainProgram:
         self.n_devices = mesh.devices.size
         self.n_train = dataset.x_train.shape[0]
         self.steps_per_epoch = None if spec.full_batch else max(self.n_train // batch_size, 1)
-        self.epochs_per_call = None if spec.full_batch else orders_epochs(self.steps_per_epoch)
-        self.init_state, self.train, self.orders_of = make_train_program(
+        self.ring_epochs = None if spec.full_batch else orders_epochs(self.steps_per_epoch)
+        self.init_state, self.train, self.fill_orders = make_train_program(
             task, spec, batch_size, mesh, vmap_width, schedule_steps, constants, watch)
         self.data = device_data(dataset, mesh)
         self.compiled, self.compile_seconds, self.calls = None, 0.0, 0
@@ -796,6 +833,16 @@ class TrainProgram:
     def _window(self, *fields) -> jax.Array:
         return jax.device_put(np.asarray(fields, np.int32), replicated(self.mesh))
 
+    def _ring(self, order_keys: jax.Array, shape_only: bool = False) -> jax.Array | jax.ShapeDtypeStruct:
+        """The ring of epoch orders of a chunk: [order keys, ring_epochs, n_train] int32, rows
+        filled by `fill_orders` before a call reaches their epoch (full-batch: the keys alone)."""
+        if self.spec.full_batch:
+            return order_keys
+        shape, sharding = (order_keys.shape[0], self.ring_epochs, self.n_train), runs_sharding(self.mesh)
+        if shape_only:
+            return jax.ShapeDtypeStruct(shape, np.int32, sharding=sharding)
+        return global_array(np.zeros(shape, np.int32), sharding)
+
     def compile(self, runs: Sequence[Run], initialized: Initialized):
         """Compile for chunks of len(runs) runs; returns XLA's per-device bytes (or None)."""
         mark("train program: set-up and sizing")
@@ -803,11 +850,12 @@ class TrainProgram:
         mark("train program: inputs")
         state = self.init_state(variables, inputs)
         mark("train program: initial state")
-        orders = (order_keys if self.spec.full_batch
-                  else self.orders_of(order_keys, 0, self.n_train, self.epochs_per_call))
+        orders = self._ring(order_keys, shape_only=True)
+        if not self.spec.full_batch:  # compiled here, where its compile is counted
+            self.fill_orders = self.fill_orders.lower(orders, order_keys, np.int32(0)).compile()
         mark("train program: epoch orders")
         began = time.perf_counter()
-        lowered = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1, 0), self.data)
+        lowered = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1), self.data)
         mark("train program: trace")
         self.compiled = lowered.compile()
         self.compile_seconds += time.perf_counter() - began
@@ -833,7 +881,7 @@ class TrainProgram:
             state, step, periods = self.init_state(variables, inputs), 0, []
         else:
             state, step, periods = resume[0], resume[1], list(resume[2])
-        orders, epoch = order_keys, None
+        orders, held = self._ring(order_keys), {}  # held: ring row -> the epoch it holds
         done = (state, step, periods)  # the last state whose step and periods are counted
         in_flight = None  # a call dispatched and not yet counted
         try:
@@ -841,27 +889,24 @@ class TrainProgram:
                 period_start = step // eval_every * eval_every
                 period_end = min(period_start + eval_every, steps)
                 limit = period_end
-                if self.steps_per_epoch is not None:  # orders of epochs [epoch, epoch + epochs_per_call)
-                    if epoch is None or not epoch <= step // self.steps_per_epoch < epoch + self.epochs_per_call:
-                        epoch = step // self.steps_per_epoch
-                        orders = self.orders_of(order_keys, epoch, self.n_train, self.epochs_per_call)
-                    limit = min(limit, (epoch + self.epochs_per_call) * self.steps_per_epoch)
-                n = limit - step
-                # The first call of a program trains one step to measure it; then each call is
-                # sized to take about call_seconds.
-                per_step = self.seconds_per_step
-                n = 1 if per_step is None else max(1, min(n, int(self.call_seconds / per_step)))
+                if self.steps_per_epoch is not None:  # a call spans at most ring_epochs epochs
+                    limit = min(limit, (step // self.steps_per_epoch + self.ring_epochs) * self.steps_per_epoch)
+                n = call_steps(limit - step, self.seconds_per_step, self.call_seconds)
                 if jax.process_count() > 1:  # each process times its own calls: 0's size counts
                     from jax.experimental import multihost_utils
 
                     n = int(multihost_utils.broadcast_one_to_all(np.int32(n)))
                 ends = step + n == period_end
                 began = time.perf_counter()
+                if self.steps_per_epoch is not None:  # the ring holds every epoch the call reaches
+                    for epoch in range(step // self.steps_per_epoch, (step + n - 1) // self.steps_per_epoch + 1):
+                        if held.get(epoch % self.ring_epochs) != epoch:
+                            orders = self.fill_orders(orders, order_keys, np.int32(epoch))
+                            held[epoch % self.ring_epochs] = epoch
                 in_flight = None
                 state, metrics = self.compiled(
                     state, inputs, orders,
-                    self._window(step, n, step == period_start, ends, test and period_end == steps and ends,
-                                 epoch or 0),
+                    self._window(step, n, step == period_start, ends, test and period_end == steps and ends),
                     self.data)
                 # dispatched: its inputs are donated, so from here the call's own outputs are the
                 # only state there is (an interrupt below still counts them: `in_flight`)
@@ -869,6 +914,7 @@ class TrainProgram:
                 metrics = to_host(metrics)  # waits for the call: the host regains control here
                 in_flight = None
                 elapsed = (time.perf_counter() - began) / n
+                per_step = self.seconds_per_step
                 self.seconds_per_step = elapsed if per_step is None else 0.5 * (per_step + elapsed)
                 self.calls += 1
                 if self.calls == 1:

@@ -268,3 +268,49 @@ def test_shared_permutations_give_the_numbers_of_one_permutation_per_run():
     np.testing.assert_array_equal(shared.train_loss, alone.train_loss)
     assert runner.device_seed_slots(np.asarray([5, 5, 7, 7], np.uint32), 2)[0].tolist() == [5, 7]
     assert runner.device_seed_slots(np.asarray([5, 5, 7, 7], np.uint32), 2, share=False)[0].tolist() == [5, 5, 7, 7]
+
+
+def test_the_numbers_do_not_depend_on_how_the_steps_are_split_into_calls():
+    # One step per call, or each period's steps in one call (calls then cross the epochs' ends,
+    # every 19 steps of 64): every batch is the same, so every number.
+    mesh, dataset = runner.runs_mesh(), TASK.load()
+    initialized = runner.initialize(TASK, dataset, STRATEGIES, [0, 1], BATCH, mesh)
+    runs = runner.grid(list(STRATEGIES), [0, 1], [1e-3])
+    options = dict(steps=STEPS, batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh)
+    outputs = [runner.train_runs(TASK, dataset, ADAM, runs, initialized, call_seconds=seconds, **options)
+               for seconds in (0.0, 1e9)]
+    assert outputs[0][1].calls == STEPS and outputs[1][1].calls == STEPS // EVAL_EVERY + 1
+    for field in ("train_loss", "train_loss_max", "val_accuracy", "test_accuracy"):
+        np.testing.assert_array_equal(getattr(outputs[0][0], field), getattr(outputs[1][0], field))
+
+
+def test_the_ring_of_orders_holds_each_epochs_permutation_in_its_row():
+    mesh, dataset = runner.runs_mesh(), TASK.load()
+    program = runner.TrainProgram(TASK, dataset, ADAM, BATCH, mesh)
+    seeds = np.asarray([3, 9] * mesh.devices.size, np.uint32)
+    keys = runner.global_array(runner.data_key_data(seeds), runner.runs_sharding(mesh))
+    ring = program._ring(keys)
+    for epoch in range(program.ring_epochs + 2):  # wraps: the first two rows are overwritten
+        ring = program.fill_orders(ring, keys, np.int32(epoch))
+    ring = np.asarray(ring)
+    for epoch in (2, program.ring_epochs, program.ring_epochs + 1):
+        for row, seed in enumerate(seeds):
+            want = runner.epoch_order(runner.seed_keys(seed)[1], epoch, dataset.x_train.shape[0])
+            np.testing.assert_array_equal(ring[row, epoch % program.ring_epochs], np.asarray(want))
+
+
+@pytest.mark.parametrize("rest,seconds_per_step,calls", [
+    (25, 0.041, [25]),  # 1.03 s: one call, where a call of 24 steps and one of 1 step were made
+    (100, 0.04, [25, 25, 25, 25]),
+    (30, 0.04, [30]),  # 1.2 s: within 3/2 of a call
+    (50, 0.03, [25, 25]),
+    (7, None, [1]),  # the first call measures one step
+])
+def test_calls_split_their_stretch_evenly_and_leave_no_stub(rest, seconds_per_step, calls):
+    made = []
+    while rest:
+        made.append(runner.call_steps(rest, seconds_per_step, 1.0))
+        rest -= made[-1]
+        if seconds_per_step is None:
+            break
+    assert made == calls

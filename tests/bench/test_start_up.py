@@ -9,6 +9,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 from bench import runner
 from bench.phases import LINE_PREFIX
@@ -54,22 +55,31 @@ def test_a_small_run_marks_its_phases_and_imports_no_plotting_saving_or_jobs(tmp
     assert names.index("train program: compile") < names.index("train program: first call")
 
 
-def test_the_init_programs_compiler_options_change_no_bit():
+@pytest.mark.parametrize("task_name", ["digits-mlp", "digits-cnn", "mnist1d-gru"])
+def test_the_init_programs_compiler_options_change_no_bit(task_name):
+    # Data-independent inits compile quick (-O1); a program with a data-dependent one (LSUV runs
+    # the model) keeps XLA's optimization level. Either way: XLA's defaults' bits.
     from bench.tasks import TASKS
     from inits import STRATEGIES
 
-    task = TASKS["digits-mlp"]
-    strategies = {name: STRATEGIES[name] for name in ("he_normal", "lsuv")}
-    program = runner.make_init_program(task, strategies, 32)
-    lowered = program.lower(np.asarray([0, 1001], np.uint32), task.load().x_train)
-    assert runner.INIT_COMPILER_OPTIONS["cpu"]
-    ours = runner.compile_init_program(lowered, "cpu")(np.asarray([0, 1001], np.uint32), task.load().x_train)
-    xlas = lowered.compile()(np.asarray([0, 1001], np.uint32), task.load().x_train)
-    for got, want in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(xlas)):
-        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    task, seeds = TASKS[task_name], np.asarray([0, 1001], np.uint32)
+    x_train = task.load().x_train
+    assert runner.quick_compiler_options("cpu")
+    for names in (("he_normal", "orthogonal", "glorot_uniform"), ("he_normal", "lsuv")):
+        strategies = {name: STRATEGIES[name] for name in names}
+        lowered = runner.make_init_program(task, strategies, 32).lower(seeds, x_train)
+        ours = runner.compile_init_program(lowered, "cpu", strategies)(seeds, x_train)
+        xlas = lowered.compile()(seeds, x_train)
+        for got, want in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(xlas)):
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
 def test_an_option_this_jaxlib_does_not_know_falls_back_to_xlas_defaults(monkeypatch):
-    monkeypatch.setitem(runner.INIT_COMPILER_OPTIONS, "cpu", {"xla_no_such_option_anywhere": True})
-    lowered = jax.jit(lambda x: x + 1).lower(np.float32(1))
-    assert float(runner.compile_init_program(lowered, "cpu")(np.float32(1))) == 2.0
+    monkeypatch.setitem(runner.QUICK_COMPILER_OPTIONS, "cpu", {"xla_no_such_option_anywhere": True})
+    runner.quick_compiler_options.cache_clear()
+    try:
+        assert runner.quick_compiler_options("cpu") is None
+        lowered = jax.jit(lambda x: x + 1).lower(np.float32(1))
+        assert float(runner.compile_init_program(lowered, "cpu")(np.float32(1))) == 2.0
+    finally:
+        runner.quick_compiler_options.cache_clear()
