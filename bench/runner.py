@@ -57,6 +57,7 @@ from bench.data import Dataset
 from bench.phases import mark
 from bench.sharding import (RUNS_AXIS, global_array, replicated, runs_mesh, runs_sharding,
                             to_host)
+from bench.shuffle import permutations
 from bench.tasks import Task, apply_model, correct, cross_entropy, shape_model
 from inits.strategy import Strategy
 from optimizers.spec import OptimizerSpec
@@ -184,15 +185,23 @@ class Initialized(NamedTuple):
     """Host copies of every (strategy, seed)'s initial variables.
 
     `variables` is {"params": ..., and any other collection such as "batch_stats"}, each leaf
-    shaped [len(inits), len(seeds), ...]. `multipliers[init][rule]` is a params-shaped tree of
-    per-parameter learning-rate multipliers for the strategies that set them (muP), rule
-    "adam" or "sgd" (`optimizer_rule`).
+    shaped [len(inits), len(seeds), ...]. `data_keys` holds each seed's data key (raw key
+    data, [len(seeds), ...]: `seed_keys`), made by the init program beside the variables so
+    that no program of its own compiles for them. `multipliers[init][rule]` is a params-shaped
+    tree of per-parameter learning-rate multipliers for the strategies that set them (muP),
+    rule "adam" or "sgd" (`optimizer_rule`).
     """
 
     variables: Any
     inits: tuple[str, ...]
     seeds: tuple[int, ...]
+    data_keys: np.ndarray
     multipliers: dict[str, dict[str, Any]] = {}
+
+    def data_key_data(self, seeds: Sequence[int]) -> np.ndarray:
+        """The raw data keys of `seeds` (each one of `self.seeds`), one row each."""
+        seed_pos = {seed: i for i, seed in enumerate(self.seeds)}
+        return self.data_keys[np.asarray([seed_pos[int(seed)] for seed in seeds], np.int64)]
 
     def index(self, runs: Sequence[Run]) -> tuple[np.ndarray, np.ndarray]:
         init_pos = {name: i for i, name in enumerate(self.inits)}
@@ -202,7 +211,8 @@ class Initialized(NamedTuple):
 
 
 def make_init_program(task: Task, strategies: dict[str, Strategy], batch_size: int):
-    """jit(seeds, x_train) -> variables stacked [strategy, seed, ...] in `strategies` order.
+    """jit(seeds, x_train) -> (variables stacked [strategy, seed, ...] in `strategies` order,
+    each seed's data key as raw key data [seed, ...]).
 
     Data-dependent strategies (LSUV) see the first training batch of the seed's data order.
     """
@@ -219,7 +229,8 @@ def make_init_program(task: Task, strategies: dict[str, Strategy], batch_size: i
     def init_all(seeds, x_train):
         per_strategy = [jax.vmap(lambda s, st=st: init_one(st, s, x_train))(seeds)
                         for st in strategies.values()]
-        return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *per_strategy)
+        data_keys = jax.vmap(lambda seed: jax.random.key_data(seed_keys(seed)[1]))(seeds)
+        return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *per_strategy), data_keys
 
     return jax.jit(init_all)
 
@@ -233,7 +244,7 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
     seeds = tuple(int(seed) for seed in seeds)
     program = make_init_program(task, strategies, batch_size)
     x_train = global_array(dataset.x_train, replicated(mesh))
-    one = jax.eval_shape(program, jax.ShapeDtypeStruct((1,), jnp.uint32), x_train)
+    one = jax.eval_shape(program, jax.ShapeDtypeStruct((1,), jnp.uint32), x_train)[0]
     per_seed = 4 * sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(one))
     per_seed += 4 * _activation_bytes(task, dataset, batch_size) * len(strategies)
     size = max(1, min(len(seeds), available_bytes(mesh.devices.flat[0]) // max(per_seed, 1)))
@@ -248,9 +259,11 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
         if compiled is None:  # every chunk has the same size: one compile
             compiled = compile_init_program(program.lower(padded, x_train), mesh.devices.flat[0].platform,
                                             strategies)
-        out = to_host(compiled(padded, x_train))
-        chunks.append(jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out))
-    variables = jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=1), *chunks)
+        out, keys = to_host(compiled(padded, x_train))
+        chunks.append((jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out),
+                       np.asarray(keys)[:len(chunk)]))
+    variables = jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=1), *[c[0] for c in chunks])
+    data_keys = np.concatenate([c[1] for c in chunks])
     multipliers = {}
     model_x = jax.ShapeDtypeStruct((batch_size,) + dataset.x_train.shape[1:], dataset.x_train.dtype)
     for name, strategy in strategies.items():
@@ -260,7 +273,7 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
             multipliers[name] = {rule: strategy.lr_multipliers(model, shapes, model_x, rule)
                                  for rule in ("adam", "sgd")}
     mark("init program: compile and run")
-    return Initialized(variables, tuple(strategies), seeds, multipliers)
+    return Initialized(variables, tuple(strategies), seeds, data_keys, multipliers)
 
 
 # Programs that run once per chunk or once per epoch (the init program, the epoch orders)
@@ -634,14 +647,19 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
                         out_shardings=(runs, runs), donate_argnums=0)
     init_state_jit = jax.jit(jax.vmap(init_state), out_shardings=runs)
 
-    def fill_orders(ring, keys, epoch):
-        orders = jax.vmap(lambda key: epoch_order(jax.random.wrap_key_data(key), epoch, ring.shape[2]))(keys)
+    def fill_orders(ring, keys, epoch):  # each key's epoch_order, by bench.shuffle (faster, same bits)
+        epoch_keys = jax.vmap(lambda key: jax.random.fold_in(jax.random.wrap_key_data(key), epoch))(keys)
+        orders = permutations(epoch_keys, ring.shape[2])
         return jax.lax.dynamic_update_slice_in_dim(ring, orders[:, None].astype(ring.dtype),
                                                    epoch % ring.shape[1], axis=1)
 
-    fill_orders_jit = jax.jit(fill_orders, in_shardings=(runs, runs, everywhere), out_shardings=runs,
-                              donate_argnums=0,
-                              compiler_options=quick_compiler_options(mesh.devices.flat[0].platform))
+    # shard_map: each device fills its own rows (bench.shuffle's choice of sort is per device:
+    # no collective, which XLA:CPU could deadlock on beside the train program's calls)
+    fill_orders_jit = jax.jit(
+        jax.shard_map(fill_orders, mesh=mesh, in_specs=(runs_spec, runs_spec, all_spec),
+                      out_specs=runs_spec, check_vma=False),
+        in_shardings=(runs, runs, everywhere), out_shardings=runs, donate_argnums=0,
+        compiler_options=quick_compiler_options(mesh.devices.flat[0].platform))
     return init_state_jit, train_jit, fill_orders_jit
 
 
@@ -746,18 +764,6 @@ def device_seed_slots(seeds: np.ndarray, n_devices: int,
     return table, slots
 
 
-_data_key_data = jax.jit(jax.vmap(lambda seed: jax.random.key_data(seed_keys(seed)[1])))
-
-
-def data_key_data(seeds: np.ndarray) -> np.ndarray:
-    """Raw key data of each seed's data key. Computed for a power-of-two count of seeds (at
-    least 8), the padding dropped: a process's programs then share a few compiles of it (each
-    seed's key is its own: the padding changes no bit of it)."""
-    size = max(8, 1 << (len(seeds) - 1).bit_length())
-    padded = np.concatenate([seeds, np.zeros(size - len(seeds), np.uint32)]).astype(np.uint32)
-    return np.asarray(_data_key_data(padded))[:len(seeds)]
-
-
 def call_steps(rest: int, seconds_per_step: float | None, call_seconds: float) -> int:
     """Steps of the next call, out of the `rest` before its stretch ends (its period's end, the
     reach of the ring of orders).
@@ -808,7 +814,7 @@ class TrainProgram:
                   for name in names}
         seeds = np.asarray([run.seed for run in runs], np.uint32)
         key_table, slots = device_seed_slots(seeds, self.n_devices, self.share_permutations)
-        data_keys, order_keys = data_key_data(seeds), data_key_data(key_table)
+        data_keys, order_keys = initialized.data_key_data(seeds), initialized.data_key_data(key_table)
         multipliers = None
         if any(run.init in initialized.multipliers for run in runs):
             # every run carries a tree (ones where its strategy sets none), stacked like its lr

@@ -288,7 +288,8 @@ def test_the_ring_of_orders_holds_each_epochs_permutation_in_its_row():
     mesh, dataset = runner.runs_mesh(), TASK.load()
     program = runner.TrainProgram(TASK, dataset, ADAM, BATCH, mesh)
     seeds = np.asarray([3, 9] * mesh.devices.size, np.uint32)
-    keys = runner.global_array(runner.data_key_data(seeds), runner.runs_sharding(mesh))
+    initialized = runner.initialize(TASK, dataset, STRATEGIES, [3, 9], BATCH, mesh)
+    keys = runner.global_array(initialized.data_key_data(seeds), runner.runs_sharding(mesh))
     ring = program._ring(keys)
     for epoch in range(program.ring_epochs + 2):  # wraps: the first two rows are overwritten
         ring = program.fill_orders(ring, keys, np.int32(epoch))

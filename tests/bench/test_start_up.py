@@ -1,6 +1,6 @@
-"""What keeps a run's start-up short without changing a number: the data keys compile for a
-few sizes only, the command line imports only what a command needs, and the run marks its
-phases for `perf --startup`.
+"""What keeps a run's start-up short without changing a number: the init program makes the
+data keys too, quick programs compile quick, the command line imports only what a command
+needs, and the run marks its phases for `perf --startup`.
 
 Timings are `python -m bench perf --startup`'s business; these tests check behaviour."""
 import os
@@ -18,11 +18,16 @@ HEAVY = ("jax", "scipy", "matplotlib", "pandas", "orbax", "submitit", "sklearn",
          "optax", "flax")
 
 
-def test_data_keys_padded_to_a_power_of_two_are_each_seeds_own():
-    for n in (1, 3, 8, 9):
-        seeds = np.arange(100, 100 + n, dtype=np.uint32)
-        alone = np.stack([np.asarray(jax.random.key_data(runner.seed_keys(seed)[1])) for seed in seeds])
-        np.testing.assert_array_equal(runner.data_key_data(seeds), alone)
+def test_the_init_program_makes_each_seeds_own_data_key():
+    from bench.tasks import TASKS
+    from inits import STRATEGIES
+
+    task, seeds = TASKS["spirals"], [1000, 3, 77, 3000]
+    initialized = runner.initialize(task, task.load(), {"he_normal": STRATEGIES["he_normal"]}, seeds,
+                                    16, runner.runs_mesh(), max_seeds_per_call=3)  # two chunks
+    for seed in (77, 3000, 1000):
+        alone = np.asarray(jax.random.key_data(runner.seed_keys(seed)[1]))
+        np.testing.assert_array_equal(initialized.data_key_data([seed])[0], alone)
 
 
 def test_the_command_line_imports_nothing_heavy_for_help():
