@@ -149,7 +149,8 @@ def _add_perf(sub):
                         "imports by library and its phases")
     p.add_argument("--repeats", type=int, default=3, help="processes each --startup figure is the median of")
     p.add_argument("--against", metavar="REV",
-                   help="with --startup: also time a checkout of git revision REV, alternating")
+                   help="also time a checkout of git revision REV: its start-up (with --startup), "
+                        "else its runner's whole process beside this checkout's")
     p.add_argument("--out", help="perf JSON path (default: results/perf-<platform>.json)")
     p.set_defaults(func=perf_from_args)
 
@@ -508,8 +509,8 @@ def perf_from_args(args) -> int:
     if len(modes) > 1:
         raise UsageError(f"give one of --{', --'.join(modes)}, not several")
     if args.against is not None:
-        if not args.startup:
-            raise UsageError("--against REV goes with --startup")
+        if args.levers or args.search or args.scaling or args.synthetic:
+            raise UsageError("--against REV goes with --startup or with perf's default measurement")
         _check_revision(args.against)
     check_positive("--repeats", args.repeats)
     sizes = None
@@ -549,7 +550,7 @@ def perf_from_args(args) -> int:
                      **({} if sizes is None else {"sizes": sizes}))
     else:
         perf.perf(args.task, args.optimizer, args.seeds or 256, steps, args.out,
-                  synthetic=args.synthetic)
+                  synthetic=args.synthetic, against=args.against)
     return 0
 
 

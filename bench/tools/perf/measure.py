@@ -96,11 +96,12 @@ def process_seconds() -> float | None:
 
 
 def timed_process(command: Sequence[str], env: dict[str, str] | None = None,
-                  stdout_json: bool = False) -> dict[str, Any]:
-    """Run `command` in a fresh process; {"wall_seconds", ...its JSON on stdout} or {"error"}."""
+                  stdout_json: bool = False, cwd: str | None = None) -> dict[str, Any]:
+    """Run `command` in a fresh process (in `cwd`); {"wall_seconds", ...its JSON on stdout} or
+    {"error"}."""
     began = time.perf_counter()
     done = subprocess.run(list(command), env={**os.environ, **(env or {})}, capture_output=True,
-                          text=True)
+                          text=True, cwd=cwd)
     wall = time.perf_counter() - began
     if done.returncode != 0:
         return {"command": " ".join(command), "error": done.stderr[-2000:]}
@@ -110,8 +111,10 @@ def timed_process(command: Sequence[str], env: dict[str, str] | None = None,
     return found
 
 
-def runner_process(workload, seeds: int, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """`python -m bench run` for the workload in a fresh process with an empty compile cache."""
+def runner_process(workload, seeds: int, env: dict[str, str] | None = None,
+                   cwd: str | None = None) -> dict[str, Any]:
+    """`python -m bench run` for the workload in a fresh process with an empty compile cache
+    (`cwd`: a checkout of another revision, whose `bench` it then runs)."""
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "run.json")
         command = [sys.executable, "-m", "bench", "run", "--task", workload.task_spec or workload.task.name,
@@ -119,7 +122,7 @@ def runner_process(workload, seeds: int, env: dict[str, str] | None = None) -> d
                    "--lrs", repr(workload.lr), "--steps", str(workload.steps), "--eval-every",
                    str(workload.eval_every), "--no-plots", "--quiet", "--out", out]
         found = timed_process(command, {"JAX_COMPILATION_CACHE_DIR": os.path.join(folder, "cache"),
-                                        **(env or {})})
+                                        **(env or {})}, cwd=cwd)
         if "error" not in found:
             program = json.load(open(out))["meta"]["programs"][-1]
             found.update(compile_seconds=program["compile_seconds"], run_seconds=program["run_seconds"])

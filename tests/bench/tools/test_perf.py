@@ -86,7 +86,7 @@ def test_the_lean_loop_script_prints_its_timings(capsys):
     (["--steps", "-5"], "--steps must be a positive integer"),
     (["--startup", "--repeats", "0"], "--repeats must be a positive integer"),
     (["--startup", "--levers"], "give one of --levers, --startup, not several"),
-    (["--against", "HEAD"], "--against REV goes with --startup"),
+    (["--levers", "--against", "HEAD"], "--against REV goes with --startup or with perf's default"),
     (["--startup", "--against", "no-such-revision"], "is not a commit of this repository"),
     (["--scaling", "--sizes", "1,x"], "--sizes must be comma-separated positive integers"),
     (["--sizes", "4"], "--sizes goes with --scaling"),
@@ -163,3 +163,15 @@ def test_the_lean_loop_script_takes_a_users_optimizer(tmp_path, capsys):
     assert lean.main(["--optimizer", f"{tmp_path / 'mine.py'}:heavy", "--seeds", "2", "--steps", "5"]) == 0
     measured = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert measured["run_seconds"] >= 0 and measured["final_loss_mean"] > 0
+
+
+def test_the_runner_of_another_revision_runs_from_its_own_checkout():
+    import subprocess
+
+    from bench.tools.perf import revision_runner_process
+
+    workload = perf.make_workload("spirals", "adam", 2, 4, eval_every=2)
+    found = revision_runner_process(workload, 2, "HEAD")
+    assert found["wall_seconds"] > 0 and found["run_seconds"] > 0, found
+    worktrees = subprocess.run(["git", "worktree", "list"], capture_output=True, text=True).stdout
+    assert "initopt-against-" not in worktrees  # removed afterwards
