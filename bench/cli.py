@@ -150,7 +150,7 @@ def _add_perf(sub):
     p.add_argument("--repeats", type=int, default=3, help="processes each --startup figure is the median of")
     p.add_argument("--against", metavar="REV",
                    help="also time a checkout of git revision REV: its start-up (with --startup), "
-                        "else its runner's whole process beside this checkout's")
+                        "else its runner's whole process beside this checkout's (REV,REV,...: each)")
     p.add_argument("--out", help="perf JSON path (default: results/perf-<platform>.json)")
     p.set_defaults(func=perf_from_args)
 
@@ -508,10 +508,15 @@ def perf_from_args(args) -> int:
     modes = [flag for flag in ("levers", "search", "scaling", "startup") if getattr(args, flag)]
     if len(modes) > 1:
         raise UsageError(f"give one of --{', --'.join(modes)}, not several")
+    revisions = None
     if args.against is not None:
         if args.levers or args.search or args.scaling or args.synthetic:
             raise UsageError("--against REV goes with --startup or with perf's default measurement")
-        _check_revision(args.against)
+        revisions = [revision.strip() for revision in args.against.split(",")]
+        if args.startup and len(revisions) > 1:
+            raise UsageError("--startup --against takes one revision")
+        for revision in revisions:
+            _check_revision(revision)
     check_positive("--repeats", args.repeats)
     sizes = None
     if args.sizes is not None:
@@ -550,7 +555,7 @@ def perf_from_args(args) -> int:
                      **({} if sizes is None else {"sizes": sizes}))
     else:
         perf.perf(args.task, args.optimizer, args.seeds or 256, steps, args.out,
-                  synthetic=args.synthetic, against=args.against)
+                  synthetic=args.synthetic, against=revisions)
     return 0
 
 

@@ -135,6 +135,18 @@ def perf_headline(root: Path) -> str:
                       f"{whole['runner']['wall_seconds']:.1f} s, lean loop {whole['lean_loop']['wall_seconds']:.1f} s, "
                       f"each a fresh process with an empty compile cache)"
                       + (f"; the runner trains at **{100 * share:.0f}% of the matmul rate**." if share else ".")]
+    if whole.get("revisions") and whole.get("runner") and whole.get("lean_loop"):
+        lean_wall = whole["lean_loop"]["wall_seconds"]
+        lines += ["", "Whole process, one after the other in that run (`--against`: the runner of each "
+                      "revision from its own checkout):", "",
+                  "| code | wall s | training s | x lean loop |", "|---|---|---|---|",
+                  f"| lean loop | {lean_wall:.1f} | {whole['lean_loop'].get('run_seconds', 0):.1f} | 1.00 |",
+                  f"| runner, this checkout | {whole['runner']['wall_seconds']:.1f} | "
+                  f"{whole['runner'].get('run_seconds', 0):.1f} | {lean_wall / whole['runner']['wall_seconds']:.2f} |"]
+        for revision, found in whole["revisions"].items():
+            if "wall_seconds" in found:
+                lines.append(f"| runner at {revision} | {found['wall_seconds']:.1f} | "
+                             f"{found.get('run_seconds', 0):.1f} | {lean_wall / found['wall_seconds']:.2f} |")
     return "\n".join(lines) + "\n\n"
 
 

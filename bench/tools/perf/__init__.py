@@ -195,10 +195,10 @@ def write_perf_file(path: str, document: dict[str, Any]) -> None:
 
 def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, steps: int = 500,
          out: str | None = None, whole_process: bool = True, synthetic: bool = False,
-         against: str | None = None) -> dict[str, Any]:
+         against: Sequence[str] | None = None) -> dict[str, Any]:
     """The strategies' rows (in this process) and the whole-process figures (fresh processes,
     side by side): the runner's command, the lean loop's script with and without evaluation,
-    and, with `against`, the runner's command in a checkout of that git revision."""
+    and the runner's command in a checkout of each git revision of `against`."""
     startup = process_seconds()  # the interpreter and the imports, before anything is measured
     load_before = os.getloadavg()
     workload = make_workload(task, optimizer, seeds, steps, synthetic=synthetic)
@@ -211,15 +211,15 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
         # side by side: the runner's command, then the lean loop's script, same work
         whole = {"runner": runner_process(workload, seeds), "lean_loop": lean_process(workload, seeds),
                  "lean_loop_with_eval": lean_process(workload, seeds, evaluate=True)}
-        if against is not None:
-            whole["revision"] = {"revision": against, **revision_runner_process(workload, seeds, against)}
-        if all("wall_seconds" in found for found in whole.values()):
+        revisions = {revision: revision_runner_process(workload, seeds, revision) for revision in against or ()}
+        if all("wall_seconds" in found for found in (*whole.values(), *revisions.values())):
             whole["runner_vs_lean_loop"] = whole["lean_loop"]["wall_seconds"] / whole["runner"]["wall_seconds"]
             whole["runner_vs_lean_loop_with_eval"] = (whole["lean_loop_with_eval"]["wall_seconds"]
                                                       / whole["runner"]["wall_seconds"])
-            if against is not None:
-                whole["revision_vs_lean_loop"] = (whole["lean_loop"]["wall_seconds"]
-                                                  / whole["revision"]["wall_seconds"])
+            for found in revisions.values():
+                found["vs_lean_loop"] = whole["lean_loop"]["wall_seconds"] / found["wall_seconds"]
+        if revisions:
+            whole["revisions"] = revisions
     caption = (f"{task}, {optimizer} lr {workload.lr:g}, {INIT}, batch {workload.batch_size}, {steps} "
                f"steps, eval every {workload.eval_every}{'; synthetic data' if synthetic else ''}; "
                f"seed-steps/s = seeds x steps / run s (compile apart); GFLOP/s = seed-steps/s x "
@@ -242,12 +242,13 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
                   f"({whole['runner_vs_lean_loop']:.2f}x), lean loop with evaluation "
                   f"{whole['lean_loop_with_eval']['wall_seconds']:.1f} s "
                   f"({whole['runner_vs_lean_loop_with_eval']:.2f}x)")
-            if "revision_vs_lean_loop" in whole:
-                print(f"the runner at revision {against}: {whole['revision']['wall_seconds']:.1f} s "
-                      f"({whole['revision_vs_lean_loop']:.2f}x the lean loop)")
+            for revision, found in whole.get("revisions", {}).items():
+                print(f"the runner at revision {revision}: {found['wall_seconds']:.1f} s "
+                      f"({found['vs_lean_loop']:.2f}x the lean loop)")
         elif whole:
             print("whole-process run failed: " + "; ".join(
-                found.get("error", "")[-300:] for found in whole.values() if isinstance(found, dict)))
+                found.get("error", "")[-300:] for found in (*whole.values(), *whole.get("revisions", {}).values())
+                if isinstance(found, dict) and "error" in found))
         print(f"results: {path}")
     return document
 

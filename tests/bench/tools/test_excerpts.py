@@ -44,3 +44,20 @@ def test_an_unknown_excerpt_is_one_line(copy):
     copy.write_text("<!-- excerpt: nonsense -->\nx\n<!-- /excerpt -->\n")
     with pytest.raises(UsageError, match="unknown excerpt 'nonsense'"):
         excerpts.readme(str(copy), check=True)
+
+
+def test_the_perf_headline_lists_each_revisions_runner_beside_the_lean_loop(tmp_path):
+    import json
+    from pathlib import Path
+
+    (tmp_path / "results").mkdir()
+    document = json.loads(Path(ROOT, "results", "perf-cpu.json").read_text())
+    document["whole_process"]["lean_loop"]["wall_seconds"] = 33.0
+    document["whole_process"]["runner"]["wall_seconds"] = 22.0
+    document["whole_process"]["revisions"] = {"abc1234": {"wall_seconds": 30.0, "run_seconds": 20.0},
+                                              "broken": {"error": "it failed"}}
+    (tmp_path / "results" / "perf-cpu.json").write_text(json.dumps(document))
+    text = excerpts.perf_headline(tmp_path)
+    assert "| runner, this checkout | 22.0 |" in text and "| 1.50 |" in text
+    assert "| runner at abc1234 | 30.0 | 20.0 | 1.10 |" in text
+    assert "broken" not in text  # a revision whose run failed has no row

@@ -88,6 +88,8 @@ def test_the_lean_loop_script_prints_its_timings(capsys):
     (["--startup", "--levers"], "give one of --levers, --startup, not several"),
     (["--levers", "--against", "HEAD"], "--against REV goes with --startup or with perf's default"),
     (["--startup", "--against", "no-such-revision"], "is not a commit of this repository"),
+    (["--against", "HEAD,no-such-revision"], "is not a commit of this repository"),
+    (["--startup", "--against", "HEAD,HEAD"], "--startup --against takes one revision"),
     (["--scaling", "--sizes", "1,x"], "--sizes must be comma-separated positive integers"),
     (["--sizes", "4"], "--sizes goes with --scaling"),
 ])
