@@ -150,6 +150,60 @@ def perf_headline(root: Path) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def perf_levers(root: Path) -> str:
+    """The committed `perf --levers` run (results/perf-levers-cpu.json): each variant's rate,
+    calls and ratio to the default, side by side; the XLA flags' whole processes."""
+    import json
+
+    document = json.loads((root / "results" / "perf-levers-cpu.json").read_text(encoding="utf-8"))
+    meta, levers = document["meta"], document["levers"]
+    variants, flags = levers["variants"], levers.get("whole_process") or {}
+    load = meta.get("load_average") or [None]
+    default = variants.get("calls of ~1 s (default)")
+    lines = [f"Measured {(meta.get('measured_at') or '')[:10] or 'undated'} on {meta.get('cpu_model')}, "
+             f"load {load[0]:.1f}; {levers.get('plain')} unless a grid ({levers.get('grid')}), best of the "
+             "variants' interleaved repeats:", "",
+             "| variant | seed-steps/s | calls | run s | x default |", "|---|---|---|---|---|"]
+    for name, found in variants.items():
+        ratio = "" if default is None or name.startswith("grid") else \
+            f"{found['seed_steps_per_second'] / default['seed_steps_per_second']:.2f}"
+        lines.append(f"| {name} | {found['seed_steps_per_second']:,.0f} | {found['calls']} | "
+                     f"{found['run_seconds']:.2f} | {ratio} |")
+    if flags:
+        lines += ["", "| whole process (fresh, empty compile cache) | wall s | training s |", "|---|---|---|"]
+        for name, found in flags.items():
+            lines.append(f"| {'XLA defaults' if name == 'default' else f'`{name}`'} | "
+                         f"{found.get('wall_seconds', float('nan')):.1f} | {found.get('run_seconds', float('nan')):.1f} |")
+    return "\n".join(lines) + "\n\n"
+
+
+def perf_startup(root: Path) -> str:
+    """The committed `perf --startup` run (results/perf-startup-cpu.json): each phase's median
+    seconds, for this checkout and the revision it was measured against."""
+    import json
+
+    document = json.loads((root / "results" / "perf-startup-cpu.json").read_text(encoding="utf-8"))
+    meta, startup = document["meta"], document["startup"]
+    codes = {name: found for name, found in startup["measured"].items() if isinstance(found, dict)}
+    names = list(codes)
+    load = meta.get("load_average") or [None]
+    rows = list(dict.fromkeys(row for found in codes.values() for row in found["rows"]))
+    lines = [f"Measured {(meta.get('measured_at') or '')[:10] or 'undated'} on {meta.get('cpu_model')}, load "
+             f"{load[0]:.1f}: `{startup['command']}`, median of {startup['repeats']} fresh processes each, "
+             "an empty compile cache:", "",
+             "| phase (s) | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for row in rows:
+        lines.append(f"| {row} | " + " | ".join(
+            f"{codes[name]['rows'][row]:.2f}" if row in codes[name]["rows"] else "-" for name in names) + " |")
+    for label, key in (("**wall**", "wall_seconds"), ("**beyond JAX, Flax and Optax's imports**",
+                                                      "beyond_ecosystem_seconds")):
+        lines.append(f"| {label} | " + " | ".join(f"**{codes[name][key]:.2f}**" for name in names) + " |")
+    if "same_numbers" in startup["measured"]:
+        lines += ["", "The two revisions' runs gave the same numbers: "
+                      f"{'yes' if startup['measured']['same_numbers'] else '**no**'}."]
+    return "\n".join(lines) + "\n\n"
+
+
 def diagnose_tables(root: Path) -> str:
     """diagnose's two tables, as it printed them, from the committed diagnose JSON."""
     import json
@@ -211,6 +265,7 @@ EXCERPTS: dict[str, Callable[[Path], str]] = {
     "default-run": default_run, "tune-run": tune_run, "mnist1d-table": mnist1d_table,
     "mup-table": mup_table, "default-table": default_table, "diagnose-tables": diagnose_tables,
     "commands": commands_table, "decay-effect": decay_effect, "perf-headline": perf_headline,
+    "perf-levers": perf_levers, "perf-startup": perf_startup,
 }
 
 

@@ -340,7 +340,7 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
                               (one configuration: nothing to choose) vs two programs
         saves                 the program's state saved every 5 s (a killed run resumes) vs never
         start-up              fresh processes: importing the run's modules, and each library
-        XLA flag              --xla_cpu_multi_thread_eigen=false, whole process
+        XLA flags             each of XLA_FLAG_LEVERS, whole process
     Every variant trains the same runs; each but "evaluation" and "failure tracking" gives the
     same numbers."""
     import tempfile
@@ -350,10 +350,10 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
     variants = lever_variants(workload, seeds, steps, tempfile.mkdtemp(prefix="perf-saves-"))
     best = time_variants(workload, mesh, variants, steps, repeats)
     startup = startup_seconds()
-    flags = {"default": runner_process(workload, seeds),
-             "--xla_cpu_multi_thread_eigen=false": runner_process(
-                 workload, seeds, {"XLA_FLAGS": f"--xla_force_host_platform_device_count={mesh.devices.size} "
-                                                "--xla_cpu_multi_thread_eigen=false"})}
+    flags = {"default": runner_process(workload, seeds)}
+    for flag in XLA_FLAG_LEVERS:
+        flags[flag] = runner_process(
+            workload, seeds, {"XLA_FLAGS": f"--xla_force_host_platform_device_count={mesh.devices.size} {flag}"})
     found = {"variants": best, "startup_seconds": startup, "whole_process": flags,
              "grid": f"{len(variants['grid: shared permutations'][0])} runs: {max(1, seeds // 8)} seeds x 8 "
                      "learning rates", "plain": f"{seeds} seeds"}
@@ -364,6 +364,11 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
                       f"levers, {task} {optimizer}, {steps} steps (best of {repeats}, side by side)")
     return found
 
+
+# XLA:CPU flags a user might try, each timed as a whole process beside the default. None paid on
+# the 2-core machine; --xla_cpu_enable_fast_math would change the numbers, so it is not one.
+XLA_FLAG_LEVERS = ("--xla_cpu_multi_thread_eigen=false", "--xla_cpu_prefer_vector_width=512",
+                   "--xla_cpu_enable_fast_min_max=true")
 
 APART = "apart"  # a variant's option: its selection seeds' runs and the rest as two programs
 
@@ -517,6 +522,8 @@ def _plot_scaling(curves, png: str, workload: Workload, steps: int, matmul: floa
 
 def startup(repeats: int = 3, against: str | None = None, out: str | None = None) -> dict[str, Any]:
     """A small run's whole process, phase by phase and import by import (`perf.startup`)."""
+    import datetime
+
     from bench.results.provenance import git_revision
     from bench.tools.perf import startup_phases as measure_startup
 
@@ -524,6 +531,7 @@ def startup(repeats: int = 3, against: str | None = None, out: str | None = None
     found = measure_startup.startup(repeats, against)
     argv = sys.argv[2:] if sys.argv[1:2] == ["perf"] else sys.argv[1:]
     meta = {**environment(), "command": "python -m bench perf " + " ".join(argv),
+            "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "argv": list(sys.argv), "git_revision": git_revision(), "cpu_count": os.cpu_count(),
             "load_average_before": list(load_before), "load_average": list(os.getloadavg())}
     path = out or os.path.join("results", f"perf-startup-{jax.default_backend()}.json")
