@@ -365,8 +365,9 @@ def levers(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, 
     return found
 
 
-# XLA:CPU flags a user might try, each timed as a whole process beside the default. None paid on
-# the 2-core machine; --xla_cpu_enable_fast_math would change the numbers, so it is not one.
+# XLA:CPU flags a user might try, each timed as a whole process beside the default. None moved it
+# beyond its run-to-run spread on the 2-core machine (docs/performance.md);
+# --xla_cpu_enable_fast_math would change the numbers, so it is not one.
 XLA_FLAG_LEVERS = ("--xla_cpu_multi_thread_eigen=false", "--xla_cpu_prefer_vector_width=512",
                    "--xla_cpu_enable_fast_min_max=true")
 
