@@ -22,7 +22,8 @@ def copy(tmp_path):
     shutil.copytree(os.path.join(ROOT, "docs"), tmp_path / "docs", ignore=shutil.ignore_patterns("_build", "*.py"))
     shutil.copytree(os.path.join(ROOT, "results", "reference"), tmp_path / "results" / "reference",
                     ignore=shutil.ignore_patterns("*.png"))
-    shutil.copy(os.path.join(ROOT, "results", "perf-cpu.json"), tmp_path / "results" / "perf-cpu.json")
+    for name in ("perf-cpu.json", "perf-levers-cpu.json", "perf-startup-cpu.json"):  # docs/performance.md's
+        shutil.copy(os.path.join(ROOT, "results", name), tmp_path / "results" / name)
     return tmp_path / "README.md"
 
 
