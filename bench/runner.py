@@ -16,10 +16,11 @@ for a given (seed, init). The permutation of an epoch is a function of (seed, ep
 is computed once per distinct seed on each device and shared by every run with that seed.
 
 Host calls. The step count, the number of steps of a call and whether the call evaluates are
-traced arguments, so one compile serves every call. A call never crosses an epoch or an
-evaluation period, and it is sized from the measured seconds per step to take about
-`call_seconds`: the host regains control (progress, Ctrl-C) every second or so whatever
-`eval_every` is.
+traced arguments, so one compile serves every call. A call never crosses an evaluation
+period's end; it may cross epochs, whose permutations wait in a ring of the next few epochs',
+filled once each before the first call that reaches them. Each period's steps are split into
+equal calls of about `call_seconds`, from the measured seconds per step: the host regains
+control (progress, Ctrl-C) every second or so whatever `eval_every` is.
 
 Saves. Given a folder of its own (`train_runs(checkpoint=...)`), a program saves between calls
 every `checkpoint_seconds` of training and on Ctrl-C (orbax-checkpoint: the TrainState shard by
@@ -288,27 +289,37 @@ OPTIMIZATION_LEVEL = "xla_backend_optimization_level"
 QUICK_COMPILER_OPTIONS = {"cpu": {"xla_cpu_use_xnnpack": False, OPTIMIZATION_LEVEL: 1}}
 
 
-@functools.cache
 def quick_compiler_options(platform: str) -> dict[str, Any] | None:
     """QUICK_COMPILER_OPTIONS of `platform` where this jaxlib knows them, else None (XLA's
-    defaults): tried once on a program of one addition."""
+    defaults); a fresh dict, the caller's to change."""
     options = QUICK_COMPILER_OPTIONS.get(platform)
     if not options:
         return None
+    options = tuple(sorted(options.items()))
+    return dict(options) if _known_options(platform, options) else None
+
+
+@functools.cache
+def _known_options(platform: str, options: tuple[tuple[str, Any], ...]) -> bool:
+    """Whether this jaxlib compiles with `options` for `platform`: tried once, on a program of
+    one addition placed there."""
+    one = jax.device_put(np.float32(1), jax.devices(platform)[0])
     try:
-        jax.jit(lambda x: x + 1).lower(np.float32(1)).compile(compiler_options=options)
+        jax.jit(lambda x: x + 1).lower(one).compile(compiler_options=dict(options))
     except jax.errors.JaxRuntimeError as error:
         if "No such compile option" not in str(error):
             raise
-        return None
-    return dict(options)
+        return False
+    return True
 
 
-def compile_init_program(lowered, platform: str, strategies: Mapping[str, Strategy] = {}):
+def compile_init_program(lowered, platform: str, strategies: Mapping[str, Strategy] | None = None):
     """The lowered init program compiled with `quick_compiler_options` of `platform`, at XLA's
-    optimization level where one of `strategies` runs the model (has a post_init)."""
+    optimization level where one of `strategies` runs the model (has a post_init) or where the
+    strategies are not given."""
     options = quick_compiler_options(platform)
-    if options and any(strategy.post_init is not None for strategy in strategies.values()):
+    if options and (strategies is None
+                    or any(strategy.post_init is not None for strategy in strategies.values())):
         options = {name: value for name, value in options.items() if name != OPTIMIZATION_LEVEL}
     return lowered.compile(compiler_options=options) if options else lowered.compile()
 
@@ -482,8 +493,8 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
     window says so, evaluates; `orders` holds the permutations of the training set of
     the last `orders_epochs(...)` epochs, epoch e in row e % that count (`TrainProgram.run` fills
     each epoch's row before a call reaches it), for each distinct seed of the device (the run's
-    row is `inputs.seed_slot`; unused full-batch), so that a call may cross epochs. Everything that changes between calls is traced, so one compile serves every
-    call. `make_train_program` composes vmap, shard_map and jit over them, in one place.
+    row is `inputs.seed_slot`; unused full-batch), so that a call may cross epochs. Everything
+    that changes between calls is traced, so one compile serves every call. `make_train_program` composes vmap, shard_map and jit over them, in one place.
     `constants`: the configuration as Python numbers, for a factory that cannot take traced
     values (every run of the program then shares it, and the traced ones are ignored).
     `watch`: what the failure rules need recorded (`Watch`; all of it but to measure its cost).
@@ -763,19 +774,31 @@ def _periods(steps: int, eval_every: int):
         yield period_start, min(period_start + eval_every, steps)
 
 
-def device_seed_slots(seeds: np.ndarray, n_devices: int,
-                       share: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Per device, its runs' distinct seeds (padded to a common count) and each run's row there.
+def device_seed_slots(seeds: np.ndarray, n_devices: int, share: bool = True,
+                      width: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per device, its runs' distinct seeds (padded to a common count, at least `width`) and
+    each run's row there.
 
     share=False gives every run a row of its own (the same permutations, one sort per run: what
     the runner did before; kept to measure the difference, `python -m bench perf --levers`)."""
     per_device = np.split(seeds, n_devices)
     distinct = [list(dict.fromkeys(part.tolist())) if share else part.tolist() for part in per_device]
-    width = max(len(d) for d in distinct)
+    width = max(width, *(len(d) for d in distinct))
     table = np.asarray([d + [d[-1]] * (width - len(d)) for d in distinct], np.uint32).reshape(-1)
     slots = np.concatenate([[d.index(seed) for seed in part.tolist()] if share else range(len(part))
                             for d, part in zip(distinct, per_device)]).astype(np.int32)
     return table, slots
+
+
+def key_width(runs: Sequence[Run], size: int, n_devices: int, share: bool = True) -> int:
+    """The widest per-device key table of any chunk of `size` runs (chunks padded as
+    `_train_program` pads them): every chunk's table that wide, one compile serves them all."""
+    widths = [0]
+    for start in range(0, len(runs), size):
+        chunk = _pad_index(np.arange(start, min(start + size, len(runs))), size)
+        seeds = np.asarray([runs[i].seed for i in chunk], np.uint32)
+        widths.append(device_seed_slots(seeds, n_devices, share)[0].size // n_devices)
+    return max(widths)
 
 
 def call_steps(rest: int, seconds_per_step: float | None, call_seconds: float) -> int:
@@ -786,7 +809,7 @@ def call_steps(rest: int, seconds_per_step: float | None, call_seconds: float) -
     `call_seconds` is 0; else the rest in as many equal calls as make each about
     `call_seconds` (between 2/3 and 3/2 of it). Calls once took as many steps as fit in
     `call_seconds`, and the step or two left over made a call of its own, with a whole call's
-    launch and buffers: 43 calls for 500 steps of digits-mlp where 21 do (docs/performance.md).
+    launch and buffers: 43 calls for 500 steps of digits-mlp where 22 do (docs/performance.md).
     """
     if seconds_per_step is None or call_seconds <= 0:
         return 1
@@ -807,12 +830,14 @@ class TrainProgram:
                  constants: Mapping[str, float] | None = None, watch: Watch = WATCH_ALL):
         self.spec, self.mesh, self.call_seconds = spec, mesh, call_seconds
         self.share_permutations = share_permutations
+        self.key_width = 0  # at least this many keys per device (`key_width`): set per chunk size
         self.n_devices = mesh.devices.size
         self.n_train = dataset.x_train.shape[0]
         self.steps_per_epoch = None if spec.full_batch else max(self.n_train // batch_size, 1)
         self.ring_epochs = None if spec.full_batch else orders_epochs(self.steps_per_epoch)
-        self.init_state, self.train, self.fill_orders = make_train_program(
+        self.init_state, self.train, self._fill_orders = make_train_program(
             task, spec, batch_size, mesh, vmap_width, schedule_steps, constants, watch)
+        self.fill_orders = self._fill_orders  # compiled by `compile`
         self.data = device_data(dataset, mesh)
         self.compiled, self.compile_seconds, self.calls = None, 0.0, 0
         self.seconds_per_step: float | None = None
@@ -827,7 +852,8 @@ class TrainProgram:
         values = {name: np.asarray([run.traced_values()[name] for run in runs], np.float32)
                   for name in names}
         seeds = np.asarray([run.seed for run in runs], np.uint32)
-        key_table, slots = device_seed_slots(seeds, self.n_devices, self.share_permutations)
+        key_table, slots = device_seed_slots(seeds, self.n_devices, self.share_permutations,
+                                             self.key_width)
         data_keys, order_keys = initialized.data_key_data(seeds), initialized.data_key_data(key_table)
         multipliers = None
         if any(run.init in initialized.multipliers for run in runs):
@@ -870,11 +896,11 @@ class TrainProgram:
         mark("train program: inputs")
         state = self.init_state(variables, inputs)
         mark("train program: initial state")
+        began = time.perf_counter()
         orders = self._ring(order_keys, shape_only=True)
         if not self.spec.full_batch:  # compiled here, where its compile is counted
-            self.fill_orders = self.fill_orders.lower(orders, order_keys, np.int32(0)).compile()
+            self.fill_orders = self._fill_orders.lower(orders, order_keys, np.int32(0)).compile()
         mark("train program: epoch orders")
-        began = time.perf_counter()
         lowered = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1), self.data)
         mark("train program: trace")
         self.compiled = lowered.compile()
@@ -909,8 +935,9 @@ class TrainProgram:
                 period_start = step // eval_every * eval_every
                 period_end = min(period_start + eval_every, steps)
                 limit = period_end
-                if self.steps_per_epoch is not None:  # a call spans at most ring_epochs epochs
-                    limit = min(limit, (step // self.steps_per_epoch + self.ring_epochs) * self.steps_per_epoch)
+                spe = self.steps_per_epoch
+                if spe is not None:  # a call spans at most ring_epochs epochs
+                    limit = min(limit, (step // spe + self.ring_epochs) * spe)
                 n = call_steps(limit - step, self.seconds_per_step, self.call_seconds)
                 if jax.process_count() > 1:  # each process times its own calls: 0's size counts
                     from jax.experimental import multihost_utils
@@ -918,8 +945,8 @@ class TrainProgram:
                     n = int(multihost_utils.broadcast_one_to_all(np.int32(n)))
                 ends = step + n == period_end
                 began = time.perf_counter()
-                if self.steps_per_epoch is not None:  # the ring holds every epoch the call reaches
-                    for epoch in range(step // self.steps_per_epoch, (step + n - 1) // self.steps_per_epoch + 1):
+                if spe is not None:  # the ring holds every epoch the call reaches
+                    for epoch in range(step // spe, (step + n - 1) // spe + 1):
                         if held.get(epoch % self.ring_epochs) != epoch:
                             orders = self.fill_orders(orders, order_keys, np.int32(epoch))
                             held[epoch % self.ring_epochs] = epoch
@@ -1353,24 +1380,29 @@ def _compile_chunks(program: TrainProgram, task: Task, dataset: Dataset, spec: O
     runs, a resumed program's); returns the chunk's size.
 
     Per-run bytes: the state (params, optimizer slots, model state) twice (donated in, out),
-    gradients and updates, the epoch permutation; on accelerators, where every run of a
+    gradients and updates, the ring of epoch permutations; on accelerators, where every run of a
     device is one vmap, also its activations. XLA's count of the compiled program then has
     the last word: if it needs more than the budget, the chunk shrinks and it recompiles.
     """
     n_devices = program.n_devices
+
+    def compile_for(size: int):
+        program.key_width = key_width(runs, size, n_devices, program.share_permutations)
+        return program.compile([runs[i] for i in _pad_index(np.arange(min(size, len(runs))), size)],
+                               initialized)
+
     if size is not None:
-        program.compile([runs[i] for i in _pad_index(np.arange(min(size, len(runs))), size)],
-                        initialized)
+        compile_for(size)
         return size
     params_bytes = sum(leaf[0, 0].nbytes for leaf in jax.tree_util.tree_leaves(initialized.variables))
-    per_run = 2 * program.state_bytes_per_run(runs, initialized) + 2 * params_bytes + 4 * program.n_train
+    orders_bytes = 4 * program.n_train * (program.ring_epochs or 1)  # at most one row of keys a run
+    per_run = 2 * program.state_bytes_per_run(runs, initialized) + 2 * params_bytes + orders_bytes
     if program.mesh.devices.flat[0].platform != "cpu":
         per_run += 3 * _activation_bytes(task, dataset, program.n_train if spec.full_batch else batch_size)
     budget = available_bytes(program.mesh.devices.flat[0]) * n_devices
     size = runs_per_call(len(runs), n_devices, per_run, budget, max_runs_per_call)
     while True:
-        needed = program.compile([runs[i] for i in _pad_index(np.arange(min(size, len(runs))), size)],
-                                 initialized)
+        needed = compile_for(size)
         if needed is None or needed * n_devices <= budget or size <= n_devices:
             return size
         smaller = runs_per_call(len(runs), n_devices, -(-needed * n_devices // size), budget, size - 1)

@@ -10,9 +10,11 @@ permutation per (seed, epoch): 56 epochs of 256 seeds cost 1.6 s of a 19 s run.
 
 So `permutations` sorts the bits alone and finds each element's place by binary search in
 the sorted bits: exact wherever no two bits of a row tie. Where any do (about one batch in
-fifty of 128 rows of 1,257), the whole batch takes JAX's own stable sort. Either way the result
-is JAX's, bit for bit; tests/bench/test_shuffle.py holds it to `jax.random.permutation`
-for one round and for two, and to numpy's stable argsort where ties are forced.
+fifty of 128 rows of 1,257), the whole batch takes JAX's own stable sort. A batch where ties
+are to be expected (rows x n^2 / 2^33 above TIES_EXPECTED: 128 rows of 45,000, say) takes it
+at once, without the sort of the bits it would waste. Either way the result is JAX's, bit for
+bit; tests/bench/test_shuffle.py holds it to `jax.random.permutation` for one round and for
+two, and to numpy's stable argsort where ties are forced.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import jax.numpy as jnp
 from jax import lax
 
 ROUNDS_EXPONENT = 3  # JAX's `_shuffle`: rounds = ceil(3 log n / log(2^32 - 1))
+TIES_EXPECTED = 0.25  # expected tied pairs in a batch above which it goes straight to JAX's sort
 
 
 def rounds(n: int) -> int:
@@ -32,13 +35,15 @@ def rounds(n: int) -> int:
 
 def stable_argsort(bits: jax.Array) -> jax.Array:
     """`np.argsort(bits, axis=1, kind="stable")` of a [rows, n] uint32 array, as int32."""
-    n = bits.shape[1]
+    rows, n = bits.shape
     positions = lax.broadcasted_iota(jnp.int32, bits.shape, 1)
+    if rows * n * (n - 1) / 2 / 2**32 > TIES_EXPECTED:
+        return lax.sort_key_val(bits, positions, dimension=1)[1]
     ordered = lax.sort(bits, dimension=1)
 
     def untied(_):
-        places = jax.vmap(lambda row, sorted_row: jnp.searchsorted(sorted_row, row, side="left", method="scan_unrolled"))(
-            bits, ordered).astype(jnp.int32)
+        place = lambda row, sorted_row: jnp.searchsorted(sorted_row, row, side="left", method="scan_unrolled")
+        places = jax.vmap(place)(bits, ordered).astype(jnp.int32)
         rows = lax.broadcasted_iota(jnp.int32, bits.shape, 0)
         return jnp.zeros(bits.shape, jnp.int32).at[rows, places].set(positions, unique_indices=True)
 

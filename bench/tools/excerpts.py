@@ -105,6 +105,14 @@ def decay_effect(root: Path) -> str:
     return sentences(_load(root, "default.json"), _load(root, "default-constant.json")) + "\n"
 
 
+def _measured(meta: dict, load_keys: tuple[str, ...] = ("load_average",)) -> str:
+    """"Measured DATE on CPU, load L" from a perf file's meta (what it lacks, said so)."""
+    load = next((meta[key][0] for key in load_keys if meta.get(key)), None)
+    return (f"Measured {(meta.get('measured_at') or '')[:10] or 'undated'} on "
+            f"{meta.get('cpu_model') or meta.get('device_kind')}, "
+            + ("load unknown" if load is None else f"load {load:.1f}"))
+
+
 def perf_headline(root: Path) -> str:
     """The committed `python -m bench perf` run (results/perf-cpu.json): its date, load and
     matmul rate, every strategy's row, and the headline ratios against the lean loop."""
@@ -114,10 +122,8 @@ def perf_headline(root: Path) -> str:
     meta, rows = document["meta"], document["rows"]
     whole = document.get("whole_process") or {}
     matmul = (meta.get("matmul") or {}).get("gflops")
-    load = meta.get("load_average_before") or meta.get("load_average") or [None]
-    when = (meta.get("measured_at") or "")[:10] or "undated"
-    lines = [f"Measured {when} on {meta.get('cpu_model') or meta.get('device_kind')}, "
-             f"{meta.get('device_count')} devices, load {load[0]:.1f} before the run"
+    lines = [_measured(meta, ("load_average_before", "load_average")) + " before the run, "
+             f"{meta.get('device_count')} devices"
              + (f", a 2048² f32 matmul at {matmul:.0f} GFLOP/s" if matmul else "") + ":", "",
              "| strategy | seeds | seed-steps/s | x lean loop | compile s | run s | GFLOP/s | % matmul |",
              "|---|---|---|---|---|---|---|---|"]
@@ -158,11 +164,9 @@ def perf_levers(root: Path) -> str:
     document = json.loads((root / "results" / "perf-levers-cpu.json").read_text(encoding="utf-8"))
     meta, levers = document["meta"], document["levers"]
     variants, flags = levers["variants"], levers.get("whole_process") or {}
-    load = meta.get("load_average") or [None]
     default = variants.get("calls of ~1 s (default)")
-    lines = [f"Measured {(meta.get('measured_at') or '')[:10] or 'undated'} on {meta.get('cpu_model')}, "
-             f"load {load[0]:.1f}; {levers.get('plain')} unless a grid ({levers.get('grid')}), best of the "
-             "variants' interleaved repeats:", "",
+    lines = [_measured(meta) + f"; {levers.get('plain')} unless a grid ({levers.get('grid')}), best of "
+             "the variants' interleaved repeats:", "",
              "| variant | seed-steps/s | calls | run s | x default |", "|---|---|---|---|---|"]
     for name, found in variants.items():
         ratio = "" if default is None or name.startswith("grid") else \
@@ -172,8 +176,9 @@ def perf_levers(root: Path) -> str:
     if flags:
         lines += ["", "| whole process (fresh, empty compile cache) | wall s | training s |", "|---|---|---|"]
         for name, found in flags.items():
-            lines.append(f"| {'XLA defaults' if name == 'default' else f'`{name}`'} | "
-                         f"{found.get('wall_seconds', float('nan')):.1f} | {found.get('run_seconds', float('nan')):.1f} |")
+            label = "XLA defaults" if name == "default" else f"`{name}`"
+            lines.append(f"| {label} | {found.get('wall_seconds', float('nan')):.1f} | "
+                         f"{found.get('run_seconds', float('nan')):.1f} |")
     return "\n".join(lines) + "\n\n"
 
 
@@ -186,11 +191,9 @@ def perf_startup(root: Path) -> str:
     meta, startup = document["meta"], document["startup"]
     codes = {name: found for name, found in startup["measured"].items() if isinstance(found, dict)}
     names = list(codes)
-    load = meta.get("load_average") or [None]
     rows = list(dict.fromkeys(row for found in codes.values() for row in found["rows"]))
-    lines = [f"Measured {(meta.get('measured_at') or '')[:10] or 'undated'} on {meta.get('cpu_model')}, load "
-             f"{load[0]:.1f}: `{startup['command']}`, median of {startup['repeats']} fresh processes each, "
-             "an empty compile cache:", "",
+    lines = [_measured(meta) + f": `{startup['command']}`, median of {startup['repeats']} fresh processes "
+             "each, an empty compile cache:", "",
              "| phase (s) | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for row in rows:
         lines.append(f"| {row} | " + " | ".join(

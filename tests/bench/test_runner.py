@@ -315,3 +315,33 @@ def test_calls_split_their_stretch_evenly_and_leave_no_stub(rest, seconds_per_st
         if seconds_per_step is None:
             break
     assert made == calls
+
+
+def test_chunks_with_different_numbers_of_distinct_seeds_share_one_compile():
+    # One seed four times, then four seeds: the chunks' key tables differ in width unless padded
+    # to one, and one compile must serve both (it once failed on the second chunk's shapes).
+    mesh, dataset = runner.runs_mesh(), TASK.load()
+    initialized = runner.initialize(TASK, dataset, STRATEGIES, [0, 1, 2, 3, 4], BATCH, mesh)
+    runs = (runner.grid(["he_normal"], [0], [1e-3, 2e-3, 3e-3, 4e-3])
+            + runner.grid(["he_normal"], [1, 2, 3, 4], [1e-3]))
+    options = dict(steps=STEPS, batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh)
+    chunked, timing = runner.train_runs(TASK, dataset, ADAM, runs, initialized, max_runs_per_call=4, **options)
+    whole, _ = runner.train_runs(TASK, dataset, ADAM, runs, initialized, **options)
+    assert timing.runs_per_call == 4
+    np.testing.assert_array_equal(chunked.train_loss, whole.train_loss)
+    np.testing.assert_array_equal(chunked.val_accuracy, whole.val_accuracy)
+
+
+def test_a_program_compiles_again_for_a_smaller_chunk():
+    # What `_compile_chunks` does when XLA says a chunk needs more memory than there is.
+    mesh, dataset = runner.runs_mesh(), TASK.load()
+    initialized = runner.initialize(TASK, dataset, STRATEGIES, [0, 1, 2, 3], BATCH, mesh)
+    runs = runner.grid(["he_normal"], [0, 1, 2, 3], [1e-3])
+    program = runner.TrainProgram(TASK, dataset, ADAM, BATCH, mesh)
+    program.compile(runs, initialized)
+    program.compile(runs[:2], initialized)
+    periods = program.run(runs[:2], initialized, steps=STEPS, eval_every=EVAL_EVERY)
+    alone, _ = runner.train_runs(TASK, dataset, ADAM, runs[:2], initialized, steps=STEPS, batch_size=BATCH,
+                                 eval_every=EVAL_EVERY, mesh=mesh)
+    np.testing.assert_array_equal(runner.collect([(2, periods)], STEPS, EVAL_EVERY).train_loss,
+                                  alone.train_loss)

@@ -7,13 +7,14 @@ import pytest
 from bench import shuffle
 
 
-@pytest.mark.parametrize("n", [1, 2, 1257, 5000])  # 5,000 elements take two sorting rounds
+@pytest.mark.parametrize("n", [1, 2, 1257, 5000, 60000])  # 5,000 and up take two sorting rounds;
+# 24 rows of 60,000 expect ties: JAX's sort at once
 def test_permutations_are_jaxs_bit_for_bit(n):
     keys = jax.vmap(jax.random.key)(jnp.arange(24, dtype=jnp.uint32) * 7919)
     want = jax.vmap(lambda key: jax.random.permutation(key, n))(keys)
     got = jax.jit(shuffle.permutations, static_argnums=1)(keys, n)
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
-    assert shuffle.rounds(n) == (2 if n == 5000 else 0 if n == 1 else 1)
+    assert shuffle.rounds(n) == (2 if n >= 5000 else 0 if n == 1 else 1)
 
 
 @pytest.mark.parametrize("high", [2**32, 40])  # ties nowhere (almost surely), ties everywhere

@@ -211,13 +211,16 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
         # side by side: the runner's command, then the lean loop's script, same work
         whole = {"runner": runner_process(workload, seeds), "lean_loop": lean_process(workload, seeds),
                  "lean_loop_with_eval": lean_process(workload, seeds, evaluate=True)}
-        revisions = {revision: revision_runner_process(workload, seeds, revision) for revision in against or ()}
-        if all("wall_seconds" in found for found in (*whole.values(), *revisions.values())):
-            whole["runner_vs_lean_loop"] = whole["lean_loop"]["wall_seconds"] / whole["runner"]["wall_seconds"]
+        revisions = {revision: revision_runner_process(workload, seeds, revision)
+                     for revision in against or ()}
+        if all("wall_seconds" in found for found in whole.values()):
+            lean_wall = whole["lean_loop"]["wall_seconds"]
+            whole["runner_vs_lean_loop"] = lean_wall / whole["runner"]["wall_seconds"]
             whole["runner_vs_lean_loop_with_eval"] = (whole["lean_loop_with_eval"]["wall_seconds"]
                                                       / whole["runner"]["wall_seconds"])
-            for found in revisions.values():
-                found["vs_lean_loop"] = whole["lean_loop"]["wall_seconds"] / found["wall_seconds"]
+            for found in revisions.values():  # a revision whose run failed keeps its error alone
+                if "wall_seconds" in found:
+                    found["vs_lean_loop"] = lean_wall / found["wall_seconds"]
         if revisions:
             whole["revisions"] = revisions
     caption = (f"{task}, {optimizer} lr {workload.lr:g}, {INIT}, batch {workload.batch_size}, {steps} "
@@ -242,13 +245,14 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
                   f"({whole['runner_vs_lean_loop']:.2f}x), lean loop with evaluation "
                   f"{whole['lean_loop_with_eval']['wall_seconds']:.1f} s "
                   f"({whole['runner_vs_lean_loop_with_eval']:.2f}x)")
-            for revision, found in whole.get("revisions", {}).items():
-                print(f"the runner at revision {revision}: {found['wall_seconds']:.1f} s "
-                      f"({found['vs_lean_loop']:.2f}x the lean loop)")
         elif whole:
             print("whole-process run failed: " + "; ".join(
-                found.get("error", "")[-300:] for found in (*whole.values(), *whole.get("revisions", {}).values())
+                found.get("error", "")[-300:] for found in whole.values()
                 if isinstance(found, dict) and "error" in found))
+        for revision, found in whole.get("revisions", {}).items():
+            print(f"the runner at revision {revision}: " + (
+                f"{found['wall_seconds']:.1f} s ({found['vs_lean_loop']:.2f}x the lean loop)"
+                if "vs_lean_loop" in found else "failed: " + found.get("error", "")[-300:]))
         print(f"results: {path}")
     return document
 
@@ -264,7 +268,11 @@ def revision_runner_process(workload, seeds: int, revision: str) -> dict[str, An
     folder = tempfile.mkdtemp(prefix="initopt-against-")
     os.rmdir(folder)
     try:
-        return runner_process(workload, seeds, cwd=checkout(revision, folder))
+        cwd = checkout(revision, folder)
+    except subprocess.CalledProcessError as error:  # recorded, the rest of the run goes on
+        return {"error": f"git worktree add {revision}: {(error.stderr or '').strip()[-300:]}"}
+    try:
+        return runner_process(workload, seeds, cwd=cwd)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", folder], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
