@@ -170,8 +170,11 @@ def _print_table(table, caption: str, title: str) -> None:
 def _meta(workload: Workload, matmul: float | None) -> dict[str, Any]:
     import datetime
 
+    from bench.results.provenance import git_revision
+
     argv = sys.argv[2:] if sys.argv[1:2] == ["perf"] else sys.argv[1:]
     return {**environment(), "command": "python -m bench perf " + " ".join(argv),
+            "git_revision": git_revision(),
             "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "argv": list(sys.argv), "load_average": list(os.getloadavg()),
             "cpu_count": os.cpu_count(), "task": workload.task.name,
