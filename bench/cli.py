@@ -147,7 +147,8 @@ def _add_perf(sub):
     p.add_argument("--startup", action="store_true",
                    help="a small run's whole process (fresh, empty compile cache) split into its "
                         "imports by library and its phases")
-    p.add_argument("--repeats", type=int, default=3, help="processes each --startup figure is the median of")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="processes each whole-process figure (and each --startup figure) is the median of")
     p.add_argument("--against", metavar="REV",
                    help="also time a checkout of git revision REV: its start-up (with --startup), "
                         "else its runner's whole process beside this checkout's (REV,REV,...: each)")
@@ -555,7 +556,7 @@ def perf_from_args(args) -> int:
                      **({} if sizes is None else {"sizes": sizes}))
     else:
         perf.perf(args.task, args.optimizer, args.seeds or 256, steps, args.out,
-                  synthetic=args.synthetic, against=revisions)
+                  synthetic=args.synthetic, against=revisions, repeats=args.repeats)
     return 0
 
 

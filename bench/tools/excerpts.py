@@ -133,18 +133,21 @@ def perf_headline(root: Path) -> str:
                      f"{row['vs_lean_loop']:.2f} | {row.get('compile_seconds') or 0:.2f} | {row['run_seconds']:.2f} | "
                      f"{row.get('gflops') or 0:.1f} | {'-' if share is None else f'{100 * share:.0f}%'} |")
     runner_row = next((row for row in rows if row["strategy"] == "runner"), None)
+    repeats = len((whole.get("runner") or {}).get("each_wall_seconds") or [0])
     if runner_row and whole.get("runner") and whole.get("lean_loop"):
         share = runner_row.get("matmul_fraction")
         lines += ["", f"**Headline, 256 seeds x 500 steps of Adam on digits-mlp:** "
                       f"**{runner_row['vs_lean_loop']:.2f}x run-only** against the lean loop (the same process) and "
                       f"**{whole['runner_vs_lean_loop']:.2f}x whole process** (runner "
                       f"{whole['runner']['wall_seconds']:.1f} s, lean loop {whole['lean_loop']['wall_seconds']:.1f} s, "
-                      f"each a fresh process with an empty compile cache)"
+                      + (f"each the median of {repeats} fresh processes, interleaved, " if repeats > 1
+                         else "each a fresh process ")
+                      + "with an empty compile cache)"
                       + (f"; the runner trains at **{100 * share:.0f}% of the matmul rate**." if share else ".")]
     if whole.get("revisions") and whole.get("runner") and whole.get("lean_loop"):
         lean_wall = whole["lean_loop"]["wall_seconds"]
-        lines += ["", "Whole process, one after the other in that run (`--against`: the runner of each "
-                      "revision from its own checkout):", "",
+        lines += ["", "Whole process in that run (`--against`: the runner of each revision from its own "
+                      "checkout), each the median of its processes:", "",
                   "| code | wall s | training s | x lean loop |", "|---|---|---|---|",
                   f"| lean loop | {lean_wall:.1f} | {whole['lean_loop'].get('run_seconds', 0):.1f} | 1.00 |",
                   f"| runner, this checkout | {whole['runner']['wall_seconds']:.1f} | "

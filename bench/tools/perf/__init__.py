@@ -198,10 +198,11 @@ def write_perf_file(path: str, document: dict[str, Any]) -> None:
 
 def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, steps: int = 500,
          out: str | None = None, whole_process: bool = True, synthetic: bool = False,
-         against: Sequence[str] | None = None) -> dict[str, Any]:
+         against: Sequence[str] | None = None, repeats: int = 1) -> dict[str, Any]:
     """The strategies' rows (in this process) and the whole-process figures (fresh processes,
-    side by side): the runner's command, the lean loop's script with and without evaluation,
-    and the runner's command in a checkout of each git revision of `against`."""
+    side by side, `repeats` interleaved rounds, each command's median process): the runner's
+    command, the lean loop's script with and without evaluation, and the runner's command in a
+    checkout of each git revision of `against`."""
     startup = process_seconds()  # the interpreter and the imports, before anything is measured
     load_before = os.getloadavg()
     workload = make_workload(task, optimizer, seeds, steps, synthetic=synthetic)
@@ -211,11 +212,15 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
     table = rows(measurements, workload, matmul)
     whole: dict[str, Any] = {}
     if whole_process:
-        # side by side: the runner's command, then the lean loop's script, same work
-        whole = {"runner": runner_process(workload, seeds), "lean_loop": lean_process(workload, seeds),
-                 "lean_loop_with_eval": lean_process(workload, seeds, evaluate=True)}
-        revisions = {revision: revision_runner_process(workload, seeds, revision)
-                     for revision in against or ()}
+        # side by side: the runner's command, the lean loop's script, same work
+        commands = {"runner": lambda: runner_process(workload, seeds),
+                    "lean_loop": lambda: lean_process(workload, seeds),
+                    "lean_loop_with_eval": lambda: lean_process(workload, seeds, evaluate=True),
+                    **{f"revision {revision}": (lambda revision=revision: revision_runner_process(
+                        workload, seeds, revision)) for revision in against or ()}}
+        found = interleaved(commands, repeats)
+        whole = {name: found[name] for name in ("runner", "lean_loop", "lean_loop_with_eval")}
+        revisions = {revision: found[f"revision {revision}"] for revision in against or ()}
         if all("wall_seconds" in found for found in whole.values()):
             lean_wall = whole["lean_loop"]["wall_seconds"]
             whole["runner_vs_lean_loop"] = lean_wall / whole["runner"]["wall_seconds"]
@@ -258,6 +263,28 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
                 if "vs_lean_loop" in found else "failed: " + found.get("error", "")[-300:]))
         print(f"results: {path}")
     return document
+
+
+def interleaved(commands: dict[str, Any], repeats: int) -> dict[str, dict[str, Any]]:
+    """Each of `commands` (name -> a function timing one fresh process) `repeats` times, in
+    rounds that rotate their order, so that a machine that speeds up or slows down during the
+    measurement touches every command alike; each command's median process (the lower of the
+    middle two for an even count), with every wall time it took, or its first error."""
+    names = list(commands)
+    processes: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for round_ in range(repeats):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            processes[name].append(commands[name]())
+    found = {}
+    for name, runs in processes.items():
+        failed = [run for run in runs if "wall_seconds" not in run]
+        if failed:
+            found[name] = failed[0]
+            continue
+        ordered = sorted(runs, key=lambda run: run["wall_seconds"])
+        found[name] = {**ordered[(len(ordered) - 1) // 2],
+                       "each_wall_seconds": [run["wall_seconds"] for run in runs]}
+    return found
 
 
 def revision_runner_process(workload, seeds: int, revision: str) -> dict[str, Any]:

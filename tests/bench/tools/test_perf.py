@@ -177,3 +177,25 @@ def test_the_runner_of_another_revision_runs_from_its_own_checkout():
     assert found["wall_seconds"] > 0 and found["run_seconds"] > 0, found
     worktrees = subprocess.run(["git", "worktree", "list"], capture_output=True, text=True).stdout
     assert "initopt-against-" not in worktrees  # removed afterwards
+
+
+def test_whole_processes_are_interleaved_and_each_reports_its_median():
+    from bench.tools.perf import interleaved
+
+    order, walls = [], {"a": iter([5.0, 1.0, 3.0]), "b": iter([2.0, 2.0, 9.0])}
+
+    def timed(name):
+        def run():
+            order.append(name)
+            return {"wall_seconds": next(walls[name]), "name": name}
+        return run
+
+    def broken():
+        order.append("c")
+        return {"error": "no such flag"}
+
+    found = interleaved({"a": timed("a"), "b": timed("b"), "c": broken}, 3)
+    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # each round starts one later
+    assert found["a"]["wall_seconds"] == 3.0 and found["a"]["each_wall_seconds"] == [5.0, 1.0, 3.0]
+    assert found["b"]["wall_seconds"] == 2.0
+    assert found["c"] == {"error": "no such flag"}
