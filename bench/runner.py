@@ -280,9 +280,11 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
 # Programs that run once per chunk or once per epoch (the init program, the epoch orders)
 # compile with XLA:CPU's LLVM at -O1 and its XNNPACK path off: their compile, not their run, is
 # what they cost. digits-mlp's he_normal init program for 256 seeds compiled in 0.44 s against
-# 2.0 s at XLA's defaults, its 8 epochs of orders in 0.35 s against 0.94 s (docs/performance.md).
-# Integer work (keys, permutations) and the data-independent inits come out bit for bit the
-# same at either level (every task, every init, seeds 0-3 and 1000-1007); an init program that
+# 2.0 s at XLA's defaults, the orders of 8 epochs (JAX's permutation, as the runner drew them
+# then) in 0.35 s against 0.94 s, the fill of bench.shuffle in 0.47 s against 0.67 s
+# (docs/performance.md). Integer work (keys, permutations) and the data-independent inits come
+# out bit for bit the same at either level (every task on its data or data shaped like it,
+# every init, seeds 0-3 and 1000-1007); an init program that
 # runs the model (a strategy with a post_init: LSUV, data-dependent scaling) keeps XLA's
 # optimization level, since -O1 rounds ResNet-20's forward pass differently.
 OPTIMIZATION_LEVEL = "xla_backend_optimization_level"
@@ -494,7 +496,8 @@ def make_train(task: Task, spec: OptimizerSpec, batch_size: int, eval_batch: int
     the last `orders_epochs(...)` epochs, epoch e in row e % that count (`TrainProgram.run` fills
     each epoch's row before a call reaches it), for each distinct seed of the device (the run's
     row is `inputs.seed_slot`; unused full-batch), so that a call may cross epochs. Everything
-    that changes between calls is traced, so one compile serves every call. `make_train_program` composes vmap, shard_map and jit over them, in one place.
+    that changes between calls is traced, so one compile serves every call.
+    `make_train_program` composes vmap, shard_map and jit over them, in one place.
     `constants`: the configuration as Python numbers, for a factory that cannot take traced
     values (every run of the program then shares it, and the traced ones are ignored).
     `watch`: what the failure rules need recorded (`Watch`; all of it but to measure its cost).
