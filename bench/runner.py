@@ -157,9 +157,15 @@ def seed_keys(seed: jax.Array) -> tuple[jax.Array, jax.Array]:
     return init_key, data_key
 
 
+def epoch_key(data_key: jax.Array, epoch: jax.Array) -> jax.Array:
+    """The key of one epoch's permutation of the training set."""
+    return jax.random.fold_in(data_key, epoch)
+
+
 def epoch_order(data_key: jax.Array, epoch: jax.Array, n_train: int) -> jax.Array:
-    """The training-set permutation of one epoch (a fresh shuffle per epoch, from the seed)."""
-    return jax.random.permutation(jax.random.fold_in(data_key, epoch), n_train)
+    """The training-set permutation of one epoch (a fresh shuffle per epoch, from the seed);
+    the ring of orders draws the same with `bench.shuffle.permutations`."""
+    return jax.random.permutation(epoch_key(data_key, epoch), n_train)
 
 
 def augment_key(data_key: jax.Array, step: jax.Array) -> jax.Array:
@@ -201,14 +207,16 @@ class Initialized(NamedTuple):
 
     def data_key_data(self, seeds: Sequence[int]) -> np.ndarray:
         """The raw data keys of `seeds` (each one of `self.seeds`), one row each."""
-        seed_pos = {seed: i for i, seed in enumerate(self.seeds)}
-        return self.data_keys[np.asarray([seed_pos[int(seed)] for seed in seeds], np.int64)]
+        return self.data_keys[self._seed_rows(seeds)]
 
     def index(self, runs: Sequence[Run]) -> tuple[np.ndarray, np.ndarray]:
         init_pos = {name: i for i, name in enumerate(self.inits)}
-        seed_pos = {seed: i for i, seed in enumerate(self.seeds)}
         return (np.asarray([init_pos[run.init] for run in runs], np.int32),
-                np.asarray([seed_pos[run.seed] for run in runs], np.int32))
+                self._seed_rows([run.seed for run in runs]))
+
+    def _seed_rows(self, seeds: Sequence[int]) -> np.ndarray:
+        seed_pos = {seed: i for i, seed in enumerate(self.seeds)}
+        return np.asarray([seed_pos[int(seed)] for seed in seeds], np.int32)
 
 
 def make_init_program(task: Task, strategies: dict[str, Strategy], batch_size: int):
@@ -284,9 +292,9 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
 # then) in 0.35 s against 0.94 s, the fill of bench.shuffle in 0.47 s against 0.67 s
 # (docs/performance.md). Integer work (keys, permutations) and the data-independent inits come
 # out bit for bit the same at either level (every task on its data or data shaped like it,
-# every init, seeds 0-3 and 1000-1007); an init program that
-# runs the model (a strategy with a post_init: LSUV, data-dependent scaling) keeps XLA's
-# optimization level, since -O1 rounds ResNet-20's forward pass differently.
+# every init, seeds 0-3 and 1000-1007); an init program that runs the model (a strategy with a
+# post_init: LSUV, data-dependent scaling) keeps XLA's optimization level, since -O1 rounds
+# ResNet-20's forward pass differently.
 OPTIMIZATION_LEVEL = "xla_backend_optimization_level"
 QUICK_COMPILER_OPTIONS = {"cpu": {"xla_cpu_use_xnnpack": False, OPTIMIZATION_LEVEL: 1}}
 
@@ -676,7 +684,7 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
     init_state_jit = jax.jit(jax.vmap(init_state), out_shardings=runs)
 
     def fill_orders(ring, keys, epoch):  # each key's epoch_order, by bench.shuffle (faster, same bits)
-        epoch_keys = jax.vmap(lambda key: jax.random.fold_in(jax.random.wrap_key_data(key), epoch))(keys)
+        epoch_keys = jax.vmap(lambda key: epoch_key(jax.random.wrap_key_data(key), epoch))(keys)
         orders = permutations(epoch_keys, ring.shape[2])
         return jax.lax.dynamic_update_slice_in_dim(ring, orders[:, None].astype(ring.dtype),
                                                    epoch % ring.shape[1], axis=1)
@@ -862,8 +870,7 @@ class TrainProgram:
         if any(run.init in initialized.multipliers for run in runs):
             # every run carries a tree (ones where its strategy sets none), stacked like its lr
             rule = optimizer_rule(self.spec)
-            ones = jax.tree_util.tree_map(lambda leaf: 1.0, jax.tree_util.tree_map(
-                lambda leaf: leaf[0, 0], initialized.variables["params"]))
+            ones = jax.tree_util.tree_map(lambda leaf: 1.0, initialized.variables["params"])
             trees = [initialized.multipliers.get(run.init, {}).get(rule, ones) for run in runs]
             multipliers = jax.tree_util.tree_map(
                 lambda *values: global_array(np.asarray(values, np.float32), sharding), *trees)

@@ -37,21 +37,22 @@ def stable_argsort(bits: jax.Array) -> jax.Array:
     """`np.argsort(bits, axis=1, kind="stable")` of a [rows, n] uint32 array, as int32."""
     rows, n = bits.shape
     positions = lax.broadcasted_iota(jnp.int32, bits.shape, 1)
-    if rows * n * (n - 1) / 2 / 2**32 > TIES_EXPECTED:
+
+    def jaxs_sort(_=None):  # what jax.random.permutation does: positions carried by the sort
         return lax.sort_key_val(bits, positions, dimension=1)[1]
+
+    if rows * n * (n - 1) / 2 / 2**32 > TIES_EXPECTED:
+        return jaxs_sort()
     ordered = lax.sort(bits, dimension=1)
 
     def untied(_):
         place = lambda row, sorted_row: jnp.searchsorted(sorted_row, row, side="left", method="scan_unrolled")
         places = jax.vmap(place)(bits, ordered).astype(jnp.int32)
-        rows = lax.broadcasted_iota(jnp.int32, bits.shape, 0)
-        return jnp.zeros(bits.shape, jnp.int32).at[rows, places].set(positions, unique_indices=True)
-
-    def tied(_):
-        return lax.sort_key_val(bits, positions, dimension=1)[1]
+        row_index = lax.broadcasted_iota(jnp.int32, bits.shape, 0)
+        return jnp.zeros(bits.shape, jnp.int32).at[row_index, places].set(positions, unique_indices=True)
 
     any_tie = jnp.any(ordered[:, 1:] == ordered[:, :-1]) if n > 1 else jnp.bool_(False)
-    return lax.cond(any_tie, tied, untied, None)
+    return lax.cond(any_tie, jaxs_sort, untied, None)
 
 
 def permutations(keys: jax.Array, n: int) -> jax.Array:

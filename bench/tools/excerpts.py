@@ -33,6 +33,13 @@ def _load(root: Path, name: str) -> dict:
     return load_results(str(root / REFERENCE / name))
 
 
+def _perf_file(root: Path, name: str) -> dict:
+    """A committed perf file under results/ (`python -m bench perf ... --out results/NAME`)."""
+    import json
+
+    return json.loads((root / "results" / name).read_text(encoding="utf-8"))
+
+
 def _console_text(render: Callable) -> str:
     from rich.console import Console
 
@@ -116,9 +123,7 @@ def _measured(meta: dict, load_keys: tuple[str, ...] = ("load_average",)) -> str
 def perf_headline(root: Path) -> str:
     """The committed `python -m bench perf` run (results/perf-cpu.json): its date, load and
     matmul rate, every strategy's row, and the headline ratios against the lean loop."""
-    import json
-
-    document = json.loads((root / "results" / "perf-cpu.json").read_text(encoding="utf-8"))
+    document = _perf_file(root, "perf-cpu.json")
     meta, rows = document["meta"], document["rows"]
     whole = document.get("whole_process") or {}
     matmul = (meta.get("matmul") or {}).get("gflops")
@@ -162,9 +167,7 @@ def perf_headline(root: Path) -> str:
 def perf_levers(root: Path) -> str:
     """The committed `perf --levers` run (results/perf-levers-cpu.json): each variant's rate,
     calls and ratio to the default, side by side; the XLA flags' whole processes."""
-    import json
-
-    document = json.loads((root / "results" / "perf-levers-cpu.json").read_text(encoding="utf-8"))
+    document = _perf_file(root, "perf-levers-cpu.json")
     meta, levers = document["meta"], document["levers"]
     variants, flags = levers["variants"], levers.get("whole_process") or {}
     default = variants.get("calls of ~1 s (default)")
@@ -188,9 +191,7 @@ def perf_levers(root: Path) -> str:
 def perf_startup(root: Path) -> str:
     """The committed `perf --startup` run (results/perf-startup-cpu.json): each phase's median
     seconds, for this checkout and the revision it was measured against."""
-    import json
-
-    document = json.loads((root / "results" / "perf-startup-cpu.json").read_text(encoding="utf-8"))
+    document = _perf_file(root, "perf-startup-cpu.json")
     meta, startup = document["meta"], document["startup"]
     codes = {name: found for name, found in startup["measured"].items() if isinstance(found, dict)}
     names = list(codes)

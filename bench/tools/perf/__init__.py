@@ -167,7 +167,9 @@ def _print_table(table, caption: str, title: str) -> None:
     output_console().print(out)
 
 
-def _meta(workload: Workload, matmul: float | None) -> dict[str, Any]:
+def _run_meta() -> dict[str, Any]:
+    """What every perf file records of its run: the machine, the command, the code, the date and
+    the load at its end."""
     import datetime
 
     from bench.results.provenance import git_revision
@@ -176,8 +178,11 @@ def _meta(workload: Workload, matmul: float | None) -> dict[str, Any]:
     return {**environment(), "command": "python -m bench perf " + " ".join(argv),
             "git_revision": git_revision(),
             "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "argv": list(sys.argv), "load_average": list(os.getloadavg()),
-            "cpu_count": os.cpu_count(), "task": workload.task.name,
+            "argv": list(sys.argv), "load_average": list(os.getloadavg()), "cpu_count": os.cpu_count()}
+
+
+def _meta(workload: Workload, matmul: float | None) -> dict[str, Any]:
+    return {**_run_meta(), "task": workload.task.name,
             "optimizer": workload.optimizer, "lr": workload.lr, "init": INIT,
             "batch_size": workload.batch_size, "eval_every": workload.eval_every,
             "parameters": workload.n_params, "flops_per_step": workload.flops_per_step,
@@ -289,23 +294,15 @@ def interleaved(commands: dict[str, Any], repeats: int) -> dict[str, dict[str, A
 
 def revision_runner_process(workload, seeds: int, revision: str) -> dict[str, Any]:
     """`runner_process` in a detached worktree of `revision`, removed afterwards."""
-    import shutil
     import subprocess
-    import tempfile
 
     from bench.tools.perf.startup_phases import checkout
 
-    folder = tempfile.mkdtemp(prefix="initopt-against-")
-    os.rmdir(folder)
     try:
-        cwd = checkout(revision, folder)
+        with checkout(revision) as cwd:
+            return runner_process(workload, seeds, cwd=cwd)
     except subprocess.CalledProcessError as error:  # recorded, the rest of the run goes on
         return {"error": f"git worktree add {revision}: {(error.stderr or '').strip()[-300:]}"}
-    try:
-        return runner_process(workload, seeds, cwd=cwd)
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", folder], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def search(task: str = "digits-mlp", optimizer: str = "adam", trials: int = 64, seeds: int = 4,
@@ -561,18 +558,11 @@ def _plot_scaling(curves, png: str, workload: Workload, steps: int, matmul: floa
 
 def startup(repeats: int = 3, against: str | None = None, out: str | None = None) -> dict[str, Any]:
     """A small run's whole process, phase by phase and import by import (`perf.startup`)."""
-    import datetime
-
-    from bench.results.provenance import git_revision
     from bench.tools.perf import startup_phases as measure_startup
 
     load_before = os.getloadavg()
     found = measure_startup.startup(repeats, against)
-    argv = sys.argv[2:] if sys.argv[1:2] == ["perf"] else sys.argv[1:]
-    meta = {**environment(), "command": "python -m bench perf " + " ".join(argv),
-            "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "argv": list(sys.argv), "git_revision": git_revision(), "cpu_count": os.cpu_count(),
-            "load_average_before": list(load_before), "load_average": list(os.getloadavg())}
+    meta = {**_run_meta(), "load_average_before": list(load_before)}
     path = out or os.path.join("results", f"perf-startup-{jax.default_backend()}.json")
     document = {"meta": meta, "startup": found}
     write_perf_file(path, document)

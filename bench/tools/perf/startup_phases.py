@@ -15,14 +15,15 @@ add up to it:
 A phase that comes round again (one per program) adds up. Each row is the median over the
 repetitions; `beyond_ecosystem_seconds` is the wall time less the ecosystem's imports, the
 figure the issue sets a bound on. `cpu_seconds` (user + system, every thread) is the work: what
-runs at once on two cores (the init program compiling beside the train program) shortens the
-wall time only where a core is free, which a loaded machine hides; the load average before and
-after each process is recorded beside it. `--against REV` times the same command, the same way, in a
-checkout of the git revision REV beside this one (marks the code there lacks lump its phases
-into one row), repetitions alternating.
+runs at once on two cores (XLA compiles on both) shortens the wall time only where a core is
+free, which a loaded machine hides; the load average before and after each process is recorded
+beside it. `--against REV` times the same command, the same way, in a checkout of the git
+revision REV beside this one (marks the code there lacks lump its phases into one row),
+repetitions alternating.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from bench.phases import LINE_PREFIX, PHASES_VARIABLE
 
@@ -168,11 +169,19 @@ def summarize(processes: Sequence[dict[str, Any]], small: set[str] | None = None
     }
 
 
-def checkout(revision: str, folder: str) -> str:
-    """A detached git worktree of `revision` in `folder` (this repository's)."""
+@contextlib.contextmanager
+def checkout(revision: str) -> Iterator[str]:
+    """A detached git worktree of `revision` (this repository's) in a fresh folder, removed on
+    leaving. Raises CalledProcessError where git cannot make it."""
+    folder = tempfile.mkdtemp(prefix="initopt-against-")
+    os.rmdir(folder)
     subprocess.run(["git", "worktree", "add", "--detach", folder, revision], check=True,
                    capture_output=True, text=True)
-    return folder
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", folder], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def same_numbers(a: Iterable[dict[str, Any]], b: Iterable[dict[str, Any]]) -> bool:
@@ -187,21 +196,14 @@ def startup(repeats: int = 3, against: str | None = None,
     """Time `python -m bench <command>` `repeats` times in fresh processes (and, with
     `against`, as many times in a checkout of that revision, alternating); the document."""
     ecosystem = ecosystem_modules()
-    codes = {"this checkout": None}
-    folder = None
-    if against is not None:
-        folder = tempfile.mkdtemp(prefix="initopt-against-")
-        os.rmdir(folder)
-        codes[f"revision {against}"] = checkout(against, folder)
-    processes: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
-    try:
+    with contextlib.ExitStack() as stack:
+        codes = {"this checkout": None}
+        if against is not None:
+            codes[f"revision {against}"] = stack.enter_context(checkout(against))
+        processes: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
         for _ in range(repeats):
             for name, cwd in codes.items():
                 processes[name].append(time_process(command, cwd, ecosystem))
-    finally:
-        if folder is not None:
-            subprocess.run(["git", "worktree", "remove", "--force", folder], capture_output=True)
-            shutil.rmtree(folder, ignore_errors=True)
     small = small_imports([process for found in processes.values() for process in found])
     found = {name: summarize(found, small) for name, found in processes.items()}
     if against is not None:
