@@ -41,9 +41,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from bench.analysis.stats import DELTA, Difference, paired, unpaired
+from bench.imports import LazyModule
 from bench.records.keys import cell_of
 from bench.records import budgets
 from bench.records.labels import format_configuration, format_median
@@ -51,6 +51,8 @@ from bench.records.paired import (FAMILY_ALPHA, discrete_holm, equivalence_p, is
                                   smallest_p, two_sample_equivalence_p)
 from bench.records.queries import accuracy_by_seed, chance, chosen_rows, runs_by_cell, task_settings
 from bench.results.document import check_document
+
+scipy_stats = LazyModule("scipy.stats")  # imported at first use (bench.imports)
 
 ALPHA = FAMILY_ALPHA
 TOLERANCE = DELTA  # the name of the schema-2 era

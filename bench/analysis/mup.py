@@ -21,9 +21,11 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from scipy import stats as scipy_stats
 
+from bench.imports import LazyModule
 from bench.records.estimators import CONFIDENCE, quiet_numerics
+
+scipy_stats = LazyModule("scipy.stats")  # imported at first use (bench.imports)
 
 DRIFT_RESAMPLES = 2000
 DRIFT_SEED = 0

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 # The estimators of a summary row and the tests live below, in bench.records; they are part of
 # this module's API too (docs/reports.md, "Best sets and paired statistics").
+from bench.imports import LazyModule
 from bench.records.estimators import (CONFIDENCE, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,  # noqa: F401
                                       bootstrap_interval, censored_median, mean_ci95, quiet_numerics)
 from bench.records.paired import (FAMILY_ALPHA, IDENTICAL_TOLERANCE, discrete_holm, equivalence_p, holm,  # noqa: F401
@@ -37,6 +37,8 @@ from bench.records.paired import (FAMILY_ALPHA, IDENTICAL_TOLERANCE, discrete_ho
                                   two_sample_p)
 from bench.records.queries import task_settings
 from bench.records.verdicts import BestSet, accuracies_by_pair, best_set, tables
+
+scipy_stats = LazyModule("scipy.stats")  # imported at first use (bench.imports)
 
 # The margin of "equivalent within ±delta": one point of accuracy (3 test examples on digits).
 DELTA = 0.01

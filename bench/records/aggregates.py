@@ -33,9 +33,11 @@ from itertools import permutations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
+from bench.imports import LazyModule
 from bench.records.queries import accuracy_by_seed, chance, chosen_rows, runs_of_row
+
+stats = LazyModule("scipy.stats")  # imported at first use (bench.imports)
 
 RESAMPLES = 2000
 LEVEL = 0.95

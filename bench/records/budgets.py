@@ -19,11 +19,13 @@ import copy
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
+from bench.imports import LazyModule
 from bench.records.estimators import quiet_numerics
 from bench.records.keys import budget_of, pair_of
 from bench.records.queries import accuracy_by_seed, chance, chosen_rows, runs_of_row, tasks
+
+stats = LazyModule("scipy.stats")  # imported at first use (bench.imports)
 
 BY_BUDGET = "by_budget"  # the aggregates of a document of several budgets: budget -> aggregates
 RESAMPLES = 2000

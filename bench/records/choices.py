@@ -22,11 +22,13 @@ from collections import defaultdict
 from typing import Any, Mapping
 
 import numpy as np
-from scipy import stats as scipy_stats
 
+from bench.imports import LazyModule
 from bench.records.estimators import quiet_numerics
 from bench.records.keys import lr_key, pair_of, unit_of
 from bench.records.values import counted_accuracy
+
+scipy_stats = LazyModule("scipy.stats")  # imported at first use (bench.imports)
 
 NEAR_TIE = 0.7
 STABILITY_RESAMPLES = 2000

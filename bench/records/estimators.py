@@ -27,9 +27,11 @@ import warnings
 from typing import Sequence
 
 import numpy as np
-from scipy import stats as scipy_stats
 
+from bench.imports import LazyModule
 from bench.records.values import finite_or_none
+
+scipy_stats = LazyModule("scipy.stats")  # imported at first use (bench.imports)
 
 CONFIDENCE = 0.95
 # Resamples of every bootstrap, and its generator's seed: an interval is the same on every

@@ -36,9 +36,11 @@ import math
 from typing import Sequence
 
 import numpy as np
-from scipy import stats as scipy_stats
 
+from bench.imports import LazyModule
 from bench.records.estimators import quiet_numerics
+
+scipy_stats = LazyModule("scipy.stats")  # imported at first use (bench.imports)
 
 FAMILY_ALPHA = 0.05
 IDENTICAL_TOLERANCE = 1e-6

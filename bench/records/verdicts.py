@@ -35,14 +35,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats as scipy_stats
 
+from bench.imports import LazyModule
 from bench.records.estimators import quiet_numerics
 from bench.records.keys import cell_of
 from bench.records.paired import (EXACT_MAX_PAIRS, FAMILY_ALPHA, IDENTICAL_TOLERANCE, PERMUTATION_SEED,
                                   RANDOM_PATTERNS, minimum_detectable_difference)
 from bench.records.queries import (accuracy_by_seed, chance, chosen_rows, inits_of, optimizers_of,
                                    runs_by_cell, task_settings, tasks)
+
+scipy_stats = LazyModule("scipy.stats")  # imported at first use (bench.imports)
 
 METHOD = ("multiple comparisons with the best (Hsu 1984) by exact sign-flip max-T tests: each "
           "configuration against the best of the others on the same seeds (Westfall & Young 1993)")

@@ -84,3 +84,11 @@ def test_an_option_this_jaxlib_does_not_know_falls_back_to_xlas_defaults(monkeyp
     assert runner.quick_compiler_options("cpu") is None
     lowered = jax.jit(lambda x: x + 1).lower(np.float32(1))
     assert float(runner.compile_init_program(lowered, "cpu", {})(np.float32(1))) == 2.0
+
+
+def test_the_run_commands_modules_leave_scipy_for_later():
+    """SciPy's statistics (about half a second) wait until a run has trained (bench.imports)."""
+    code = ("import sys, bench.cli, bench.suite.execute, bench.suite.config, bench.runner, bench.results.files; "
+            "print('scipy.stats' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
