@@ -850,15 +850,26 @@ class TrainProgram:
             task, spec, batch_size, mesh, vmap_width, schedule_steps, constants, watch)
         self.fill_orders = self._fill_orders  # compiled by `compile`
         self.data = device_data(dataset, mesh)
-        self.compiled, self.compile_seconds, self.calls = None, 0.0, 0
+        self.compiled, self.initial_state, self.compile_seconds, self.calls = None, None, 0.0, 0
         self.seconds_per_step: float | None = None
 
-    def inputs(self, runs: Sequence[Run], initialized: Initialized):
-        """(variables, RunInputs, order keys) of a chunk of runs, as global sharded arrays."""
+    def inputs(self, runs: Sequence[Run], initialized: Initialized, shapes: bool = False):
+        """(variables, RunInputs, order keys) of a chunk of runs, as global sharded arrays (or,
+        with `shapes`, as ShapeDtypeStructs sharded alike: what compiling needs, nothing copied)."""
         sharding = runs_sharding(self.mesh)
+
+        def place(host: np.ndarray):
+            if shapes:
+                return jax.ShapeDtypeStruct(host.shape, host.dtype, sharding=sharding)
+            return global_array(host, sharding)
+
         init_index, seed_index = initialized.index(runs)
-        variables = jax.tree_util.tree_map(
-            lambda leaf: global_array(leaf[init_index, seed_index], sharding), initialized.variables)
+        if shapes:
+            variables = jax.tree_util.tree_map(lambda leaf: jax.ShapeDtypeStruct(
+                (len(runs),) + leaf.shape[2:], leaf.dtype, sharding=sharding), initialized.variables)
+        else:
+            variables = jax.tree_util.tree_map(lambda leaf: place(leaf[init_index, seed_index]),
+                                               initialized.variables)
         names = sorted(runs[0].traced_values())
         values = {name: np.asarray([run.traced_values()[name] for run in runs], np.float32)
                   for name in names}
@@ -873,18 +884,25 @@ class TrainProgram:
             ones = jax.tree_util.tree_map(lambda leaf: 1.0, initialized.variables["params"])
             trees = [initialized.multipliers.get(run.init, {}).get(rule, ones) for run in runs]
             multipliers = jax.tree_util.tree_map(
-                lambda *values: global_array(np.asarray(values, np.float32), sharding), *trees)
-        inputs = RunInputs({name: global_array(v, sharding) for name, v in values.items()},
-                           global_array(slots, sharding), global_array(data_keys, sharding),
-                           multipliers)
-        return variables, inputs, global_array(order_keys, sharding)
+                lambda *values: place(np.asarray(values, np.float32)), *trees)
+        inputs = RunInputs({name: place(v) for name, v in values.items()}, place(slots),
+                           place(data_keys), multipliers)
+        return variables, inputs, place(order_keys)
 
     def state_bytes_per_run(self, runs: Sequence[Run], initialized: Initialized) -> int:
         """Bytes of one run's training state (params, optimizer state, records), from shapes alone."""
-        variables, inputs, _ = self.inputs([runs[0]] * self.n_devices, initialized)
+        variables, inputs, _ = self.inputs([runs[0]] * self.n_devices, initialized, shapes=True)
         shapes = jax.eval_shape(self.init_state, variables, inputs)
         return sum(leaf.size * leaf.dtype.itemsize
                    for leaf in jax.tree_util.tree_leaves(shapes)) // self.n_devices
+
+    def state_shapes(self, variables, inputs):
+        """The TrainState made from (variables, inputs), as ShapeDtypeStructs sharded like the
+        program's."""
+        sharding = runs_sharding(self.mesh)
+        return jax.tree_util.tree_map(
+            lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
+            jax.eval_shape(self.init_state, variables, inputs))
 
     def _window(self, *fields) -> jax.Array:
         return jax.device_put(np.asarray(fields, np.int32), replicated(self.mesh))
@@ -902,9 +920,11 @@ class TrainProgram:
     def compile(self, runs: Sequence[Run], initialized: Initialized):
         """Compile for chunks of len(runs) runs; returns XLA's per-device bytes (or None)."""
         mark("train program: set-up and sizing")
-        variables, inputs, order_keys = self.inputs(runs, initialized)
+        variables, inputs, order_keys = self.inputs(runs, initialized, shapes=True)
         mark("train program: inputs")
-        state = self.init_state(variables, inputs)
+        # compiled from shapes: the state `run` starts from is made once, there
+        self.initial_state = self.init_state.lower(variables, inputs).compile()
+        state = self.state_shapes(variables, inputs)
         mark("train program: initial state")
         began = time.perf_counter()
         orders = self._ring(order_keys, shape_only=True)
@@ -934,7 +954,7 @@ class TrainProgram:
             self.compile(runs, initialized)
         variables, inputs, order_keys = self.inputs(runs, initialized)
         if resume is None:
-            state, step, periods = self.init_state(variables, inputs), 0, []
+            state, step, periods = self.initial_state(variables, inputs), 0, []
         else:
             state, step, periods = resume[0], resume[1], list(resume[2])
         orders, held = self._ring(order_keys), {}  # held: ring row -> the epoch it holds
@@ -1327,8 +1347,8 @@ def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequ
             test=test, mesh=mesh, vmap_width=vmap_width, share_permutations=share_permutations,
             constants=constants, watch=watch)
         saves = ProgramSaves(checkpoint, fingerprint, checkpoint_seconds, steps)
-        saved = saves.latest(
-            lambda size, c: _sharded_shapes(program, chunk_of(size, c), initialized))
+        saved = saves.latest(lambda size, c: program.state_shapes(
+            *program.inputs(chunk_of(size, c), initialized, shapes=True)[:2]))
     n_chunks = lambda size: -(-len(runs) // size)
     if saved is not None and saved.chunk >= n_chunks(saved.size):
         size = saved.size  # every chunk done: nothing to compile
@@ -1372,15 +1392,6 @@ def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequ
     outputs = [(real_of(size, c), periods) for c, periods in enumerate(finished)]
     return collect(outputs, steps, eval_every), ProgramTiming(
         program.compile_seconds, run_seconds, program.calls, size, resumed_from)
-
-
-def _sharded_shapes(program: TrainProgram, runs: Sequence[Run], initialized: Initialized):
-    """The TrainState of a chunk of `runs` as ShapeDtypeStructs sharded like the program's."""
-    variables, inputs, _ = program.inputs(runs, initialized)
-    sharding = runs_sharding(program.mesh)
-    return jax.tree_util.tree_map(
-        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
-        jax.eval_shape(program.init_state, variables, inputs))
 
 
 def _compile_chunks(program: TrainProgram, task: Task, dataset: Dataset, spec: OptimizerSpec,
