@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import numpy as np
@@ -54,6 +54,7 @@ class Measurement(NamedTuple):
     compiles: int
     note: str = ""
     batches: str = "runner"  # whose batches: "runner" (epoch permutations) or "lean" (with replacement)
+    matmul: float | None = None  # GFLOP/s of the yardstick matmul timed just before and after the row
 
     @property
     def seed_steps_per_second(self) -> float:
@@ -107,11 +108,22 @@ def measure_peer(workload: Workload, seeds: Sequence[int], kind: str) -> Measure
                        0, found.note)
 
 
+def beside_matmul(measure: Callable[[], Measurement]) -> Measurement:
+    """`measure()` with the yardstick matmul timed just before and just after it (their mean):
+    this machine's matmul rate moved from 152 to 202 GFLOP/s within a day, and within a run, so
+    a row's "% of matmul" is taken against the rate of its own minutes."""
+    before = matmul_gflops()
+    found = measure()
+    return found._replace(matmul=(before + matmul_gflops()) / 2)
+
+
 def run_strategies(workload: Workload, seeds: int, slow_seeds: int,
                    include_torch: bool = True) -> tuple[list[Measurement], list[str]]:
     fast, slow = workload.seeds[:seeds], workload.seeds[:min(slow_seeds, seeds)]
-    measurements = [measure_lean(workload, slow), measure_lean(workload, slow, evaluate=True),
-                    measure_lean_vmap(workload, fast), measure_runner(workload, fast)]
+    measurements = [beside_matmul(lambda: measure_lean(workload, slow)),
+                    beside_matmul(lambda: measure_lean(workload, slow, evaluate=True)),
+                    beside_matmul(lambda: measure_lean_vmap(workload, fast)),
+                    beside_matmul(lambda: measure_runner(workload, fast))]
     notes = []
     if include_torch:
         why_not = peers.mirrored(workload)
@@ -135,6 +147,7 @@ def rows(measurements: Sequence[Measurement], workload: Workload, matmul: float)
     table = []
     for m in measurements:
         rate = m.seed_steps_per_second
+        yardstick = m.matmul or matmul
         reference = references[m.batches]
         shared = min(len(m.final_loss), len(reference.final_loss))
         table.append({
@@ -142,12 +155,18 @@ def rows(measurements: Sequence[Measurement], workload: Workload, matmul: float)
             "seed_steps_per_second": rate, "vs_lean_loop": rate / base,
             "compile_seconds": m.compile_seconds, "run_seconds": m.run_seconds,
             "compiles": m.compiles, "gflops": rate * workload.flops_per_step / 1e9,
-            "matmul_fraction": rate * workload.flops_per_step / 1e9 / matmul,
+            "matmul_gflops": yardstick,
+            "matmul_fraction": rate * workload.flops_per_step / 1e9 / yardstick,
             "batches": m.batches, "same_work_as": reference.strategy,
             "final_loss_max_abs_diff": float(np.max(np.abs(
                 m.final_loss[:shared] - reference.final_loss[:shared]))),
             "note": m.note})
     return table
+
+
+def _range(table: Sequence[dict[str, Any]], field: str) -> str:
+    values = [row[field] for row in table if row.get(field) is not None]
+    return f"{min(values):.0f}-{max(values):.0f}" if values else "-"
 
 
 def _print_table(table, caption: str, title: str) -> None:
@@ -240,7 +259,8 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
                f"steps, eval every {workload.eval_every}{'; synthetic data' if synthetic else ''}; "
                f"seed-steps/s = seeds x steps / run s (compile apart); GFLOP/s = seed-steps/s x "
                f"{workload.flops_per_step / 1e6:,.1f} MFLOP per step ({workload.n_params:,} params); % of a "
-               f"{MATMUL_SIZE}^2 f32 matmul at {matmul:.0f} GFLOP/s over {jax.device_count()} devices; "
+               f"{MATMUL_SIZE}^2 f32 matmul over {jax.device_count()} devices timed just before and after "
+               f"each row ({_range(table, 'matmul_gflops')} GFLOP/s; {matmul:.0f} at the start); "
                f"loops over seeds ran {min(SLOW_SEEDS, seeds)} seeds")
     path = out or os.path.join("results", f"perf-{jax.default_backend()}.json")
     document = {"meta": {**_meta(workload, matmul), "load_average_before": list(load_before)},

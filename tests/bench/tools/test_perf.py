@@ -57,10 +57,13 @@ def test_rows_and_file(workload, measured, tmp_path):
     measurements, _ = measured
     table = perf.rows(measurements, workload, matmul=100.0)
     assert table[0]["strategy"] == "lean loop" and table[0]["vs_lean_loop"] == pytest.approx(1.0)
-    for row in table:
+    for m, row in zip(measurements, table):
         assert row["gflops"] == pytest.approx(row["seed_steps_per_second"] * workload.flops_per_step / 1e9)
-        assert row["matmul_fraction"] == pytest.approx(row["gflops"] / 100.0)
+        # each JAX row against the matmul timed beside it; a row without one, the run's
+        assert row["matmul_gflops"] == (m.matmul or 100.0) and row["matmul_gflops"] > 0
+        assert row["matmul_fraction"] == pytest.approx(row["gflops"] / row["matmul_gflops"])
         assert row["same_work_as"] in ("lean loop", "runner")
+    assert all(m.matmul for m in measurements[:4])
     path = tmp_path / "perf.json"
     perf.write_perf_file(str(path), {"rows": table})
     assert json.loads(path.read_text())["rows"][0]["strategy"] == "lean loop"
