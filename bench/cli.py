@@ -226,6 +226,9 @@ def run_from_args(args) -> int:
                      warmup_fraction=args.warmup_fraction, final_fraction=args.final_fraction,
                      budgets=args.budgets)
     mark("config: resolve")
+    # What the imports made lives to the end: frozen, Python's full collections (one fell in
+    # the compiles, 0.12 s) skip it; 0.19 s of them in a 256-seed run, 0.09-0.11 s now.
+    gc.freeze()
     _note_static(config.methods.static)
     for name in config.scheduled_outside():
         print(f"note: optimizer {name} takes no schedule as its learning rate (a number only): its "
