@@ -16,6 +16,8 @@ import threading
 from types import ModuleType
 from typing import Any
 
+from bench.phases import beside
+
 
 class LazyModule:
     """Stands for the module `name`: imports it at the first attribute looked up on it."""
@@ -38,11 +40,13 @@ def preload(*names: str) -> threading.Thread:
     the module to raise (one clear error there, never a traceback from this thread)."""
 
     def load() -> None:
+        beside("preload", "start")
         for name in names:
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - the real import reports it
                 pass
+        beside("preload", "end")
 
     thread = threading.Thread(target=load, name="initopt-preload", daemon=True)
     thread.start()

@@ -7,6 +7,10 @@ stderr, where `python -X importtime` writes its own lines in the same order, so 
 imports made during each phase can be told apart from the phase's own work. Otherwise it costs
 one test of a flag. A phase that comes round again (one per program) adds up under its name.
 
+`beside(name, event)` marks the start and the end of work a thread does beside the phases
+(`bench.imports.preload`): the imports made meanwhile overlap the phases, so `perf --startup`
+shows them in a row of their own instead of taking them out of the phase they fell in.
+
 This module imports nothing but the standard library: it is imported before JAX.
 """
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 
 PHASES_VARIABLE = "INITOPT_PHASES"
 LINE_PREFIX = "initopt-phase"  # stderr: "initopt-phase NAME UNIX_SECONDS"
+BESIDE_PREFIX = "initopt-beside"  # stderr: "initopt-beside NAME start|end UNIX_SECONDS"
 
 _report = os.environ.get(PHASES_VARIABLE) == "1"
 
@@ -24,3 +29,9 @@ def mark(name: str) -> None:
     """The phase `name` ended now."""
     if _report:
         os.write(2, f"{LINE_PREFIX} {name} {time.time():.6f}\n".encode())
+
+
+def beside(name: str, event: str) -> None:
+    """Work `name` in a thread beside the phases has reached `event` ("start" or "end")."""
+    if _report:
+        os.write(2, f"{BESIDE_PREFIX} {name} {event} {time.time():.6f}\n".encode())

@@ -12,6 +12,11 @@ add up to it:
                             process's start: the interpreter), less the imports made meanwhile
     exit                    from the last mark until the process is gone
 
+and, apart from the sum, `BESIDE_ROW`: the imports a thread made beside the phases (SciPy's,
+`bench.imports.preload`, while XLA compiles), between the thread's `bench.phases.beside` marks.
+They overlapped the phases, so they are not taken out of them; an import the main thread made
+in that window counts there too.
+
 A phase that comes round again (one per program) adds up. Each row is the median over the
 repetitions; `beyond_ecosystem_seconds` is the wall time less the ecosystem's imports, the
 figure the issue sets a bound on. `cpu_seconds` (user + system, every thread) is the work: what
@@ -36,7 +41,7 @@ import tempfile
 import time
 from typing import Any, Iterable, Iterator, Sequence
 
-from bench.phases import LINE_PREFIX, PHASES_VARIABLE
+from bench.phases import BESIDE_PREFIX, LINE_PREFIX, PHASES_VARIABLE
 
 STARTUP_RUN = ("run", "--task", "digits-mlp", "--optimizers", "adam", "--inits", "he_normal",
                "--seeds", "8", "--steps", "100", "--no-plots")
@@ -46,6 +51,7 @@ OURS_ROW = "imports: bench, inits, optimizers"
 OURS = ("bench", "inits", "optimizers")
 UNMARKED = "(the rest: no phase marks)"  # a revision whose code has no marks
 EXIT = "exit"
+BESIDE_ROW = "beside the phases: imports in a thread (not in the sum)"
 SMALL_IMPORT = 0.02  # seconds: libraries below this in every repetition share one row
 OTHER_IMPORTS = "imports: other libraries"
 _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
@@ -73,14 +79,18 @@ def split_stderr(stderr: str, began: float, ended: float, ecosystem: set[str]) -
     """One process's rows (seconds) from its stderr: importtime's lines and the phase marks,
     in the order they were written. `began`, `ended`: the process's start and end (time.time)."""
     rows: dict[str, float] = {}
-    imports_since_mark, last = 0.0, began
+    imports_since_mark, last, threads = 0.0, began, 0
     for line in stderr.splitlines():
         found = _IMPORT_LINE.match(line)
-        if found:
+        if found and threads:
+            rows[BESIDE_ROW] = rows.get(BESIDE_ROW, 0.0) + int(found.group(1)) / 1e6
+        elif found:
             seconds = int(found.group(1)) / 1e6
             row = library_of(found.group(4), ecosystem)
             rows[row] = rows.get(row, 0.0) + seconds
             imports_since_mark += seconds
+        elif line.startswith(BESIDE_PREFIX + " "):
+            threads += 1 if line[len(BESIDE_PREFIX) + 1:].rsplit(" ", 2)[1] == "start" else -1
         elif line.startswith(LINE_PREFIX + " "):
             name, stamp = line[len(LINE_PREFIX) + 1:].rsplit(" ", 1)
             rows[name] = rows.get(name, 0.0) + float(stamp) - last - imports_since_mark

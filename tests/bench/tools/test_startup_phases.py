@@ -38,6 +38,18 @@ def test_rows_add_up_to_the_wall_time_and_split_imports_by_library():
     assert sum(rows.values()) == pytest.approx(104.0 - 99.0)
 
 
+def test_imports_a_thread_makes_beside_the_phases_stay_in_them_and_in_a_row_apart():
+    beside = STDERR.replace("import time:    300000 |     300000 | scipy.stats\n",
+                            "initopt-beside preload start 101.0\n"
+                            "import time:    300000 |     300000 | scipy.stats\n"
+                            "initopt-beside preload end 102.0\n")
+    rows = startup_phases.split_stderr(beside, began=99.0, ended=104.0, ecosystem={"ml_dtypes"})
+    assert rows[startup_phases.BESIDE_ROW] == pytest.approx(0.3)
+    assert rows["imports: scipy"] == pytest.approx(0.1)  # the main thread's import, taken out
+    assert rows["work"] == pytest.approx(2.5 - 0.1 + 0.5)  # the thread's overlapped the phase
+    assert sum(v for k, v in rows.items() if k != startup_phases.BESIDE_ROW) == pytest.approx(5.0)
+
+
 def test_a_process_without_marks_is_imports_and_the_rest():
     lines = "\n".join(line for line in STDERR.splitlines() if "initopt-phase" not in line)
     rows = startup_phases.split_stderr(lines, began=99.0, ended=104.0, ecosystem=set())
