@@ -194,11 +194,13 @@ def perf_levers(root: Path) -> str:
 def perf_startup(root: Path) -> str:
     """The committed `perf --startup` run (results/perf-startup-cpu.json): each phase's median
     seconds, for this checkout and the revision it was measured against."""
+    from bench.tools.perf.startup_phases import row_order
+
     document = _perf_file(root, "perf-startup-cpu.json")
     meta, startup = document["meta"], document["startup"]
     codes = {name: found for name, found in startup["measured"].items() if isinstance(found, dict)}
     names = list(codes)
-    rows = list(dict.fromkeys(row for found in codes.values() for row in found["rows"]))
+    rows = row_order(codes.values())
     lines = [_measured(meta) + f": `{startup['command']}`, median of {startup['repeats']} fresh processes "
              "each, an empty compile cache:", "",
              "| phase (s) | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]

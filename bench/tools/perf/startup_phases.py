@@ -100,6 +100,13 @@ def split_stderr(stderr: str, began: float, ended: float, ecosystem: set[str]) -
     return rows
 
 
+def row_order(measured: Iterable[dict[str, Any]]) -> list[str]:
+    """The rows of several codes' summaries in one order: every code's import rows, then its
+    phases, each in the order the codes list them (a row one code lacks keeps its place)."""
+    names = list(dict.fromkeys(row for found in measured for row in found["rows"]))
+    return sorted(names, key=lambda name: not name.startswith("imports: "))  # stable
+
+
 def _load() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
@@ -235,10 +242,7 @@ def print_startup(document: dict[str, Any], path: str) -> None:
     table.add_column("row")
     for name in measured:
         table.add_column(name, justify="right")
-    names: list[str] = []
-    for found in measured.values():
-        names += [name for name in found["rows"] if name not in names]
-    for name in names:
+    for name in row_order(measured.values()):
         table.add_row(name, *(f"{found['rows'][name]:.3f}" if name in found["rows"] else "-"
                               for found in measured.values()))
     for label, key in (("wall", "wall_seconds"), ("CPU time (user + system)", "cpu_seconds"),
