@@ -290,7 +290,8 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
 # what they cost. digits-mlp's he_normal init program for 256 seeds compiled in 0.44 s against
 # 2.0 s at XLA's defaults, the orders of 8 epochs (JAX's permutation, as the runner drew them
 # then) in 0.35 s against 0.94 s, the fill of bench.shuffle in 0.47 s against 0.67 s (its
-# binary search; its packed sort since: 0.28 s against 0.32 s) (docs/performance.md). Integer work (keys, permutations) and the data-independent inits come
+# binary search; its packed sort since: 0.28 s against 0.32 s) (docs/performance.md). Integer
+# work (keys, permutations) and the data-independent inits come
 # out bit for bit the same at either level (every task on its data or data shaped like it,
 # every init, seeds 0-3 and 1000-1007); an init program that runs the model (a strategy with a
 # post_init: LSUV, data-dependent scaling) keeps XLA's optimization level, since -O1 rounds
@@ -891,8 +892,7 @@ class TrainProgram:
 
     def state_bytes_per_run(self, runs: Sequence[Run], initialized: Initialized) -> int:
         """Bytes of one run's training state (params, optimizer state, records), from shapes alone."""
-        variables, inputs, _ = self.inputs([runs[0]] * self.n_devices, initialized, shapes=True)
-        shapes = jax.eval_shape(self.init_state, variables, inputs)
+        shapes = self.state_shapes(*self.inputs([runs[0]] * self.n_devices, initialized, shapes=True)[:2])
         return sum(leaf.size * leaf.dtype.itemsize
                    for leaf in jax.tree_util.tree_leaves(shapes)) // self.n_devices
 
