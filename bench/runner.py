@@ -291,11 +291,11 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
 # 2.0 s at XLA's defaults, the orders of 8 epochs (JAX's permutation, as the runner drew them
 # then) in 0.35 s against 0.94 s, the fill of bench.shuffle in 0.47 s against 0.67 s (its
 # binary search; its packed sort since: 0.28 s against 0.32 s) (docs/performance.md). Integer
-# work (keys, permutations) and the data-independent inits come
-# out bit for bit the same at either level (every task on its data or data shaped like it,
-# every init, seeds 0-3 and 1000-1007); an init program that runs the model (a strategy with a
-# post_init: LSUV, data-dependent scaling) keeps XLA's optimization level, since -O1 rounds
-# ResNet-20's forward pass differently.
+# work (keys, permutations) and the data-independent inits come out bit for bit the same at
+# either level (every task on its data or data shaped like it, every init, seeds 0-3 and
+# 1000-1007); an init program that runs the model (a strategy with a post_init: LSUV,
+# data-dependent scaling) keeps XLA's optimization level, since -O1 rounds ResNet-20's forward
+# pass differently.
 OPTIMIZATION_LEVEL = "xla_backend_optimization_level"
 QUICK_COMPILER_OPTIONS = {"cpu": {"xla_cpu_use_xnnpack": False, OPTIMIZATION_LEVEL: 1}}
 
@@ -864,11 +864,11 @@ class TrainProgram:
                 return jax.ShapeDtypeStruct(host.shape, host.dtype, sharding=sharding)
             return global_array(host, sharding)
 
-        init_index, seed_index = initialized.index(runs)
-        if shapes:
+        if shapes:  # each leaf's runs, without the copy that gathers them
             variables = jax.tree_util.tree_map(lambda leaf: jax.ShapeDtypeStruct(
                 (len(runs),) + leaf.shape[2:], leaf.dtype, sharding=sharding), initialized.variables)
         else:
+            init_index, seed_index = initialized.index(runs)
             variables = jax.tree_util.tree_map(lambda leaf: place(leaf[init_index, seed_index]),
                                                initialized.variables)
         names = sorted(runs[0].traced_values())
