@@ -802,15 +802,19 @@ def device_seed_slots(seeds: np.ndarray, n_devices: int, share: bool = True,
     return table, slots
 
 
-def key_width(runs: Sequence[Run], size: int, n_devices: int, share: bool = True) -> int:
-    """The widest per-device key table of any chunk of `size` runs (chunks padded as
-    `_train_program` pads them): every chunk's table that wide, one compile serves them all."""
-    widths = [0]
-    for start in range(0, len(runs), size):
-        chunk = _pad_index(np.arange(start, min(start + size, len(runs))), size)
-        seeds = np.asarray([runs[i].seed for i in chunk], np.uint32)
-        widths.append(device_seed_slots(seeds, n_devices, share)[0].size // n_devices)
-    return max(widths)
+def key_width(size: int, n_devices: int, n_seeds: int, share: bool = True) -> int:
+    """Rows of each device's key table (and ring of orders) for chunks of `size` runs: one per
+    run, or with `share`, at most one per seed of the `n_seeds` the task initialized.
+
+    It depends on the chunk's size and the task's seeds alone, never on the seeds a chunk
+    holds, so every program of a task with chunks of one size has the same shapes and runs
+    one compile (`CompiledPrograms`): a selection program's 4 seeds need fewer rows than its
+    evaluation program's 8, and their key tables were once padded to each one's own. A padding
+    row costs its fill, one permutation per epoch (about 30 us on digits-mlp), far less than
+    the compile it spares (1-2 s).
+    """
+    per_device = size // n_devices
+    return min(per_device, n_seeds) if share else per_device
 
 
 def call_steps(rest: int, seconds_per_step: float | None, call_seconds: float) -> int:
@@ -829,6 +833,36 @@ def call_steps(rest: int, seconds_per_step: float | None, call_seconds: float) -
     return -(-rest // calls)
 
 
+class CompiledPrograms:
+    """The train programs a task's programs compiled, kept for the programs after it.
+
+    A program whose every input has the shapes of an earlier one's (the same task, dataset,
+    optimizer, mesh and options; chunks of as many runs: `key_width`) runs that one's
+    executables, and traces and compiles nothing: the default suite's evaluation programs,
+    as many runs as their selection programs, once compiled again what those had compiled
+    (1-2 s each on the 2-core machine). The numbers are the same: one HLO, one executable.
+    The objects are matched by identity and held here, so that no other object takes their id.
+    """
+
+    def __init__(self):
+        self._held: list[tuple[tuple, tuple, dict]] = []
+
+    def executables(self, objects: tuple, options: tuple) -> dict:
+        """The executables compiled for `objects` (by identity) and `options` (by value), by
+        the shapes of their inputs: a dict of its own, to fill."""
+        for held_objects, held_options, found in self._held:
+            if all(a is b for a, b in zip(held_objects, objects, strict=True)) and held_options == options:
+                return found
+        self._held.append((objects, options, {}))
+        return self._held[-1][2]
+
+
+def _signature(shapes) -> tuple:
+    """What a compile depends on of its inputs: their tree, shapes, dtypes and shardings."""
+    leaves, tree = jax.tree_util.tree_flatten(shapes)
+    return tree, tuple((leaf.shape, str(leaf.dtype), leaf.sharding) for leaf in leaves)
+
+
 class TrainProgram:
     """One (task, optimizer)'s compiled training program and the host loop that drives it.
 
@@ -839,7 +873,8 @@ class TrainProgram:
     def __init__(self, task: Task, dataset: Dataset, spec: OptimizerSpec, batch_size: int, mesh: Mesh,
                  vmap_width: int | None | str = "auto", call_seconds: float = CALL_SECONDS,
                  schedule_steps: int | None = None, share_permutations: bool = True,
-                 constants: Mapping[str, float] | None = None, watch: Watch = WATCH_ALL):
+                 constants: Mapping[str, float] | None = None, watch: Watch = WATCH_ALL,
+                 compiled: CompiledPrograms | None = None):
         self.spec, self.mesh, self.call_seconds = spec, mesh, call_seconds
         self.share_permutations = share_permutations
         self.key_width = 0  # at least this many keys per device (`key_width`): set per chunk size
@@ -853,6 +888,10 @@ class TrainProgram:
         self.data = device_data(dataset, mesh)
         self.compiled, self.initial_state, self.compile_seconds, self.calls = None, None, 0.0, 0
         self.seconds_per_step: float | None = None
+        options = (batch_size, vmap_width, schedule_steps, watch,
+                   None if constants is None else tuple(sorted(constants.items())))
+        self._executables = {} if compiled is None else compiled.executables(
+            (task, dataset, spec, mesh), options)
 
     def inputs(self, runs: Sequence[Run], initialized: Initialized, shapes: bool = False):
         """(variables, RunInputs, order keys) of a chunk of runs, as global sharded arrays (or,
@@ -921,7 +960,11 @@ class TrainProgram:
         """Compile for chunks of len(runs) runs; returns XLA's per-device bytes (or None)."""
         mark("train program: set-up and sizing")
         variables, inputs, order_keys = self.inputs(runs, initialized, shapes=True)
+        signature = _signature((variables, inputs, order_keys))
         mark("train program: inputs")
+        if signature in self._executables:  # an earlier program of the task compiled these
+            self.initial_state, self.fill_orders, self.compiled, needed = self._executables[signature]
+            return needed
         # compiled from shapes: the state `run` starts from is made once, there
         self.initial_state = self.init_state.lower(variables, inputs).compile()
         state = self.state_shapes(variables, inputs)
@@ -936,7 +979,9 @@ class TrainProgram:
         self.compiled = lowered.compile()
         self.compile_seconds += time.perf_counter() - began
         mark("train program: compile")
-        return _compiled_bytes(self.compiled)
+        needed = _compiled_bytes(self.compiled)
+        self._executables[signature] = (self.initial_state, self.fill_orders, self.compiled, needed)
+        return needed
 
     def run(self, runs: Sequence[Run], initialized: Initialized, *, steps: int, eval_every: int,
             test: bool = True, on_step: Callable[[int], None] | None = None,
@@ -1290,7 +1335,8 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence
                constants: Mapping[str, float] | None = None,
                checkpoint: str | os.PathLike | None = None,
                checkpoint_seconds: float = CHECKPOINT_SECONDS,
-               watch: Watch = WATCH_ALL) -> tuple[RunOutput, ProgramTiming]:
+               watch: Watch = WATCH_ALL,
+               compiled: CompiledPrograms | None = None) -> tuple[RunOutput, ProgramTiming]:
     """Train `runs` of one optimizer as one compiled program; returns host-side metrics.
 
     `initialized` holds every (init, seed) the runs need (`initialize`). Every run must carry
@@ -1298,7 +1344,9 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence
     (selection runs never report test accuracy). `on_progress(run_steps)` is called after every
     call with the run-steps it did (real runs x steps, padding excluded), and once before the
     first call of a resumed program with the run-steps its save had done. `constants`: see
-    `make_train` (`train_each_configuration` uses it); `watch`: see `Watch`.
+    `make_train` (`train_each_configuration` uses it); `watch`: see `Watch`. `compiled`: the
+    executables earlier programs of the task compiled, reused where the shapes match, and
+    where this one's are kept (`CompiledPrograms`).
 
     `checkpoint`: a folder of this program's own (made if missing). Between calls, once
     `checkpoint_seconds` of training have passed since the last save (or the start), the
@@ -1313,7 +1361,7 @@ def train_runs(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequence
         eval_every=eval_every, mesh=mesh, test=test, max_runs_per_call=max_runs_per_call,
         on_progress=on_progress, call_seconds=call_seconds, vmap_width=vmap_width,
         share_permutations=share_permutations, constants=constants, checkpoint=checkpoint,
-        checkpoint_seconds=checkpoint_seconds, watch=watch)
+        checkpoint_seconds=checkpoint_seconds, watch=watch, compiled=compiled)
     if checkpoint is not None:
         _remove_folder(checkpoint)
     return output, timing
@@ -1328,7 +1376,8 @@ def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequ
                    constants: Mapping[str, float] | None = None,
                    checkpoint: str | os.PathLike | None = None,
                    checkpoint_seconds: float = CHECKPOINT_SECONDS,
-                   keep_done: bool = False, watch: Watch = WATCH_ALL) -> tuple[RunOutput, ProgramTiming]:
+                   keep_done: bool = False, watch: Watch = WATCH_ALL,
+                   compiled: CompiledPrograms | None = None) -> tuple[RunOutput, ProgramTiming]:
     """`train_runs`, leaving its folder in place; with `keep_done`, a last save holds the
     finished program's curves (a resumed `train_each_configuration` takes them)."""
     names = {tuple(sorted(run.traced_values())) for run in runs}
@@ -1336,7 +1385,8 @@ def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequ
         raise ValueError(f"every run of a program needs the same hyperparameter names, got {sorted(names)}")
     program = TrainProgram(task, dataset, spec, batch_size, mesh, vmap_width,
                            call_seconds=call_seconds, schedule_steps=steps,
-                           share_permutations=share_permutations, constants=constants, watch=watch)
+                           share_permutations=share_permutations, constants=constants, watch=watch,
+                           compiled=compiled)
     chunk_of = lambda size, c: [runs[i] for i in _pad_index(
         np.arange(c * size, min((c + 1) * size, len(runs))), size)]
     real_of = lambda size, c: min((c + 1) * size, len(runs)) - c * size
@@ -1408,7 +1458,7 @@ def _compile_chunks(program: TrainProgram, task: Task, dataset: Dataset, spec: O
     n_devices = program.n_devices
 
     def compile_for(size: int):
-        program.key_width = key_width(runs, size, n_devices, program.share_permutations)
+        program.key_width = key_width(size, n_devices, len(initialized.seeds), program.share_permutations)
         return program.compile([runs[i] for i in _pad_index(np.arange(min(size, len(runs))), size)],
                                initialized)
 

@@ -95,6 +95,16 @@ class Workload:
         self.task = config.task_spec(settings.task)
         self.dataset = self.task.load()
         self._initialized = None
+        self._compiled = None
+
+    def compiled(self):
+        """The train programs this task's programs compiled (`runner.CompiledPrograms`): an
+        evaluation program of its selection program's shapes runs that one's executables."""
+        if self._compiled is None:
+            from bench import runner
+
+            self._compiled = runner.CompiledPrograms()
+        return self._compiled
 
     def initialized(self):
         if self._initialized is None:
@@ -167,7 +177,7 @@ def train(config: Config, workload: Workload, program: Program, progress: Progre
         workload.task, workload.dataset, spec, runs, workload.initialized(), steps=settings.steps,
         batch_size=settings.batch_size, eval_every=settings.eval_every, mesh=workload.mesh,
         test=program.test, max_runs_per_call=config.max_runs_per_chunk,
-        on_progress=progress.advance,
+        on_progress=progress.advance, compiled=workload.compiled(),
         **({} if checkpoint is None else {"checkpoint": checkpoint.folder,
                                           "checkpoint_seconds": checkpoint.seconds}))
     examples = workload.dataset.x_train.shape[0] if spec.full_batch else settings.batch_size

@@ -332,6 +332,41 @@ def test_chunks_with_different_numbers_of_distinct_seeds_share_one_compile():
     np.testing.assert_array_equal(chunked.val_accuracy, whole.val_accuracy)
 
 
+def test_an_evaluation_program_runs_what_its_selection_program_compiled():
+    # A selection program (2 seeds x 2 learning rates) and an evaluation program (4 other seeds,
+    # one rate): 4 runs each, so one compile serves both, and the evaluation program's numbers
+    # are those of its own compile.
+    mesh, dataset = runner.runs_mesh(), TASK.load()
+    initialized = runner.initialize(TASK, dataset, STRATEGIES, [0, 1, 10, 11, 12, 13], BATCH, mesh)
+    selection = runner.grid(["he_normal"], [0, 1], [1e-3, 3e-3])
+    evaluation = runner.grid(["he_normal"], [10, 11, 12, 13], [3e-3])
+    options = dict(steps=STEPS, batch_size=BATCH, eval_every=EVAL_EVERY, mesh=mesh)
+    compiled = runner.CompiledPrograms()
+    _, first = runner.train_runs(TASK, dataset, ADAM, selection, initialized, compiled=compiled, **options)
+    reused, second = runner.train_runs(TASK, dataset, ADAM, evaluation, initialized, compiled=compiled,
+                                       **options)
+    alone, own = runner.train_runs(TASK, dataset, ADAM, evaluation, initialized, **options)
+    assert first.compile_seconds > 0 and own.compile_seconds > 0 and second.compile_seconds == 0
+    for field in ("train_loss", "train_loss_max", "val_accuracy", "test_accuracy", "initial_train_loss"):
+        np.testing.assert_array_equal(getattr(reused, field), getattr(alone, field))
+    # another optimizer, or other shapes, compiles its own
+    _, sgd = runner.train_runs(TASK, dataset, SGD, evaluation, initialized, compiled=compiled, **options)
+    _, fewer = runner.train_runs(TASK, dataset, ADAM, evaluation[:2], initialized, compiled=compiled,
+                                 **options)
+    assert sgd.compile_seconds > 0 and fewer.compile_seconds > 0
+
+
+def test_the_key_width_depends_on_the_chunk_size_and_the_tasks_seeds_alone():
+    # chunks of 8 runs on 2 devices, of a task of 12 seeds: 4 rows each, whether a chunk holds
+    # 4 seeds x 2 rates or 8 seeds x 1 rate (below: both fit), so one compile serves both
+    assert runner.key_width(8, 2, n_seeds=12) == 4 and runner.key_width(8, 2, n_seeds=3) == 3
+    assert runner.key_width(256, 2, n_seeds=36) == 36  # a grid: one row per seed, not per run
+    assert runner.key_width(256, 2, n_seeds=36, share=False) == 128
+    for seeds in ([0, 0, 1, 1, 2, 2, 3, 3], [0, 1, 2, 3, 4, 5, 6, 7]):
+        table, slots = runner.device_seed_slots(np.asarray(seeds, np.uint32), 2, width=4)
+        assert table.size == 8 and (table.reshape(2, 4)[np.repeat([0, 1], 4), slots] == seeds).all()
+
+
 def test_a_program_compiles_again_for_a_smaller_chunk():
     # What `_compile_chunks` does when XLA says a chunk needs more memory than there is.
     mesh, dataset = runner.runs_mesh(), TASK.load()
