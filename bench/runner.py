@@ -286,18 +286,23 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
 
 
 # Programs that run once per chunk or once per epoch (the init program, the epoch orders)
-# compile with XLA:CPU's LLVM at -O1 and its XNNPACK path off: their compile, not their run, is
-# what they cost. digits-mlp's he_normal init program for 256 seeds compiled in 0.44 s against
-# 2.0 s at XLA's defaults, the orders of 8 epochs (JAX's permutation, as the runner drew them
-# then) in 0.35 s against 0.94 s, the fill of bench.shuffle in 0.47 s against 0.67 s (its
-# binary search; its packed sort since: 0.28 s against 0.32 s) (docs/performance.md). Integer
+# compile with XLA:CPU's LLVM at -O1, its XNNPACK path off and its older fusion emitters
+# (`xla_cpu_use_fusion_emitters` off): their compile, not their run, is what they cost.
+# digits-mlp's he_normal init program for 256 seeds compiled in 0.44 s against 2.0 s at XLA's
+# defaults, the orders of 8 epochs (JAX's permutation, as the runner drew them then) in 0.35 s
+# against 0.94 s, the fill of bench.shuffle in 0.47 s against 0.67 s (its binary search; its
+# packed sort since: 0.28 s against 0.32 s) (docs/performance.md); the older emitters take
+# another 0.1 s off each of the two, the init program's and the fill's (0.51-0.56 s -> 0.39 s
+# for 12 seeds, 0.36-0.41 s -> 0.26-0.28 s, 56 fills as fast). Integer
 # work (keys, permutations) and the data-independent inits come out bit for bit the same at
 # either level (every task on its data or data shaped like it, every init, seeds 0-3 and
 # 1000-1007); an init program that runs the model (a strategy with a post_init: LSUV,
-# data-dependent scaling) keeps XLA's optimization level, since -O1 rounds ResNet-20's forward
-# pass differently.
+# data-dependent scaling) keeps XLA's optimization level and emitters (ROUNDING_OPTIONS), since
+# -O1 rounds ResNet-20's forward pass differently.
 OPTIMIZATION_LEVEL = "xla_backend_optimization_level"
-QUICK_COMPILER_OPTIONS = {"cpu": {"xla_cpu_use_xnnpack": False, OPTIMIZATION_LEVEL: 1}}
+QUICK_COMPILER_OPTIONS = {"cpu": {"xla_cpu_use_xnnpack": False, OPTIMIZATION_LEVEL: 1,
+                                  "xla_cpu_use_fusion_emitters": False}}
+ROUNDING_OPTIONS = (OPTIMIZATION_LEVEL, "xla_cpu_use_fusion_emitters")  # may round float work apart
 
 
 def quick_compiler_options(platform: str) -> dict[str, Any] | None:
@@ -325,13 +330,13 @@ def _known_options(platform: str, options: tuple[tuple[str, Any], ...]) -> bool:
 
 
 def compile_init_program(lowered, platform: str, strategies: Mapping[str, Strategy] | None = None):
-    """The lowered init program compiled with `quick_compiler_options` of `platform`, at XLA's
-    optimization level where one of `strategies` runs the model (has a post_init) or where the
+    """The lowered init program compiled with `quick_compiler_options` of `platform`, less
+    ROUNDING_OPTIONS where one of `strategies` runs the model (has a post_init) or where the
     strategies are not given."""
     options = quick_compiler_options(platform)
     if options and (strategies is None
                     or any(strategy.post_init is not None for strategy in strategies.values())):
-        options = {name: value for name, value in options.items() if name != OPTIMIZATION_LEVEL}
+        options = {name: value for name, value in options.items() if name not in ROUNDING_OPTIONS}
     return lowered.compile(compiler_options=options) if options else lowered.compile()
 
 
