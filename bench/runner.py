@@ -253,9 +253,10 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
     seeds = tuple(int(seed) for seed in seeds)
     program = make_init_program(task, strategies, batch_size)
     x_train = global_array(dataset.x_train, replicated(mesh))
-    one = jax.eval_shape(program, jax.ShapeDtypeStruct((1,), jnp.uint32), x_train)[0]
-    per_seed = 4 * sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(one))
-    per_seed += 4 * _activation_bytes(task, dataset, batch_size) * len(strategies)
+    seeds_of = lambda n: jax.ShapeDtypeStruct((n,), jnp.uint32, sharding=replicated(mesh))
+    traced = program.trace(seeds_of(len(seeds)), x_train)  # every seed in one call, if they fit
+    variables_bytes = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(traced.out_info[0]))
+    per_seed = 4 * -(-variables_bytes // len(seeds)) + 4 * _activation_bytes(task, dataset, batch_size) * len(strategies)
     size = max(1, min(len(seeds), available_bytes(mesh.devices.flat[0]) // max(per_seed, 1)))
     if max_seeds_per_call is not None:
         size = min(size, max_seeds_per_call)
@@ -266,8 +267,8 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
         padded = global_array(np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.uint32)]),
                               replicated(mesh))
         if compiled is None:  # every chunk has the same size: one compile
-            compiled = compile_init_program(program.lower(padded, x_train), mesh.devices.flat[0].platform,
-                                            strategies)
+            lowered = traced.lower() if size == len(seeds) else program.lower(seeds_of(size), x_train)
+            compiled = compile_init_program(lowered, mesh.devices.flat[0].platform, strategies)
         out, keys = to_host(compiled(padded, x_train))
         chunks.append((jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out),
                        np.asarray(keys)[:len(chunk)]))
