@@ -209,6 +209,12 @@ class Initialized(NamedTuple):
         """The raw data keys of `seeds` (each one of `self.seeds`), one row each."""
         return self.data_keys[self._seed_rows(seeds)]
 
+    def of_seeds(self, seeds: Sequence[int]) -> "Initialized":
+        """The same for `seeds` alone (each one of `self.seeds`): what `initialize` makes for them."""
+        rows = self._seed_rows(seeds)
+        return self._replace(variables=jax.tree_util.tree_map(lambda leaf: leaf[:, rows], self.variables),
+                             seeds=tuple(int(seed) for seed in seeds), data_keys=self.data_keys[rows])
+
     def index(self, runs: Sequence[Run]) -> tuple[np.ndarray, np.ndarray]:
         init_pos = {name: i for i, name in enumerate(self.inits)}
         return (np.asarray([init_pos[run.init] for run in runs], np.int32),

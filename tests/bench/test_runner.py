@@ -79,6 +79,13 @@ def test_initialization_in_chunks_of_seeds_gives_the_same_variables():
     for a, b in zip(jax.tree_util.tree_leaves(whole.variables), jax.tree_util.tree_leaves(chunked.variables)):
         np.testing.assert_array_equal(a, b)
         assert a.shape[:2] == (2, 5)
+    # the variables and data keys of some of the seeds are those initialize makes for them
+    some = runner.initialize(TASK, dataset, STRATEGIES, [3, 1], BATCH, mesh)
+    picked = whole.of_seeds([3, 1])
+    assert picked.seeds == (3, 1)
+    np.testing.assert_array_equal(picked.data_keys, some.data_keys)
+    for a, b in zip(jax.tree_util.tree_leaves(picked.variables), jax.tree_util.tree_leaves(some.variables)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_init_depends_on_seed_and_strategy_only():
