@@ -209,12 +209,6 @@ class Initialized(NamedTuple):
         """The raw data keys of `seeds` (each one of `self.seeds`), one row each."""
         return self.data_keys[self._seed_rows(seeds)]
 
-    def of_seeds(self, seeds: Sequence[int]) -> "Initialized":
-        """The same for `seeds` alone (each one of `self.seeds`): what `initialize` makes for them."""
-        rows = self._seed_rows(seeds)
-        return self._replace(variables=jax.tree_util.tree_map(lambda leaf: leaf[:, rows], self.variables),
-                             seeds=tuple(int(seed) for seed in seeds), data_keys=self.data_keys[rows])
-
     def index(self, runs: Sequence[Run]) -> tuple[np.ndarray, np.ndarray]:
         init_pos = {name: i for i, name in enumerate(self.inits)}
         return (np.asarray([init_pos[run.init] for run in runs], np.int32),
@@ -309,17 +303,22 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
 OPTIMIZATION_LEVEL = "xla_backend_optimization_level"
 QUICK_COMPILER_OPTIONS = {"cpu": {"xla_cpu_use_xnnpack": False, OPTIMIZATION_LEVEL: 1,
                                   "xla_cpu_use_fusion_emitters": False}}
-ROUNDING_OPTIONS = (OPTIMIZATION_LEVEL, "xla_cpu_use_fusion_emitters")  # may round float work apart
+# dropped where a program runs the model (XNNPACK off stays: bit for bit XLA's defaults with
+# LSUV on digits-mlp, digits-cnn and mnist1d-gru, tests/bench/test_start_up.py)
+ROUNDING_OPTIONS = (OPTIMIZATION_LEVEL, "xla_cpu_use_fusion_emitters")
 
 
 def quick_compiler_options(platform: str) -> dict[str, Any] | None:
-    """QUICK_COMPILER_OPTIONS of `platform` where this jaxlib knows them, else None (XLA's
-    defaults); a fresh dict, the caller's to change."""
+    """QUICK_COMPILER_OPTIONS of `platform` that this jaxlib knows (each tried alone where not
+    all are known), else None (XLA's defaults); a fresh dict, the caller's to change."""
     options = QUICK_COMPILER_OPTIONS.get(platform)
     if not options:
         return None
     options = tuple(sorted(options.items()))
-    return dict(options) if _known_options(platform, options) else None
+    if _known_options(platform, options):  # one probe where this jaxlib knows them all
+        return dict(options)
+    known = {name: value for name, value in options if _known_options(platform, ((name, value),))}
+    return known or None
 
 
 @functools.cache
@@ -814,19 +813,31 @@ def device_seed_slots(seeds: np.ndarray, n_devices: int, share: bool = True,
     return table, slots
 
 
-def key_width(size: int, n_devices: int, n_seeds: int, share: bool = True) -> int:
-    """Rows of each device's key table (and ring of orders) for chunks of `size` runs: one per
-    run, or with `share`, at most one per seed of the `n_seeds` the task initialized.
+def key_width(runs: Sequence[Run], size: int, n_devices: int, share: bool = True,
+              n_seeds: int | None = None) -> int:
+    """Rows of each device's key table (and ring of orders) for chunks of `size` runs (chunks
+    padded as `_train_program` pads them): one per run, or with `share`, one per distinct seed
+    of the widest chunk, every chunk's table that wide, so one compile serves them all.
 
-    It depends on the chunk's size and the task's seeds alone, never on the seeds a chunk
-    holds, so every program of a task with chunks of one size has the same shapes and runs
-    one compile (`CompiledPrograms`): a selection program's 4 seeds need fewer rows than its
-    evaluation program's 8, and their key tables were once padded to each one's own. A padding
-    row costs its fill, one permutation per epoch (about 30 us on digits-mlp), far less than
-    the compile it spares (1-2 s).
+    `n_seeds` (the seeds the task initialized), given where a task's programs share compiles
+    (`CompiledPrograms`): `min(runs per device, n_seeds)` rows, which depends on the chunk's
+    size and the task's seeds alone, never on the seeds a chunk holds, so every program of the
+    task with chunks of one size has the same shapes: a selection program's 4 seeds need fewer
+    rows than its evaluation program's 8, and each one's own width once kept them from sharing
+    a compile. A padding row costs its fill, one permutation per epoch (about 30 us on
+    digits-mlp), far less than the compile it may spare (1-2 s).
     """
     per_device = size // n_devices
-    return min(per_device, n_seeds) if share else per_device
+    if not share:
+        return per_device
+    if n_seeds is not None:
+        return min(per_device, n_seeds)
+    widths = [0]
+    for start in range(0, len(runs), size):
+        chunk = _pad_index(np.arange(start, min(start + size, len(runs))), size)
+        seeds = np.asarray([runs[i].seed for i in chunk], np.uint32)
+        widths.append(device_seed_slots(seeds, n_devices, share)[0].size // n_devices)
+    return max(widths)
 
 
 def call_steps(rest: int, seconds_per_step: float | None, call_seconds: float) -> int:
@@ -846,27 +857,31 @@ def call_steps(rest: int, seconds_per_step: float | None, call_seconds: float) -
 
 
 class CompiledPrograms:
-    """The train programs a task's programs compiled, kept for the programs after it.
+    """The train program a task's last program compiled, kept for the program after it.
 
-    A program whose every input has the shapes of an earlier one's (the same task, dataset,
-    optimizer, mesh and options; chunks of as many runs: `key_width`) runs that one's
-    executables, and traces and compiles nothing: the default suite's evaluation programs,
-    as many runs as their selection programs, once compiled again what those had compiled
-    (1-2 s each on the 2-core machine). The numbers are the same: one HLO, one executable.
-    The objects are matched by identity and held here, so that no other object takes their id.
+    A program whose every input has the shapes of the last one's (the same task, dataset,
+    optimizer, mesh and options; chunks of as many runs: `key_width` with the task's seeds)
+    runs that one's executables, and traces and compiles nothing: the default suite's
+    evaluation programs, as many runs as their selection programs, once compiled again what
+    those had just compiled (1-2 s each on the 2-core machine). The numbers are the same: one
+    HLO, one executable. Only the last program's are kept, since an optimizer's programs run
+    one after the other: another optimizer's, or another configuration's of a factory that
+    takes no traced values, drops them. The objects are matched by identity and held here, so
+    that no other object takes their id.
     """
 
     def __init__(self):
-        self._held: list[tuple[tuple, tuple, dict]] = []
+        self._held: tuple[tuple, tuple, dict] | None = None
 
     def executables(self, objects: tuple, options: tuple) -> dict:
         """The executables compiled for `objects` (by identity) and `options` (by value), by
-        the shapes of their inputs: a dict of its own, to fill."""
-        for held_objects, held_options, found in self._held:
+        the shapes of their inputs: a dict of its own, to fill (the last one's, if they match)."""
+        if self._held is not None:
+            held_objects, held_options, found = self._held
             if all(a is b for a, b in zip(held_objects, objects, strict=True)) and held_options == options:
                 return found
-        self._held.append((objects, options, {}))
-        return self._held[-1][2]
+        self._held = (objects, options, {})
+        return self._held[2]
 
 
 def _signature(shapes) -> tuple:
@@ -900,8 +915,9 @@ class TrainProgram:
         self.data = device_data(dataset, mesh)
         self.compiled, self.initial_state, self.compile_seconds, self.calls = None, None, 0.0, 0
         self.seconds_per_step: float | None = None
-        options = (batch_size, vmap_width, schedule_steps, watch,
-                   None if constants is None else tuple(sorted(constants.items())))
+        options = (batch_size, vmap_width, schedule_steps, watch, None if constants is None else
+                   tuple((name, type(value).__name__, repr(value)) for name, value in sorted(constants.items())))
+        self.shares_compiles = compiled is not None
         self._executables = {} if compiled is None else compiled.executables(
             (task, dataset, spec, mesh), options)
 
@@ -1470,7 +1486,8 @@ def _compile_chunks(program: TrainProgram, task: Task, dataset: Dataset, spec: O
     n_devices = program.n_devices
 
     def compile_for(size: int):
-        program.key_width = key_width(size, n_devices, len(initialized.seeds), program.share_permutations)
+        program.key_width = key_width(runs, size, n_devices, program.share_permutations,
+                                      len(initialized.seeds) if program.shares_compiles else None)
         return program.compile([runs[i] for i in _pad_index(np.arange(min(size, len(runs))), size)],
                                initialized)
 

@@ -79,13 +79,6 @@ def test_initialization_in_chunks_of_seeds_gives_the_same_variables():
     for a, b in zip(jax.tree_util.tree_leaves(whole.variables), jax.tree_util.tree_leaves(chunked.variables)):
         np.testing.assert_array_equal(a, b)
         assert a.shape[:2] == (2, 5)
-    # the variables and data keys of some of the seeds are those initialize makes for them
-    some = runner.initialize(TASK, dataset, STRATEGIES, [3, 1], BATCH, mesh)
-    picked = whole.of_seeds([3, 1])
-    assert picked.seeds == (3, 1)
-    np.testing.assert_array_equal(picked.data_keys, some.data_keys)
-    for a, b in zip(jax.tree_util.tree_leaves(picked.variables), jax.tree_util.tree_leaves(some.variables)):
-        np.testing.assert_array_equal(a, b)
 
 
 def test_init_depends_on_seed_and_strategy_only():
@@ -356,22 +349,32 @@ def test_an_evaluation_program_runs_what_its_selection_program_compiled():
     assert first.compile_seconds > 0 and own.compile_seconds > 0 and second.compile_seconds == 0
     for field in ("train_loss", "train_loss_max", "val_accuracy", "test_accuracy", "initial_train_loss"):
         np.testing.assert_array_equal(getattr(reused, field), getattr(alone, field))
-    # another optimizer, or other shapes, compiles its own
-    _, sgd = runner.train_runs(TASK, dataset, SGD, evaluation, initialized, compiled=compiled, **options)
-    _, fewer = runner.train_runs(TASK, dataset, ADAM, evaluation[:2], initialized, compiled=compiled,
-                                 **options)
-    assert sgd.compile_seconds > 0 and fewer.compile_seconds > 0
+    # another optimizer, other shapes, or other options compile their own
+    for spec, runs, more in ((SGD, evaluation, {}), (ADAM, evaluation[:2], {}),
+                             (ADAM, evaluation, {"steps": STEPS + EVAL_EVERY}),  # schedule_steps
+                             (ADAM, evaluation, {"watch": runner.Watch(loss_max=False)}),
+                             (ADAM, evaluation, {"vmap_width": 1})):
+        _, timing = runner.train_runs(TASK, dataset, spec, runs, initialized, compiled=compiled,
+                                      **{**options, **more})
+        assert timing.compile_seconds > 0, (spec, len(runs), more)
 
 
-def test_the_key_width_depends_on_the_chunk_size_and_the_tasks_seeds_alone():
-    # chunks of 8 runs on 2 devices, of a task of 12 seeds: 4 rows each, whether a chunk holds
-    # 4 seeds x 2 rates or 8 seeds x 1 rate (below: both fit), so one compile serves both
-    assert runner.key_width(8, 2, n_seeds=12) == 4 and runner.key_width(8, 2, n_seeds=3) == 3
-    assert runner.key_width(256, 2, n_seeds=36) == 36  # a grid: one row per seed, not per run
-    assert runner.key_width(256, 2, n_seeds=36, share=False) == 128
-    for seeds in ([0, 0, 1, 1, 2, 2, 3, 3], [0, 1, 2, 3, 4, 5, 6, 7]):
-        table, slots = runner.device_seed_slots(np.asarray(seeds, np.uint32), 2, width=4)
-        assert table.size == 8 and (table.reshape(2, 4)[np.repeat([0, 1], 4), slots] == seeds).all()
+def test_the_key_width_depends_on_the_chunk_size_and_the_tasks_seeds_alone_where_compiles_are_shared():
+    runs_4x2 = runner.grid(["he_normal"], [0, 1, 2, 3], [1e-3, 3e-3])  # 2 seeds a device
+    runs_8x1 = runner.grid(["he_normal"], list(range(4, 12)), [1e-3])  # 4 seeds a device
+    # shared compiles: 4 rows a device for both, where the task has 12 seeds (3 where it has 3)
+    assert runner.key_width(runs_4x2, 8, 2, n_seeds=12) == runner.key_width(runs_8x1, 8, 2, n_seeds=12) == 4
+    assert runner.key_width(runs_4x2, 8, 2, n_seeds=3) == 3
+    # alone: each program's own widest chunk; one row per run without sharing
+    assert runner.key_width(runs_4x2, 8, 2) == 2 and runner.key_width(runs_8x1, 8, 2) == 4
+    assert runner.key_width(runs_4x2, 8, 2, share=False) == 4
+    assert runner.key_width(runs_4x2, 4, 2) == 1  # chunks of 4: one seed a device each
+
+
+def test_options_this_jaxlib_knows_are_kept_beside_one_it_does_not(monkeypatch):
+    monkeypatch.setitem(runner.QUICK_COMPILER_OPTIONS, "cpu",
+                        {"xla_cpu_use_xnnpack": False, "xla_no_such_option_anywhere": True})
+    assert runner.quick_compiler_options("cpu") == {"xla_cpu_use_xnnpack": False}
 
 
 def test_a_program_compiles_again_for_a_smaller_chunk():

@@ -464,12 +464,9 @@ def time_variants(workload: Workload, mesh, variants: dict, steps: int, repeats:
 
     def timed(runs, **options):
         options.setdefault("eval_every", workload.eval_every)
-        # the variables of the runs' seeds alone, as a run of these runs would have made: a
-        # device's key table has a row per seed of the task (`runner.key_width`)
-        initialized = workload.initialized.of_seeds(sorted({run.seed for run in runs}))
         began = time.perf_counter()
         _, timing = runner.train_runs(workload.task, workload.dataset, workload.spec,
-                                      runs, initialized,
+                                      runs, workload.initialized,
                                       steps=steps, batch_size=workload.batch_size, mesh=mesh,
                                       **options)
         return {"run_seconds": timing.run_seconds, "compile_seconds": timing.compile_seconds,
