@@ -220,7 +220,7 @@ def run_job(job: ProgramJob) -> dict[str, Any]:
     _save_when_preempted()
     config = resolve_for_job(job)
     settings = next(s for s in config.tasks if s.task == job.program.task)
-    workload = Workload(config, settings, runs_mesh())
+    workload = Workload(config, settings, runs_mesh(), shares_compiles=False)  # one program alone
     records, entry = train(config, workload, job.program, Silent(), job.checkpoint)
     entry["job"] = {"executor": job.executor, "cluster": job.cluster, "job_id": _job_id(),
                     "host": socket.gethostname(), "pid": os.getpid(),

@@ -88,19 +88,23 @@ class Checkpoint(NamedTuple):
 
 class Workload:
     """One task of a run: its data and, made once and only if some program trains, the initial
-    variables of every (init, seed) the run needs."""
+    variables of every (init, seed) the run needs. `shares_compiles`: whether its programs
+    run one after the other here (inline), so that one may run what the one before compiled;
+    a job's workload trains one program alone."""
 
-    def __init__(self, config: Config, settings: TaskSettings, mesh):
+    def __init__(self, config: Config, settings: TaskSettings, mesh, shares_compiles: bool = True):
         self.config, self.settings, self.mesh = config, settings, mesh
         self.task = config.task_spec(settings.task)
         self.dataset = self.task.load()
         self._initialized = None
         self._compiled = None
+        self.shares_compiles = shares_compiles
 
     def compiled(self):
-        """The train programs this task's programs compiled (`runner.CompiledPrograms`): an
-        evaluation program of its selection program's shapes runs that one's executables."""
-        if self._compiled is None:
+        """The train program this task's last program compiled (`runner.CompiledPrograms`): an
+        evaluation program of its selection program's shapes runs that one's executables. None
+        where the workload's programs do not share compiles."""
+        if self._compiled is None and self.shares_compiles:
             from bench import runner
 
             self._compiled = runner.CompiledPrograms()
