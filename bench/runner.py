@@ -966,10 +966,12 @@ class TrainProgram:
     def state_shapes(self, variables, inputs):
         """The TrainState made from (variables, inputs), as ShapeDtypeStructs sharded like the
         program's."""
+        return self._sharded_like_runs(jax.eval_shape(self.init_state, variables, inputs))
+
+    def _sharded_like_runs(self, shapes):
         sharding = runs_sharding(self.mesh)
         return jax.tree_util.tree_map(
-            lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
-            jax.eval_shape(self.init_state, variables, inputs))
+            lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), shapes)
 
     def _window(self, *fields) -> jax.Array:
         return jax.device_put(np.asarray(fields, np.int32), replicated(self.mesh))
@@ -993,9 +995,11 @@ class TrainProgram:
         if signature in self._executables:  # an earlier program of the task compiled these
             self.initial_state, self.fill_orders, self.compiled, needed = self._executables[signature]
             return needed
-        # compiled from shapes: the state `run` starts from is made once, there
-        self.initial_state = self.init_state.lower(variables, inputs).compile()
-        state = self.state_shapes(variables, inputs)
+        # compiled from shapes: the state `run` starts from is made once, there; its one trace
+        # gives the state's shapes too
+        traced = self.init_state.trace(variables, inputs)
+        self.initial_state = traced.lower().compile()
+        state = self._sharded_like_runs(traced.out_info)
         mark("train program: initial state")
         began = time.perf_counter()
         orders = self._ring(order_keys, shape_only=True)
