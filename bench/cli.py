@@ -148,7 +148,8 @@ def _add_perf(sub):
                    help="a small run's whole process (fresh, empty compile cache) split into its "
                         "imports by library and its phases")
     p.add_argument("--repeats", type=int, default=3,
-                   help="processes each whole-process figure (and each --startup figure) is the median of")
+                   help="rounds each figure is the median of: each in-process row's, each whole "
+                        "process's (and each --startup figure's)")
     p.add_argument("--against", metavar="REV",
                    help="also time a checkout of git revision REV: its start-up (with --startup), "
                         "else its runner's whole process beside this checkout's (REV,REV,...: each)")

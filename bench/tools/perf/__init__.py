@@ -55,6 +55,7 @@ class Measurement(NamedTuple):
     note: str = ""
     batches: str = "runner"  # whose batches: "runner" (epoch permutations) or "lean" (with replacement)
     matmul: float | None = None  # GFLOP/s of the yardstick matmul timed just before and after the row
+    rounds: tuple = ()  # every round's (run_seconds, matmul) where the row is the median of rounds
 
     @property
     def seed_steps_per_second(self) -> float:
@@ -117,13 +118,24 @@ def beside_matmul(measure: Callable[[], Measurement]) -> Measurement:
     return found._replace(matmul=(before + matmul_gflops()) / 2)
 
 
-def run_strategies(workload: Workload, seeds: int, slow_seeds: int,
-                   include_torch: bool = True) -> tuple[list[Measurement], list[str]]:
+def run_strategies(workload: Workload, seeds: int, slow_seeds: int, include_torch: bool = True,
+                   repeats: int = 1) -> tuple[list[Measurement], list[str]]:
+    """The JAX strategies' rows, each beside its matmul, in `repeats` rounds that rotate their
+    order (as `interleaved` does the whole processes): each row is its median round (by run
+    time; the lower middle one for an even count) with every round's run time and matmul in
+    `rounds`, so that one slow minute of this shared machine does not decide a row. The
+    PyTorch rows run once."""
     fast, slow = workload.seeds[:seeds], workload.seeds[:min(slow_seeds, seeds)]
-    measurements = [beside_matmul(lambda: measure_lean(workload, slow)),
-                    beside_matmul(lambda: measure_lean(workload, slow, evaluate=True)),
-                    beside_matmul(lambda: measure_lean_vmap(workload, fast)),
-                    beside_matmul(lambda: measure_runner(workload, fast))]
+    strategies = [lambda: measure_lean(workload, slow),
+                  lambda: measure_lean(workload, slow, evaluate=True),
+                  lambda: measure_lean_vmap(workload, fast),
+                  lambda: measure_runner(workload, fast)]
+    found: list[list[Measurement]] = [[] for _ in strategies]
+    for round_ in range(repeats):
+        order = list(range(len(strategies)))
+        for index in order[round_ % len(order):] + order[:round_ % len(order)]:
+            found[index].append(beside_matmul(strategies[index]))
+    measurements = [median_round(each) for each in found]
     notes = []
     if include_torch:
         why_not = peers.mirrored(workload)
@@ -133,6 +145,14 @@ def run_strategies(workload: Workload, seeds: int, slow_seeds: int,
             measurements += [measure_peer(workload, slow, "pytorch eager"),
                              measure_peer(workload, fast, "torch.func")]
     return measurements, notes
+
+
+def median_round(each: Sequence[Measurement]) -> Measurement:
+    """The round whose run time is the median of `each` (the lower middle one for an even
+    count), with every round's (run_seconds, matmul)."""
+    ordered = sorted(each, key=lambda m: m.run_seconds)
+    return ordered[(len(ordered) - 1) // 2]._replace(
+        rounds=tuple((m.run_seconds, m.matmul) for m in each))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,8 +180,20 @@ def rows(measurements: Sequence[Measurement], workload: Workload, matmul: float)
             "batches": m.batches, "same_work_as": reference.strategy,
             "final_loss_max_abs_diff": float(np.max(np.abs(
                 m.final_loss[:shared] - reference.final_loss[:shared]))),
-            "note": m.note})
+            "note": m.note, **_rounds(m, workload)})
     return table
+
+
+def _rounds(m: Measurement, workload: Workload) -> dict[str, Any]:
+    """A row's rounds, where it is the median of several: each one's run time, matmul and
+    fraction of it, and the median of those fractions."""
+    if len(m.rounds) < 2:
+        return {}
+    fractions = [m.seeds * m.steps / run_seconds * workload.flops_per_step / 1e9 / matmul
+                 for run_seconds, matmul in m.rounds]
+    return {"rounds": [{"run_seconds": run_seconds, "matmul_gflops": matmul, "matmul_fraction": fraction}
+                       for (run_seconds, matmul), fraction in zip(m.rounds, fractions)],
+            "matmul_fraction_median_of_rounds": float(np.median(fractions))}
 
 
 def _range(table: Sequence[dict[str, Any]], field: str) -> str:
@@ -175,14 +207,18 @@ def _print_table(table, caption: str, title: str) -> None:
     from bench.console import output_console
 
     out = Table(title=title, caption=caption)
+    rounds = any("rounds" in row for row in table)
     for column in ("strategy", "seeds", "seed-steps/s", "x lean loop", "compile s", "run s",
-                   "GFLOP/s", "% matmul", "compiles"):
+                   "GFLOP/s", "% matmul", *(("% matmul, rounds' median",) if rounds else ()), "compiles"):
         out.add_column(column, justify="left" if column == "strategy" else "right")
     for row in table:
+        median = row.get("matmul_fraction_median_of_rounds")
         out.add_row(row["strategy"], str(row["seeds"]), f"{row['seed_steps_per_second']:,.0f}",
                     f"{row['vs_lean_loop']:.2f}", f"{row['compile_seconds']:.2f}",
                     f"{row['run_seconds']:.2f}", f"{row['gflops']:.1f}",
-                    f"{100 * row['matmul_fraction']:.0f}%", str(row["compiles"]))
+                    f"{100 * row['matmul_fraction']:.0f}%",
+                    *((f"{100 * median:.0f}%" if median is not None else "-",) if rounds else ()),
+                    str(row["compiles"]))
     output_console().print(out)
 
 
@@ -223,16 +259,17 @@ def write_perf_file(path: str, document: dict[str, Any]) -> None:
 def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, steps: int = 500,
          out: str | None = None, whole_process: bool = True, synthetic: bool = False,
          against: Sequence[str] | None = None, repeats: int = 1) -> dict[str, Any]:
-    """The strategies' rows (in this process) and the whole-process figures (fresh processes,
-    side by side, `repeats` interleaved rounds, each command's median process): the runner's
-    command, the lean loop's script with and without evaluation, and the runner's command in a
-    checkout of each git revision of `against`."""
+    """The strategies' rows (in this process, `repeats` interleaved rounds, each row its median
+    round) and the whole-process figures (fresh processes, side by side, `repeats` interleaved
+    rounds, each command's median process): the runner's command, the lean loop's script with
+    and without evaluation, and the runner's command in a checkout of each git revision of
+    `against`."""
     startup = process_seconds()  # the interpreter and the imports, before anything is measured
     load_before = os.getloadavg()
     workload = make_workload(task, optimizer, seeds, steps, synthetic=synthetic)
     whole_process = whole_process and not synthetic  # a fresh `bench run` would need the real data
     matmul = matmul_gflops()
-    measurements, notes = run_strategies(workload, seeds, SLOW_SEEDS)
+    measurements, notes = run_strategies(workload, seeds, SLOW_SEEDS, repeats=repeats)
     table = rows(measurements, workload, matmul)
     whole: dict[str, Any] = {}
     if whole_process:
@@ -261,7 +298,9 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
                f"{workload.flops_per_step / 1e6:,.1f} MFLOP per step ({workload.n_params:,} params); % of a "
                f"{MATMUL_SIZE}^2 f32 matmul over {jax.device_count()} devices timed just before and after "
                f"each row ({_range(table, 'matmul_gflops')} GFLOP/s; {matmul:.0f} at the start); "
-               f"loops over seeds ran {min(SLOW_SEEDS, seeds)} seeds")
+               f"loops over seeds ran {min(SLOW_SEEDS, seeds)} seeds"
+               + (f"; each JAX row the median of {repeats} interleaved rounds (by run time)"
+                  if repeats > 1 else ""))
     path = out or os.path.join("results", f"perf-{jax.default_backend()}.json")
     document = {"meta": {**_meta(workload, matmul), "load_average_before": list(load_before)},
                 "caption": caption, "rows": table, "whole_process": whole, "notes": notes,

@@ -202,3 +202,48 @@ def test_whole_processes_are_interleaved_and_each_reports_its_median():
     assert found["a"]["wall_seconds"] == 3.0 and found["a"]["each_wall_seconds"] == [5.0, 1.0, 3.0]
     assert found["b"]["wall_seconds"] == 2.0
     assert found["c"] == {"error": "no such flag"}
+
+
+def test_a_row_of_several_rounds_is_its_median_round_with_every_round(workload):
+    """perf --repeats: each in-process row is its median round by run time, beside every
+    round's run time, matmul and fraction of it."""
+    def round_of(run_seconds, matmul):
+        return perf.Measurement("runner", SEEDS, STEPS, 0.1, run_seconds, np.ones(SEEDS), 1,
+                                matmul=matmul)
+
+    each = [round_of(3.0, 100.0), round_of(1.0, 50.0), round_of(2.0, 80.0), round_of(4.0, 90.0)]
+    row = perf.median_round(each)
+    assert row.run_seconds == 2.0 and row.matmul == 80.0  # the lower middle of 1, 2, 3, 4
+    assert row.rounds == ((3.0, 100.0), (1.0, 50.0), (2.0, 80.0), (4.0, 90.0))
+    baseline = perf.Measurement("lean loop", SEEDS, STEPS, 0.1, 1.0, np.ones(SEEDS), 1,
+                                batches="runner", matmul=100.0)
+    table = perf.rows([baseline, row], workload, matmul=100.0)
+    assert "rounds" not in table[0]  # a row of one round has nothing more to say
+    rate = lambda run_seconds: SEEDS * STEPS / run_seconds * workload.flops_per_step / 1e9
+    fractions = [rate(3.0) / 100.0, rate(1.0) / 50.0, rate(2.0) / 80.0, rate(4.0) / 90.0]
+    assert [r["matmul_fraction"] for r in table[1]["rounds"]] == pytest.approx(fractions)
+    assert table[1]["matmul_fraction_median_of_rounds"] == pytest.approx(np.median(fractions))
+    assert table[1]["matmul_fraction"] == pytest.approx(rate(2.0) / 80.0)
+
+
+def test_rounds_rotate_the_strategies_and_keep_each_ones_median(monkeypatch, workload):
+    order, runs = [], {}
+
+    def fake(name):
+        def measure(*args, **kwargs):
+            order.append(name)
+            runs[name] = runs.get(name, 0) + 1
+            seconds = {1: 5.0, 2: 1.0, 3: 3.0}[runs[name]]
+            return perf.Measurement(name, SEEDS, STEPS, 0.0, seconds, np.ones(SEEDS), 1)
+        return measure
+
+    monkeypatch.setattr(perf, "measure_lean", lambda w, s, evaluate=False: fake(
+        "lean loop + eval" if evaluate else "lean loop")())
+    monkeypatch.setattr(perf, "measure_lean_vmap", fake("lean vmap"))
+    monkeypatch.setattr(perf, "measure_runner", fake("runner"))
+    monkeypatch.setattr(perf, "matmul_gflops", lambda: 100.0)
+    measurements, _ = perf.run_strategies(workload, SEEDS, SEEDS, include_torch=False, repeats=3)
+    assert order[:4] == ["lean loop", "lean loop + eval", "lean vmap", "runner"]
+    assert order[4:8] == ["lean loop + eval", "lean vmap", "runner", "lean loop"]
+    assert [m.run_seconds for m in measurements] == [3.0] * 4  # each one's median of 5, 1, 3
+    assert all(len(m.rounds) == 3 for m in measurements)
