@@ -130,7 +130,9 @@ def perf_headline(root: Path) -> str:
     lines = [_measured(meta, ("load_average_before", "load_average")) + " before the run, "
              f"{meta.get('device_count')} devices"
              + (f", a 2048² f32 matmul at {matmul:.0f} GFLOP/s at the start" if matmul else "")
-             + "; each row's % is of the matmul timed just before and after it:", "",
+             + "; each row's % is of the matmul timed just before and after it"
+             + (f"; each row is the median of {len(rows[0]['rounds'])} interleaved rounds (by run time)"
+                if rows and rows[0].get("rounds") else "") + ":", "",
              "| strategy | seeds | seed-steps/s | x lean loop | compile s | run s | GFLOP/s | matmul GFLOP/s "
              "| % matmul |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -151,7 +153,8 @@ def perf_headline(root: Path) -> str:
                       + (f"each the median of {repeats} fresh processes, interleaved, " if repeats > 1
                          else "each a fresh process ")
                       + "with an empty compile cache)"
-                      + (f"; the runner trains at **{100 * share:.0f}% of the matmul rate**." if share else ".")]
+                      + (f"; the runner trains at **{100 * share:.0f}% of the matmul rate**" if share else "")
+                      + _rounds_range(runner_row) + "."]
     if whole.get("revisions") and whole.get("runner") and whole.get("lean_loop"):
         lean_wall = whole["lean_loop"]["wall_seconds"]
         lines += ["", "Whole process in that run (`--against`: the runner of each revision from its own "
@@ -165,6 +168,16 @@ def perf_headline(root: Path) -> str:
                 lines.append(f"| runner at {revision} | {found['wall_seconds']:.1f} | "
                              f"{found.get('run_seconds', 0):.1f} | {lean_wall / found['wall_seconds']:.2f} |")
     return "\n".join(lines) + "\n\n"
+
+
+def _rounds_range(row: dict) -> str:
+    """' (its N rounds: lo-hi%, their median m%)' for a row measured in rounds, else ''."""
+    rounds = row.get("rounds") or []
+    if len(rounds) < 2:
+        return ""
+    shares = [100 * each["matmul_fraction"] for each in rounds]
+    return (f" (its {len(rounds)} rounds: {min(shares):.0f}-{max(shares):.0f}%, their median "
+            f"{100 * row['matmul_fraction_median_of_rounds']:.0f}%)")
 
 
 def perf_levers(root: Path) -> str:
