@@ -53,8 +53,12 @@ def assert_same(output, expected):
 
 
 class InterruptOnce:
-    """on_progress that raises KeyboardInterrupt (or sends this process SIGINT) once `at`
-    run-steps are done; counts the run-steps it is told of."""
+    """on_progress that raises KeyboardInterrupt (or sends this thread SIGINT, as a Ctrl-C
+    that lands during a call) once `at` run-steps are done; counts the run-steps it is told of.
+
+    The signal goes to the calling thread (`signal.raise_signal`): sent to the process, the
+    kernel may hand it to one of XLA's threads, whose handler can then run after the program
+    has ended, a race that failed this test once under a loaded CI (the run finished first)."""
 
     def __init__(self, at, signal_self=False):
         self.at, self.signal_self, self.done, self.fired = at, signal_self, 0, False
@@ -64,7 +68,7 @@ class InterruptOnce:
         if not self.fired and self.done >= self.at:
             self.fired = True
             if self.signal_self:
-                os.kill(os.getpid(), signal.SIGINT)
+                signal.raise_signal(signal.SIGINT)
             else:
                 raise KeyboardInterrupt
 
