@@ -6,14 +6,17 @@ contracts over the examples axis: `h^T dy` of each run, [runs, batch, in] x [run
 output layer (out = 10 classes) ran at about 15 GFLOP/s, 7% of a step for 1.3% of its FLOPs
 (docs/performance.md, "Why not 2x"). The same dot, one unbatched dot per run, ran 3x faster,
 and a step of Adam on 256 runs went from 34.8 to 32.8 ms (medians of 6 calls, interleaved),
-with the same bits on every task's batches and on the default suite, program by program. That
-is checked, not promised: XLA:CPU rounded full-batch gradient descent's (1,257 examples)
-differently, so contractions over more than MAX_CONTRACTION examples keep the batched dot.
+with the same bits where checked: digits-mlp, digits-deep, digits-cnn, spirals and the four
+MNIST-1D tasks on their own batches (the image tasks' data is not on the development machine),
+and the default suite, program by program. That is checked, not promised: XLA:CPU rounded
+full-batch gradient descent's (1,257 examples) differently, so contractions over more than
+MAX_CONTRACTION examples keep the batched dot.
 
 `unbatch_small_dots(fun)` traces `fun` to a jaxpr (`jax.make_jaxpr`) and evaluates it with
 every such dot replaced by one dot per run, stacked; the jaxprs inside loops, conditionals and
 calls are rewritten alike. A jaxpr interpreter of the kind JAX's documentation describes
-("Writing custom Jaxpr interpreters"): it changes how a dot is split, never what is computed.
+("Writing custom Jaxpr interpreters"): it changes how a dot is split, not the arithmetic each
+run asks for, though XLA:CPU may round the pieces differently (above).
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from jax.extend import core
 
 SMALL = 32  # a free dimension under this makes the batched dot slow on XLA:CPU
 # contractions over at most this many examples: the batches where the same bits were checked
-# (every task's, the default suite program by program); full-batch gradient descent on
+# (the tasks with local data, the default suite program by program); full-batch descent on
 # digits-mlp (1,257 examples) came out rounded differently, so it keeps the batched dot
 MAX_CONTRACTION = 128
 

@@ -659,7 +659,7 @@ def _map_in_groups(train, width: int | None):
 
 
 # platforms where a group's small weight-gradient dots run one run at a time (`bench.dots`):
-# XLA:CPU's batched dot is slow there (digits-mlp: a step 32.9 -> 31.0 ms, the same bits)
+# XLA:CPU's batched dot is slow there (digits-mlp: a step 34.8 -> 32.8 ms, the same bits)
 UNBATCH_SMALL_DOTS = ("cpu",)
 
 
@@ -692,7 +692,7 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
         vmap_width = default_vmap_width(mesh.devices.flat[0].platform)
     runs_spec, all_spec = PartitionSpec(RUNS_AXIS), PartitionSpec()
     train_runs_axis = jax.vmap(train, (0, 0, None, None, None))
-    if mesh.devices.flat[0].platform in UNBATCH_SMALL_DOTS:  # the same bits, a faster step
+    if mesh.devices.flat[0].platform in UNBATCH_SMALL_DOTS:  # a faster step, the same bits where checked
         train_runs_axis = unbatch_small_dots(train_runs_axis)
     local_train = jax.shard_map(_map_in_groups(train_runs_axis, vmap_width), mesh=mesh,
                                 in_specs=(runs_spec, runs_spec, runs_spec, all_spec, all_spec),
