@@ -126,16 +126,13 @@ def run_strategies(workload: Workload, seeds: int, slow_seeds: int, include_torc
     `rounds`, so that one slow minute of this shared machine does not decide a row. The
     PyTorch rows run once."""
     fast, slow = workload.seeds[:seeds], workload.seeds[:min(slow_seeds, seeds)]
-    strategies = [lambda: measure_lean(workload, slow),
-                  lambda: measure_lean(workload, slow, evaluate=True),
-                  lambda: measure_lean_vmap(workload, fast),
-                  lambda: measure_runner(workload, fast)]
-    found: list[list[Measurement]] = [[] for _ in strategies]
-    for round_ in range(repeats):
-        order = list(range(len(strategies)))
-        for index in order[round_ % len(order):] + order[:round_ % len(order)]:
-            found[index].append(beside_matmul(strategies[index]))
-    measurements = [median_round(each) for each in found]
+    strategies = {"lean loop": lambda: measure_lean(workload, slow),
+                  "lean loop + eval": lambda: measure_lean(workload, slow, evaluate=True),
+                  "lean vmap": lambda: measure_lean_vmap(workload, fast),
+                  "runner": lambda: measure_runner(workload, fast)}
+    found = in_rounds({name: (lambda measure=measure: beside_matmul(measure))
+                       for name, measure in strategies.items()}, repeats)
+    measurements = [median_round(each) for each in found.values()]
     notes = []
     if include_torch:
         why_not = peers.mirrored(workload)
@@ -147,11 +144,27 @@ def run_strategies(workload: Workload, seeds: int, slow_seeds: int, include_torc
     return measurements, notes
 
 
+def in_rounds(commands: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[Any]]:
+    """Each of `commands` `repeats` times, in rounds that rotate their order, so that a machine
+    that speeds up or slows down during the measurement touches every command alike; each
+    command's results in the order they were made."""
+    names = list(commands)
+    found: dict[str, list[Any]] = {name: [] for name in names}
+    for round_ in range(repeats):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            found[name].append(commands[name]())
+    return found
+
+
+def lower_median(items: Sequence[Any], key: Callable[[Any], float]) -> Any:
+    """The item whose `key` is the median of `items` (the lower middle one for an even count)."""
+    return sorted(items, key=key)[(len(items) - 1) // 2]
+
+
 def median_round(each: Sequence[Measurement]) -> Measurement:
     """The round whose run time is the median of `each` (the lower middle one for an even
     count), with every round's (run_seconds, matmul)."""
-    ordered = sorted(each, key=lambda m: m.run_seconds)
-    return ordered[(len(ordered) - 1) // 2]._replace(
+    return lower_median(each, key=lambda m: m.run_seconds)._replace(
         rounds=tuple((m.run_seconds, m.matmul) for m in each))
 
 
@@ -330,23 +343,16 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
 
 
 def interleaved(commands: dict[str, Any], repeats: int) -> dict[str, dict[str, Any]]:
-    """Each of `commands` (name -> a function timing one fresh process) `repeats` times, in
-    rounds that rotate their order, so that a machine that speeds up or slows down during the
-    measurement touches every command alike; each command's median process (the lower of the
-    middle two for an even count), with every wall time it took, or its first error."""
-    names = list(commands)
-    processes: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-    for round_ in range(repeats):
-        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
-            processes[name].append(commands[name]())
+    """Each of `commands` (name -> a function timing one fresh process) `repeats` times,
+    `in_rounds`; each command's median process (the lower of the middle two for an even
+    count), with every wall time it took, or its first error."""
     found = {}
-    for name, runs in processes.items():
+    for name, runs in in_rounds(commands, repeats).items():
         failed = [run for run in runs if "wall_seconds" not in run]
         if failed:
             found[name] = failed[0]
             continue
-        ordered = sorted(runs, key=lambda run: run["wall_seconds"])
-        found[name] = {**ordered[(len(ordered) - 1) // 2],
+        found[name] = {**lower_median(runs, key=lambda run: run["wall_seconds"]),
                        "each_wall_seconds": [run["wall_seconds"] for run in runs]}
     return found
 
