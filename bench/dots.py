@@ -111,12 +111,11 @@ def _evaluate(jaxpr, consts, *args):
 
 def unbatch_small_dots(fun: Callable) -> Callable:
     """`fun`, with every batched weight-gradient dot whose free dimension is small computed
-    one run at a time (see the module's docstring); `fun` itself where it holds none."""
+    one run at a time (see the module's docstring). `fun` is traced once: a program without
+    such a dot is its jaxpr evaluated as it is."""
 
     def unbatched(*args):
         closed, shapes = jax.make_jaxpr(fun, return_shape=True)(*args)
-        if not _contains(closed.jaxpr):
-            return fun(*args)
         outputs = _evaluate(closed.jaxpr, closed.consts, *jax.tree_util.tree_leaves(args))
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shapes), outputs)
 

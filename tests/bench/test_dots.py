@@ -62,6 +62,9 @@ def test_dots_inside_a_loop_are_rewritten_too_and_other_programs_pass_through():
     wide = _runs(out=64)  # no free dimension under 32: nothing to rewrite
     grads = jax.vmap(jax.grad(_loss))
     assert _dots(jax.make_jaxpr(unbatch_small_dots(grads))(*wide)) == _dots(jax.make_jaxpr(grads)(*wide))
+    expected, found = jax.jit(grads)(*wide), jax.jit(unbatch_small_dots(grads))(*wide)
+    for name in ("w1", "w2"):
+        assert np.array_equal(np.asarray(expected[name]), np.asarray(found[name])), name
 
 
 def test_contractions_over_more_examples_than_were_checked_stay_batched():
