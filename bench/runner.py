@@ -56,6 +56,7 @@ from jax.sharding import Mesh, PartitionSpec
 from bench.counting import largest_divisor_at_most
 from bench.data import Dataset
 from bench.dots import unbatch_small_dots
+from bench.imports import compiling
 from bench.phases import mark
 from bench.sharding import (RUNS_AXIS, global_array, replicated, runs_mesh, runs_sharding,
                             to_host)
@@ -249,27 +250,34 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
                seeds: Sequence[int], batch_size: int, mesh: Mesh,
                max_seeds_per_call: int | None = None) -> Initialized:
     """Every (strategy, seed)'s initial variables, computed in chunks of seeds that fit in memory
-    (one compile: every chunk has the same size, the last one padded)."""
+    (one compile: every chunk has the same size, the last one padded).
+
+    The init program runs on one device of the mesh (this process's first): its output goes to
+    the host, and a program replicated over the mesh computed the same on every device and
+    compiled for all of them, SPMD partitioning included (digits-mlp, 12 seeds: 0.33-0.36 s of
+    compile against 0.45-0.49 s, the same bits)."""
     mark("set-up and data")
     seeds = tuple(int(seed) for seed in seeds)
     program = make_init_program(task, strategies, batch_size)
-    x_train = global_array(dataset.x_train, replicated(mesh))
-    seeds_of = lambda n: jax.ShapeDtypeStruct((n,), jnp.uint32, sharding=replicated(mesh))
+    device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
+    on_device = jax.sharding.SingleDeviceSharding(device)
+    x_train = jax.device_put(dataset.x_train, on_device)
+    seeds_of = lambda n: jax.ShapeDtypeStruct((n,), jnp.uint32, sharding=on_device)
     traced = program.trace(seeds_of(len(seeds)), x_train)  # every seed in one call, if they fit
     variables_bytes = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(traced.out_info[0]))
     per_seed = 4 * -(-variables_bytes // len(seeds)) + 4 * _activation_bytes(task, dataset, batch_size) * len(strategies)
-    size = max(1, min(len(seeds), available_bytes(mesh.devices.flat[0]) // max(per_seed, 1)))
+    size = max(1, min(len(seeds), available_bytes(device) // max(per_seed, 1)))
     if max_seeds_per_call is not None:
         size = min(size, max_seeds_per_call)
     mark("init program: trace and size")
     chunks, compiled = [], None
     for start in range(0, len(seeds), size):
         chunk = np.asarray(seeds[start:start + size], np.uint32)
-        padded = global_array(np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.uint32)]),
-                              replicated(mesh))
+        padded = jax.device_put(np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.uint32)]),
+                                on_device)
         if compiled is None:  # every chunk has the same size: one compile
             lowered = traced.lower() if size == len(seeds) else program.lower(seeds_of(size), x_train)
-            compiled = compile_init_program(lowered, mesh.devices.flat[0].platform, strategies)
+            compiled = compile_init_program(lowered, device.platform, strategies)
         out, keys = to_host(compiled(padded, x_train))
         chunks.append((jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out),
                        np.asarray(keys)[:len(chunk)]))
@@ -661,6 +669,16 @@ def _map_in_groups(train, width: int | None):
 # platforms where a group's small weight-gradient dots run one run at a time (`bench.dots`):
 # XLA:CPU's batched dot is slow there (digits-mlp: a step 34.8 -> 32.8 ms, the same bits)
 UNBATCH_SMALL_DOTS = ("cpu",)
+# ... in programs of at least this many run-steps (runs x steps): the pass costs a program about
+# 0.05-0.1 s of trace and compile, and wins about 8 us a run-step on digits-mlp (more on
+# digits-deep and digits-cnn), so the start-up command's 8 runs x 100 steps go without it
+UNBATCH_MIN_RUN_STEPS = 10_000
+
+
+def unbatches_dots(platform: str, run_steps: int | None) -> bool:
+    """Whether a program of `run_steps` (None: unknown, taken as many) on `platform` runs its
+    small weight-gradient dots one run at a time (`bench.dots`)."""
+    return platform in UNBATCH_SMALL_DOTS and (run_steps is None or run_steps >= UNBATCH_MIN_RUN_STEPS)
 
 
 ORDERS_STEPS = 64  # a call may cross epochs up to about this many steps (one order per epoch)
@@ -677,12 +695,15 @@ def orders_epochs(steps_per_epoch: int) -> int:
 
 def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: Mesh,
                        vmap_width: int | None | str = "auto", schedule_steps: int | None = None,
-                       constants: Mapping[str, float] | None = None, watch: Watch = WATCH_ALL):
+                       constants: Mapping[str, float] | None = None, watch: Watch = WATCH_ALL,
+                       unbatch_dots: bool | None = None):
     """`make_train`'s per-run (init_state, train) over the runs axis, and the epoch orders:
     vmapped, sharded over `mesh` and jitted, here and nowhere else.
 
     Each device trains its own runs (shard_map: no communication), in vmapped groups of
     `vmap_width` ("auto": `default_vmap_width` of the mesh's platform; None: all at once).
+    `unbatch_dots`: whether the groups' small dots run one run at a time (`bench.dots`; None:
+    where the platform is one of UNBATCH_SMALL_DOTS).
     `fill_orders(ring, order_keys, epoch)` writes each device's permutations of `epoch` into row
     `epoch % ring.shape[1]` of the ring of orders (donated: in place).
     """
@@ -692,7 +713,9 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
         vmap_width = default_vmap_width(mesh.devices.flat[0].platform)
     runs_spec, all_spec = PartitionSpec(RUNS_AXIS), PartitionSpec()
     train_runs_axis = jax.vmap(train, (0, 0, None, None, None))
-    if mesh.devices.flat[0].platform in UNBATCH_SMALL_DOTS:  # a faster step, the same bits where checked
+    if unbatch_dots is None:
+        unbatch_dots = unbatches_dots(mesh.devices.flat[0].platform, None)
+    if unbatch_dots:  # faster steps, the same bits where checked
         train_runs_axis = unbatch_small_dots(train_runs_axis)
     local_train = jax.shard_map(_map_in_groups(train_runs_axis, vmap_width), mesh=mesh,
                                 in_specs=(runs_spec, runs_spec, runs_spec, all_spec, all_spec),
@@ -903,13 +926,15 @@ class TrainProgram:
 
     `run(chunk, ...)` trains one chunk of runs (a multiple of the device count; every chunk of a
     program the same size, so it compiles once) and returns its per-period `CallMetrics`.
+    `run_steps`: the program's runs x steps, which decide whether it unbatches its small dots
+    (`unbatches_dots`).
     """
 
     def __init__(self, task: Task, dataset: Dataset, spec: OptimizerSpec, batch_size: int, mesh: Mesh,
                  vmap_width: int | None | str = "auto", call_seconds: float = CALL_SECONDS,
                  schedule_steps: int | None = None, share_permutations: bool = True,
                  constants: Mapping[str, float] | None = None, watch: Watch = WATCH_ALL,
-                 compiled: CompiledPrograms | None = None):
+                 compiled: CompiledPrograms | None = None, run_steps: int | None = None):
         self.spec, self.mesh, self.call_seconds = spec, mesh, call_seconds
         self.share_permutations = share_permutations
         self.key_width = 0  # at least this many keys per device (`key_width`): set per chunk size
@@ -917,13 +942,14 @@ class TrainProgram:
         self.n_train = dataset.x_train.shape[0]
         self.steps_per_epoch = None if spec.full_batch else max(self.n_train // batch_size, 1)
         self.ring_epochs = None if spec.full_batch else orders_epochs(self.steps_per_epoch)
+        unbatch_dots = unbatches_dots(mesh.devices.flat[0].platform, run_steps)
         self.init_state, self.train, self._fill_orders = make_train_program(
-            task, spec, batch_size, mesh, vmap_width, schedule_steps, constants, watch)
+            task, spec, batch_size, mesh, vmap_width, schedule_steps, constants, watch, unbatch_dots)
         self.fill_orders = self._fill_orders  # compiled by `compile`
         self.data = device_data(dataset, mesh)
         self.compiled, self.initial_state, self.compile_seconds, self.calls = None, None, 0.0, 0
         self.seconds_per_step: float | None = None
-        options = (batch_size, vmap_width, schedule_steps, watch, None if constants is None else
+        options = (batch_size, vmap_width, schedule_steps, watch, unbatch_dots, None if constants is None else
                    tuple((name, type(value).__name__, repr(value)) for name, value in sorted(constants.items())))
         self.shares_compiles = compiled is not None
         self._executables = {} if compiled is None else compiled.executables(
@@ -1016,6 +1042,7 @@ class TrainProgram:
         mark("train program: epoch orders")
         lowered = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1), self.data)
         mark("train program: trace")
+        compiling()  # the imports that wait for a long compile start beside it (bench.imports)
         self.compiled = lowered.compile()
         self.compile_seconds += time.perf_counter() - began
         mark("train program: compile")
@@ -1426,7 +1453,7 @@ def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequ
     program = TrainProgram(task, dataset, spec, batch_size, mesh, vmap_width,
                            call_seconds=call_seconds, schedule_steps=steps,
                            share_permutations=share_permutations, constants=constants, watch=watch,
-                           compiled=compiled)
+                           compiled=compiled, run_steps=len(runs) * steps)
     chunk_of = lambda size, c: [runs[i] for i in _pad_index(
         np.arange(c * size, min((c + 1) * size, len(runs))), size)]
     real_of = lambda size, c: min((c + 1) * size, len(runs)) - c * size

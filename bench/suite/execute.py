@@ -90,10 +90,10 @@ def _run_suite(config: Config, path: str, *, argv, deterministic, progress, devi
 def train_inline(results: "ResultsInProgress", progress: Progress, devices=None) -> None:
     """Every program in this process: per task its data and initial variables once, then per
     optimizer its programs."""
-    from bench.imports import preload
+    from bench.imports import preload_beside_compile
     from bench.sharding import runs_mesh
 
-    preload("scipy.stats")  # the records' statistics: imported while XLA compiles (bench.imports)
+    preload_beside_compile("scipy.stats")  # the records' statistics (bench.imports)
     mesh = runs_mesh(devices)
     for settings in results.config.tasks:
         workload = Workload(results.config, settings, mesh)

@@ -3,7 +3,8 @@ import sys
 
 import pytest
 
-from bench.imports import LazyModule, preload
+from bench import imports
+from bench.imports import LazyModule, compiling, preload, preload_beside_compile
 
 
 @pytest.fixture
@@ -37,3 +38,16 @@ def test_preload_imports_in_a_thread_and_leaves_failures_to_the_real_import(modu
     with pytest.raises(ModuleNotFoundError):
         LazyModule("initopt_no_such_module").VALUE
 
+
+
+def test_a_preload_beside_compile_waits_for_the_compile_and_starts_once(module_file, monkeypatch):
+    monkeypatch.setattr(imports, "_waiting", [])
+    started = []
+    monkeypatch.setattr(imports, "preload", lambda *names: started.append(names) or preload(*names))
+    preload_beside_compile(module_file)
+    preload_beside_compile(module_file)
+    assert module_file not in sys.modules and started == []
+    compiling()
+    compiling()  # nothing waits any more
+    assert started == [(module_file,)]
+    assert LazyModule(module_file).VALUE == 42  # imported by the thread or, if it is not done, here

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bench import runner
-from bench.phases import LINE_PREFIX
+from bench.phases import BESIDE_PREFIX, LINE_PREFIX
 
 HEAVY = ("jax", "scipy", "matplotlib", "pandas", "orbax", "submitit", "sklearn", "torch", "rich",
          "optax", "flax")
@@ -58,6 +58,12 @@ def test_a_small_run_marks_its_phases_and_imports_no_plotting_saving_or_jobs(tmp
                   "train program: first call", "records, statistics and writing"):
         assert phase in names
     assert names.index("train program: compile") < names.index("train program: first call")
+    # SciPy's statistics are imported beside the train program's compile, not beside the
+    # smaller programs' compiles before it (bench.imports.preload_beside_compile)
+    lines = [line for line in done.stderr.splitlines() if line.startswith((LINE_PREFIX, BESIDE_PREFIX))]
+    starts = [i for i, line in enumerate(lines) if line.startswith(f"{BESIDE_PREFIX} preload start")]
+    assert len(starts) == 1
+    assert starts[0] > lines.index(next(line for line in lines if line.startswith(f"{LINE_PREFIX} train program: trace")))
 
 
 @pytest.mark.parametrize("task_name", ["digits-mlp", "digits-cnn", "mnist1d-gru"])
