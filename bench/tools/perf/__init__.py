@@ -344,10 +344,14 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
 
 def interleaved(commands: dict[str, Any], repeats: int) -> dict[str, dict[str, Any]]:
     """Each of `commands` (name -> a function timing one fresh process) `repeats` times,
-    `in_rounds`; each command's median process (the lower of the middle two for an even
-    count), with every wall time it took, or its first error."""
+    `in_rounds`, each process `settle`d after the one before; each command's median process
+    (the lower of the middle two for an even count), with every wall time it took, or its
+    first error."""
+    from bench.tools.perf.startup_phases import settle
+
+    settled = {name: (lambda command=command: (settle(), command())[1]) for name, command in commands.items()}
     found = {}
-    for name, runs in in_rounds(commands, repeats).items():
+    for name, runs in in_rounds(settled, repeats).items():
         failed = [run for run in runs if "wall_seconds" not in run]
         if failed:
             found[name] = failed[0]

@@ -29,6 +29,8 @@ repetitions alternating.
 Each code's packages have their bytecode written first (`cache_bytecode`), as a user's every
 run after the first finds it: where PYTHONDONTWRITEBYTECODE is set (this machine sets it), every
 process compiled the suite's sources again, 0.1 s of each start-up that no user pays twice.
+
+Each process starts SETTLE_SECONDS after the one before (`settle`).
 """
 from __future__ import annotations
 
@@ -109,6 +111,19 @@ def row_order(measured: Iterable[dict[str, Any]]) -> list[str]:
     phases, each in the order the codes list them (a row one code lacks keeps its place)."""
     names = list(dict.fromkeys(row for found in measured for row in found["rows"]))
     return sorted(names, key=lambda name: not name.startswith("imports: "))  # stable
+
+
+# A process started straight after another read slower, by what the one before left behind
+# (not pinned down; this VM's memory daemon, kdamond, is busy after a large process): beside
+# f73a2ce's start-ups (10 s, 16 CPU-seconds each), this checkout's read 3.26 s beyond the
+# ecosystem's imports, alone 2.78 s, and beside them with a pause of 3 s before each process
+# 2.86 s (f73a2ce's 9.66 s without the pause, 7.58 s with it).
+SETTLE_SECONDS = 3.0
+
+
+def settle() -> None:
+    """Wait SETTLE_SECONDS before a timed process."""
+    time.sleep(SETTLE_SECONDS)
 
 
 def cache_bytecode(root: str) -> None:
@@ -236,6 +251,7 @@ def startup(repeats: int = 3, against: str | None = None,
             cache_bytecode(cwd or here)
         for _ in range(repeats):
             for name, cwd in codes.items():
+                settle()
                 processes[name].append(time_process(command, cwd, ecosystem))
     small = small_imports([process for found in processes.values() for process in found])
     found = {name: summarize(found, small) for name, found in processes.items()}
@@ -245,6 +261,7 @@ def startup(repeats: int = 3, against: str | None = None,
                                     for p in mine[1:] + theirs)
     return {"command": "python -m bench " + " ".join(command) + " --out TMP.json",
             "repeats": repeats, "ecosystem": list(ECOSYSTEM), "bytecode": "cached (compileall)",
+            "settle_seconds": SETTLE_SECONDS,
             "measured": found}
 
 

@@ -182,8 +182,10 @@ def test_the_runner_of_another_revision_runs_from_its_own_checkout():
     assert "initopt-against-" not in worktrees  # removed afterwards
 
 
-def test_whole_processes_are_interleaved_and_each_reports_its_median():
-    from bench.tools.perf import interleaved
+def test_whole_processes_are_interleaved_and_each_reports_its_median(monkeypatch):
+    from bench.tools.perf import interleaved, startup_phases
+
+    monkeypatch.setattr(startup_phases, "settle", lambda: order.append("settle"))
 
     order, walls = [], {"a": iter([5.0, 1.0, 3.0]), "b": iter([2.0, 2.0, 9.0])}
 
@@ -198,7 +200,8 @@ def test_whole_processes_are_interleaved_and_each_reports_its_median():
         return {"error": "no such flag"}
 
     found = interleaved({"a": timed("a"), "b": timed("b"), "c": broken}, 3)
-    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # each round starts one later
+    assert order[::2] == ["settle"] * 9  # every process after a pause
+    assert order[1::2] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # each round starts one later
     assert found["a"]["wall_seconds"] == 3.0 and found["a"]["each_wall_seconds"] == [5.0, 1.0, 3.0]
     assert found["b"]["wall_seconds"] == 2.0
     assert found["c"] == {"error": "no such flag"}
