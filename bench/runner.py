@@ -668,18 +668,11 @@ def _map_in_groups(train, width: int | None):
 
 
 # platforms where a group's small weight-gradient dots run one run at a time (`bench.dots`):
-# XLA:CPU's batched dot is slow there (digits-mlp: a step 34.8 -> 32.8 ms, the same bits)
+# XLA:CPU's batched dot is slow there (digits-mlp: a step 34.8 -> 32.8 ms). Every program there
+# takes the pass, whatever its size: it rounds some programs differently (LARS on digits-mlp:
+# 3e-7 of the loss after 30 steps), and a pass for long programs alone (tried: 0.05 s of a small
+# run's start-up) would make a program's numbers depend on how many runs and steps it has
 UNBATCH_SMALL_DOTS = ("cpu",)
-# ... in programs of at least this many run-steps (runs x steps): the pass costs a program about
-# 0.05-0.1 s of trace and compile, and wins about 8 us a run-step on digits-mlp (more on
-# digits-deep and digits-cnn), so the start-up command's 8 runs x 100 steps go without it
-UNBATCH_MIN_RUN_STEPS = 10_000
-
-
-def unbatches_dots(platform: str, run_steps: int | None) -> bool:
-    """Whether a program of `run_steps` (None: unknown, taken as many) on `platform` runs its
-    small weight-gradient dots one run at a time (`bench.dots`)."""
-    return platform in UNBATCH_SMALL_DOTS and (run_steps is None or run_steps >= UNBATCH_MIN_RUN_STEPS)
 
 
 ORDERS_STEPS = 64  # a call may cross epochs up to about this many steps (one order per epoch)
@@ -696,15 +689,12 @@ def orders_epochs(steps_per_epoch: int) -> int:
 
 def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: Mesh,
                        vmap_width: int | None | str = "auto", schedule_steps: int | None = None,
-                       constants: Mapping[str, float] | None = None, watch: Watch = WATCH_ALL,
-                       unbatch_dots: bool | None = None):
+                       constants: Mapping[str, float] | None = None, watch: Watch = WATCH_ALL):
     """`make_train`'s per-run (init_state, train) over the runs axis, and the epoch orders:
     vmapped, sharded over `mesh` and jitted, here and nowhere else.
 
     Each device trains its own runs (shard_map: no communication), in vmapped groups of
     `vmap_width` ("auto": `default_vmap_width` of the mesh's platform; None: all at once).
-    `unbatch_dots`: whether the groups' small dots run one run at a time (`bench.dots`; None:
-    where the platform is one of UNBATCH_SMALL_DOTS).
     `fill_orders(ring, order_keys, epoch)` writes each device's permutations of `epoch` into row
     `epoch % ring.shape[1]` of the ring of orders (donated: in place).
     """
@@ -714,9 +704,7 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
         vmap_width = default_vmap_width(mesh.devices.flat[0].platform)
     runs_spec, all_spec = PartitionSpec(RUNS_AXIS), PartitionSpec()
     train_runs_axis = jax.vmap(train, (0, 0, None, None, None))
-    if unbatch_dots is None:
-        unbatch_dots = unbatches_dots(mesh.devices.flat[0].platform, None)
-    if unbatch_dots:  # faster steps, the same bits where checked
+    if mesh.devices.flat[0].platform in UNBATCH_SMALL_DOTS:  # faster steps (`bench.dots`)
         train_runs_axis = unbatch_small_dots(train_runs_axis)
     local_train = jax.shard_map(_map_in_groups(train_runs_axis, vmap_width), mesh=mesh,
                                 in_specs=(runs_spec, runs_spec, runs_spec, all_spec, all_spec),
@@ -927,15 +915,13 @@ class TrainProgram:
 
     `run(chunk, ...)` trains one chunk of runs (a multiple of the device count; every chunk of a
     program the same size, so it compiles once) and returns its per-period `CallMetrics`.
-    `run_steps`: the program's runs x steps, which decide whether it unbatches its small dots
-    (`unbatches_dots`).
     """
 
     def __init__(self, task: Task, dataset: Dataset, spec: OptimizerSpec, batch_size: int, mesh: Mesh,
                  vmap_width: int | None | str = "auto", call_seconds: float = CALL_SECONDS,
                  schedule_steps: int | None = None, share_permutations: bool = True,
                  constants: Mapping[str, float] | None = None, watch: Watch = WATCH_ALL,
-                 compiled: CompiledPrograms | None = None, run_steps: int | None = None):
+                 compiled: CompiledPrograms | None = None):
         self.spec, self.mesh, self.call_seconds = spec, mesh, call_seconds
         self.share_permutations = share_permutations
         self.key_width = 0  # at least this many keys per device (`key_width`): set per chunk size
@@ -943,14 +929,13 @@ class TrainProgram:
         self.n_train = dataset.x_train.shape[0]
         self.steps_per_epoch = None if spec.full_batch else max(self.n_train // batch_size, 1)
         self.ring_epochs = None if spec.full_batch else orders_epochs(self.steps_per_epoch)
-        unbatch_dots = unbatches_dots(mesh.devices.flat[0].platform, run_steps)
         self.init_state, self.train, self._fill_orders = make_train_program(
-            task, spec, batch_size, mesh, vmap_width, schedule_steps, constants, watch, unbatch_dots)
+            task, spec, batch_size, mesh, vmap_width, schedule_steps, constants, watch)
         self.fill_orders = self._fill_orders  # compiled by `compile`
         self.data = device_data(dataset, mesh)
         self.compiled, self.initial_state, self.compile_seconds, self.calls = None, None, 0.0, 0
         self.seconds_per_step: float | None = None
-        options = (batch_size, vmap_width, schedule_steps, watch, unbatch_dots, None if constants is None else
+        options = (batch_size, vmap_width, schedule_steps, watch, None if constants is None else
                    tuple((name, type(value).__name__, repr(value)) for name, value in sorted(constants.items())))
         self.shares_compiles = compiled is not None
         self._executables = {} if compiled is None else compiled.executables(
@@ -1462,7 +1447,7 @@ def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequ
     program = TrainProgram(task, dataset, spec, batch_size, mesh, vmap_width,
                            call_seconds=call_seconds, schedule_steps=steps,
                            share_permutations=share_permutations, constants=constants, watch=watch,
-                           compiled=compiled, run_steps=len(runs) * steps)
+                           compiled=compiled)
     chunk_of = lambda size, c: [runs[i] for i in _pad_index(
         np.arange(c * size, min((c + 1) * size, len(runs))), size)]
     real_of = lambda size, c: min((c + 1) * size, len(runs)) - c * size

@@ -71,18 +71,6 @@ def test_chunked_runs_axis_gives_the_same_numbers(batch_of_runs):
     np.testing.assert_allclose(chunked.train_loss, output.train_loss, rtol=1e-5, atol=1e-6)
 
 
-def test_small_dots_unbatched_or_not_give_the_same_numbers(batch_of_runs, monkeypatch):
-    _, output = batch_of_runs  # 16 runs x 40 steps: too few run-steps to repay bench.dots' pass
-    assert not runner.unbatches_dots("cpu", 16 * STEPS) and runner.unbatches_dots("cpu", None)
-    assert not runner.unbatches_dots("gpu", None)
-    monkeypatch.setattr(runner, "UNBATCH_MIN_RUN_STEPS", 1)
-    assert runner.unbatches_dots("cpu", 16 * STEPS)
-    _, unbatched = train(ADAM, ["he_normal", "lecun_normal"], [0, 1, 2, 3], [1e-3, 3e-3])
-    np.testing.assert_array_equal(unbatched.train_loss, output.train_loss)
-    np.testing.assert_array_equal(unbatched.val_accuracy, output.val_accuracy)
-    np.testing.assert_array_equal(unbatched.test_accuracy, output.test_accuracy)
-
-
 def test_initialization_in_chunks_of_seeds_gives_the_same_variables():
     mesh, dataset = runner.runs_mesh(), TASK.load()
     whole = runner.initialize(TASK, dataset, STRATEGIES, [0, 1, 2, 3, 4], BATCH, mesh)
