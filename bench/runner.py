@@ -345,15 +345,29 @@ def _known_options(platform: str, options: tuple[tuple[str, Any], ...]) -> bool:
     return True
 
 
-def compile_init_program(lowered, platform: str, strategies: Mapping[str, Strategy] | None = None):
-    """The lowered init program compiled with `quick_compiler_options` of `platform`, less
-    ROUNDING_OPTIONS where one of `strategies` runs the model (has a post_init) or where the
-    strategies are not given."""
-    options = quick_compiler_options(platform)
-    if options and (strategies is None
-                    or any(strategy.post_init is not None for strategy in strategies.values())):
-        options = {name: value for name, value in options.items() if name not in ROUNDING_OPTIONS}
+def compile_quick(lowered, platform: str, drop: Sequence[str] = ()):
+    """`lowered` compiled with QUICK_COMPILER_OPTIONS of `platform` but those named in `drop`;
+    where this jaxlib does not know them all, with those it knows (`quick_compiler_options`).
+    Compiled at once rather than after a probe of the options (0.04-0.05 s, a program of its
+    own, in every run)."""
+    options = {name: value for name, value in QUICK_COMPILER_OPTIONS.get(platform, {}).items()
+               if name not in drop}
+    if options:
+        try:
+            return lowered.compile(compiler_options=options)
+        except jax.errors.JaxRuntimeError as error:
+            if "No such compile option" not in str(error):
+                raise
+        options = {name: value for name, value in (quick_compiler_options(platform) or {}).items()
+                   if name not in drop}
     return lowered.compile(compiler_options=options) if options else lowered.compile()
+
+
+def compile_init_program(lowered, platform: str, strategies: Mapping[str, Strategy] | None = None):
+    """The lowered init program compiled quick (`compile_quick`), less ROUNDING_OPTIONS where
+    one of `strategies` runs the model (has a post_init) or where the strategies are not given."""
+    runs_model = strategies is None or any(strategy.post_init is not None for strategy in strategies.values())
+    return compile_quick(lowered, platform, ROUNDING_OPTIONS if runs_model else ())
 
 
 def init_params(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
@@ -723,11 +737,10 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
 
     # shard_map: each device fills its own rows (bench.shuffle's choice of sort is per device:
     # no collective, which XLA:CPU could deadlock on beside the train program's calls)
-    fill_orders_jit = jax.jit(
+    fill_orders_jit = jax.jit(  # compiled quick (`compile_quick`) by TrainProgram.compile
         jax.shard_map(fill_orders, mesh=mesh, in_specs=(runs_spec, runs_spec, all_spec),
                       out_specs=runs_spec, check_vma=False),
-        in_shardings=(runs, runs, everywhere), out_shardings=runs, donate_argnums=0,
-        compiler_options=quick_compiler_options(mesh.devices.flat[0].platform))
+        in_shardings=(runs, runs, everywhere), out_shardings=runs, donate_argnums=0)
     return init_state_jit, train_jit, fill_orders_jit
 
 
@@ -1029,7 +1042,8 @@ class TrainProgram:
             orders = self._ring(order_keys, shape_only=True)
             fill = None
             if not self.spec.full_batch:  # compiled here, where its compile is counted
-                fill = pool.submit(self._fill_orders.lower(orders, order_keys, np.int32(0)).compile)
+                fill = pool.submit(compile_quick, self._fill_orders.lower(orders, order_keys, np.int32(0)),
+                                   self.mesh.devices.flat[0].platform)
             mark("train program: epoch orders")
             lowered = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1), self.data)
             self.initial_state = initial.result()
