@@ -3,7 +3,6 @@ data keys too, quick programs compile quick, the command line imports only what 
 needs, and the run marks its phases for `perf --startup`.
 
 Timings are `python -m bench perf --startup`'s business; these tests check behaviour."""
-import functools
 import os
 import subprocess
 import sys
@@ -86,17 +85,18 @@ def test_the_init_programs_compiler_options_change_no_bit(task_name):
             np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
-def test_a_quick_program_compiles_once_without_a_probe_of_its_options(monkeypatch):
-    compiles = []
-    monkeypatch.setattr(runner, "_known_options", functools.cache(runner._known_options.__wrapped__))
-    listener = lambda event, seconds, **_: compiles.append(event) if event.endswith("backend_compile_duration") else None
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        lowered = jax.jit(lambda x: x * 3 + 1).lower(np.float32(2))
-        assert float(runner.compile_init_program(lowered, "cpu", {})(np.float32(2))) == 7.0
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-    assert len(compiles) == 1
+def test_a_quick_program_compiles_once_without_a_probe_of_its_options():
+    code = ("import jax, numpy as np\n"
+            "from bench import runner\n"
+            "compiles = []\n"
+            "jax.monitoring.register_event_duration_secs_listener(lambda event, seconds, **_: "
+            "compiles.append(event) if event.endswith('backend_compile_duration') else None)\n"
+            "lowered = jax.jit(lambda x: x * 3 + 1).lower(np.float32(2))\n"
+            "assert float(runner.compile_init_program(lowered, 'cpu', {})(np.float32(2))) == 7.0\n"
+            "print(len(compiles))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "INITOPT_NO_COMPILATION_CACHE": "1"})
+    assert done.stdout.strip().splitlines()[-1] == "1"  # a fresh process: no probe cached
 
 
 def test_an_option_this_jaxlib_does_not_know_falls_back_to_xlas_defaults(monkeypatch):
