@@ -214,8 +214,11 @@ def perf_startup(root: Path) -> str:
     codes = {name: found for name, found in startup["measured"].items() if isinstance(found, dict)}
     names = list(codes)
     rows = row_order(codes.values())
+    settled = (f", each started {startup['settle_seconds']:g} s after the one before" if "settle_seconds" in startup
+               else "")
+    bytecode = ", the suite's bytecode written beforehand" if startup.get("bytecode") else ""
     lines = [_measured(meta) + f": `{startup['command']}`, median of {startup['repeats']} fresh processes "
-             "each, an empty compile cache:", "",
+             f"each, an empty compile cache{bytecode}{settled}:", "",
              "| phase (s) | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for row in rows:
         lines.append(f"| {row} | " + " | ".join(
