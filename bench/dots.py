@@ -12,9 +12,9 @@ and the default suite, program by program; on digits-mlp, 26 of the 27 built-in 
 runs, 30 steps, against the program without the pass). That is checked, not promised: XLA:CPU
 rounded full-batch gradient descent's (1,257 examples) differently, so contractions over more
 than MAX_CONTRACTION examples keep the batched dot; and LARS on digits-mlp comes out rounded
-differently (3e-7 of the loss after 30 steps; its layer-wise norms of the gradient, reduced
-in another order, is a guess), so the runner applies the pass to every program on CPU, never
-by size (`runner.UNBATCH_SMALL_DOTS`).
+differently (3e-7 of the loss after 30 steps; why is not known, its layer-wise norms of the
+gradient reduced in another order being a guess), so the runner applies the pass to every
+program on CPU, never by size (`runner.UNBATCH_SMALL_DOTS`).
 
 `unbatch_small_dots(fun)` traces `fun` to a jaxpr (`jax.make_jaxpr`) and evaluates it with
 every such dot replaced by one dot per run, stacked; the jaxprs inside loops, conditionals and
