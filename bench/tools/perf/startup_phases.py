@@ -246,7 +246,9 @@ def startup(repeats: int = 3, against: str | None = None,
         if against is not None:
             codes[f"revision {against}"] = stack.enter_context(checkout(against))
         processes: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
-        here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+        import bench
+
+        here = os.path.dirname(os.path.dirname(os.path.abspath(bench.__file__)))  # what runs here
         for cwd in codes.values():
             cache_bytecode(cwd or here)
         for _ in range(repeats):
