@@ -112,3 +112,25 @@ def test_the_run_commands_modules_leave_scipy_for_later():
             "print('scipy.stats' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_python_m_bench_ends_after_every_atexit_handler_with_the_commands_code(tmp_path):
+    # `python -m bench` leaves without the interpreter's teardown (bench/__main__.py), but only
+    # after every atexit handler: here a user's optimizer file registers one, after JAX's import
+    (tmp_path / "mine.py").write_text(
+        "import atexit, os, optax\n"
+        "atexit.register(lambda: open(os.path.join(os.path.dirname(__file__), 'atexit-ran'), 'w').close())\n"
+        "def my_sgd(learning_rate):\n    return optax.sgd(learning_rate)\n")
+    out = tmp_path / "run.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--task", "spirals", "--optimizers", "mine.py:my_sgd",
+         "--inits", "he_normal", "--seeds", "1", "--selection-seeds", "1", "--steps", "2",
+         "--eval-every", "2", "--lrs", "0.01", "--no-plots", "--quiet", "--out", str(out)],
+        cwd=tmp_path, capture_output=True, text=True,
+        env={**os.environ, "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(out)  # stdout flushed before the process left
+    assert (tmp_path / "atexit-ran").exists()
+    refused = subprocess.run([sys.executable, "-m", "bench", "run", "--task", "nope"], cwd=tmp_path,
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: unknown task 'nope'")
