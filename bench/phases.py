@@ -22,6 +22,10 @@ PHASES_VARIABLE = "INITOPT_PHASES"
 LINE_PREFIX = "initopt-phase"  # stderr: "initopt-phase NAME UNIX_SECONDS"
 BESIDE_PREFIX = "initopt-beside"  # stderr: "initopt-beside NAME start|end UNIX_SECONDS"
 
+# the phase of a program's calls after its first: training proper, whose time grows with the
+# steps and runs; the rest of a run is its fixed cost (`perf --startup`'s "outside training")
+TRAINING = "training: the other calls"
+
 _report = os.environ.get(PHASES_VARIABLE) == "1"
 
 

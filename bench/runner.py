@@ -58,7 +58,7 @@ from bench.counting import largest_divisor_at_most
 from bench.data import Dataset
 from bench.dots import unbatch_small_dots
 from bench.imports import compiling
-from bench.phases import mark
+from bench.phases import TRAINING, mark
 from bench.sharding import (RUNS_AXIS, global_array, replicated, runs_mesh, runs_sharding,
                             to_host)
 from bench.shuffle import permutations
@@ -1519,7 +1519,7 @@ def _train_program(task: Task, dataset: Dataset, spec: OptimizerSpec, runs: Sequ
         if saves is not None:
             saves.close()
     run_seconds = time.perf_counter() - began
-    mark("training: the other calls")
+    mark(TRAINING)
     outputs = [(real_of(size, c), periods) for c, periods in enumerate(finished)]
     return collect(outputs, steps, eval_every), ProgramTiming(
         program.compile_seconds, run_seconds, program.calls, size, resumed_from)

@@ -223,9 +223,12 @@ def perf_startup(root: Path) -> str:
     for row in rows:
         lines.append(f"| {row} | " + " | ".join(
             f"{codes[name]['rows'][row]:.2f}" if row in codes[name]["rows"] else "-" for name in names) + " |")
-    for label, key in (("**wall**", "wall_seconds"), ("**beyond JAX, Flax and Optax's imports**",
-                                                      "beyond_ecosystem_seconds")):
-        lines.append(f"| {label} | " + " | ".join(f"**{codes[name][key]:.2f}**" for name in names) + " |")
+    for label, key in (("**wall**", "wall_seconds"),
+                       ("**beyond JAX, Flax and Optax's imports**", "beyond_ecosystem_seconds"),
+                       ("**the same, outside training: the fixed cost**", "outside_training_seconds")):
+        if any(key in codes[name] for name in names):
+            lines.append(f"| {label} | " + " | ".join(
+                f"**{codes[name][key]:.2f}**" if key in codes[name] else "-" for name in names) + " |")
     if "same_numbers" in startup["measured"]:
         lines += ["", "The two revisions' runs gave the same numbers: "
                       f"{'yes' if startup['measured']['same_numbers'] else '**no**'}."]

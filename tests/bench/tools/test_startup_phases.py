@@ -67,6 +67,18 @@ def test_summary_takes_medians_and_pools_small_libraries():
     assert found["wall_seconds"] == 4.0 and found["cpu_seconds"] == 8.0
     assert found["beyond_ecosystem_seconds"] == 3.0
     assert found["beyond_ecosystem_import_seconds"] == pytest.approx(0.501)
+    assert found["outside_training_seconds"] == 3.0  # no training row: all of it is fixed cost
+
+
+def test_the_fixed_cost_leaves_out_the_training_calls_of_each_process():
+    from bench.phases import TRAINING
+
+    processes = [{"wall_seconds": wall, "cpu_seconds": wall, "load_before": [1, 1, 1], "load_after": [1, 1, 1],
+                  "rows": {ECOSYSTEM_ROW: 1.0, "work": 1.0, TRAINING: training}}
+                 for wall, training in ((3.0, 1.0), (3.5, 0.2), (5.0, 3.0))]
+    found = startup_phases.summarize(processes)
+    assert found["beyond_ecosystem_seconds"] == 2.5  # 2.0, 2.5, 4.0
+    assert found["outside_training_seconds"] == 1.0  # 1.0, 2.3, 1.0: each process's own
 
 
 def test_the_marks_reach_stderr_only_when_asked():
