@@ -229,6 +229,10 @@ def perf_startup(root: Path) -> str:
         if any(key in codes[name] for name in names):
             lines.append(f"| {label} | " + " | ".join(
                 f"**{codes[name][key]:.2f}**" if key in codes[name] else "-" for name in names) + " |")
+    stolen = [value for name in names for value in codes[name].get("each_stolen_seconds", []) if value is not None]
+    if stolen:
+        lines += ["", f"The hypervisor took {min(stolen):.2f}-{max(stolen):.2f} CPU-seconds of the machine's "
+                      "cores during each process (/proc/stat's steal)."]
     if "same_numbers" in startup["measured"]:
         lines += ["", "The two revisions' runs gave the same numbers: "
                       f"{'yes' if startup['measured']['same_numbers'] else '**no**'}."]

@@ -142,6 +142,19 @@ def _load() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
 
+def stolen_seconds(path: str = "/proc/stat") -> float | None:
+    """CPU time the hypervisor has taken from this virtual machine since it booted, over all
+    its cores (/proc/stat's steal), or None where the kernel does not say. On this shared VM a
+    start-up process lost 0.1-0.7 s of its cores to it: the wall times move with that, which
+    the load average does not show."""
+    try:
+        with open(path, encoding="ascii") as stat:
+            fields = stat.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK") if fields[0] == "cpu" and len(fields) > 8 else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def time_process(command: Sequence[str], cwd: str | None, ecosystem: set[str]) -> dict[str, Any]:
     """One fresh `python -X importtime -m bench ...` with an empty compile cache of its own."""
     with tempfile.TemporaryDirectory(prefix="initopt-startup-") as folder:
@@ -152,9 +165,11 @@ def time_process(command: Sequence[str], cwd: str | None, ecosystem: set[str]) -
         env.pop("INITOPT_NO_COMPILATION_CACHE", None)
         load_before = _load()
         used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        steal = stolen_seconds()
         began = time.time()
         done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
         ended = time.time()
+        steal_after = stolen_seconds()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - used.ru_utime) + (after.ru_stime - used.ru_stime)
         if done.returncode != 0:
@@ -164,7 +179,8 @@ def time_process(command: Sequence[str], cwd: str | None, ecosystem: set[str]) -
         rows = split_stderr(done.stderr, began, ended, ecosystem)
         runs = json.load(open(out))["runs"]
     return {"wall_seconds": ended - began, "cpu_seconds": cpu, "rows": rows, "load_before": load_before,
-            "load_after": _load(), "records": runs}
+            "load_after": _load(), "records": runs,
+            "stolen_seconds": None if steal is None or steal_after is None else steal_after - steal}
 
 
 def _rounded(value: float) -> float:
@@ -215,6 +231,10 @@ def summarize(processes: Sequence[dict[str, Any]], small: set[str] | None = None
         "outside_training_seconds": median(outside),
         "beyond_ecosystem_import_seconds": median(beyond_imports),
         "each_wall_seconds": [_rounded(w) for w in walls],
+        # CPU time the hypervisor took from the machine's cores while each process ran (None
+        # where the kernel does not report it)
+        "each_stolen_seconds": [None if p.get("stolen_seconds") is None else _rounded(p["stolen_seconds"])
+                                for p in processes],
         "load_average": [{"before": p["load_before"], "after": p["load_after"]} for p in processes],
     }
 
@@ -298,6 +318,10 @@ def print_startup(document: dict[str, Any], path: str) -> None:
         console.print(f"{name}: load average before/after each process: " + "; ".join(
             f"{'/'.join(map(str, p['before']))} -> {'/'.join(map(str, p['after']))}"
             for p in found["load_average"]))
+        stolen = [value for value in found.get("each_stolen_seconds", []) if value is not None]
+        if stolen:
+            console.print(f"{name}: CPU seconds the hypervisor took during each process: "
+                          + ", ".join(f"{value:.2f}" for value in stolen))
     if "same_numbers" in document["measured"]:
         console.print(f"every run's numbers the same in both: {document['measured']['same_numbers']}")
     console.print(f"results: {path}")

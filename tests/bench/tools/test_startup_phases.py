@@ -116,3 +116,12 @@ def test_each_code_gets_its_bytecode_and_each_process_a_pause(tmp_path, monkeypa
     found = startup_phases.startup(repeats=2)
     assert len(compiled) == 1 and events == ["settle", "process"] * 2
     assert found["bytecode"] and found["settle_seconds"] == startup_phases.SETTLE_SECONDS
+
+
+def test_the_cpu_time_the_hypervisor_took_is_read_from_proc_stat_or_left_unsaid(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  8464904 5339 553018 3671861 13304 0 2594 13156 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+    assert startup_phases.stolen_seconds(str(stat)) == pytest.approx(13156 / os.sysconf("SC_CLK_TCK"))
+    stat.write_text("cpu  1 2 3 4\n")  # a kernel too old to count it
+    assert startup_phases.stolen_seconds(str(stat)) is None
+    assert startup_phases.stolen_seconds(str(tmp_path / "absent")) is None
