@@ -145,8 +145,8 @@ def _load() -> list[float]:
 def stolen_seconds(path: str = "/proc/stat") -> float | None:
     """CPU time the hypervisor has taken from this virtual machine since it booted, over all
     its cores (/proc/stat's steal), or None where the kernel does not say. On this shared VM a
-    start-up process lost 0.1-0.7 s of its cores to it: the wall times move with that, which
-    the load average does not show."""
+    start-up process of about 5.5 s lost 0-0.25 s of its cores to it (18 processes of one run):
+    the wall times move with that, which the load average does not show."""
     try:
         with open(path, encoding="ascii") as stat:
             fields = stat.readline().split()
