@@ -34,6 +34,7 @@ from bench.sharding import runs_mesh
 from bench.results.files import atomic_write
 from bench.results.provenance import environment
 from bench.tools.perf import lean, peers
+from bench.tools.perf.rounds import in_rounds
 from bench.tools.perf.measure import (MATMUL_SIZE, compile_counter, lean_process, matmul_gflops,
                                       process_seconds, runner_process)
 from bench.tools.perf.workload import INIT, Workload, grid_runs, make_workload
@@ -142,18 +143,6 @@ def run_strategies(workload: Workload, seeds: int, slow_seeds: int, include_torc
             measurements += [measure_peer(workload, slow, "pytorch eager"),
                              measure_peer(workload, fast, "torch.func")]
     return measurements, notes
-
-
-def in_rounds(commands: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[Any]]:
-    """Each of `commands` `repeats` times, in rounds that rotate their order, so that a machine
-    that speeds up or slows down during the measurement touches every command alike; each
-    command's results in the order they were made."""
-    names = list(commands)
-    found: dict[str, list[Any]] = {name: [] for name in names}
-    for round_ in range(repeats):
-        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
-            found[name].append(commands[name]())
-    return found
 
 
 def lower_median(items: Sequence[Any], key: Callable[[Any], float]) -> Any:

@@ -27,7 +27,7 @@ runs at once on two cores (XLA compiles on both) shortens the wall time only whe
 free, which a loaded machine hides; the load average before and after each process is recorded
 beside it. `--against REV` times the same command, the same way, in a checkout of the git
 revision REV beside this one (marks the code there lacks lump its phases into one row),
-repetitions alternating.
+in rounds that rotate the two codes' order (`rounds.in_rounds`).
 
 Each code's packages have their bytecode written first (`cache_bytecode`), as a user's every
 run after the first finds it: where PYTHONDONTWRITEBYTECODE is set (this machine sets it), every
@@ -48,16 +48,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from bench.phases import BESIDE_PREFIX, LINE_PREFIX, PHASES_VARIABLE, TRAINING
+from bench.results.files import CODE_PACKAGES
+from bench.tools.perf.rounds import in_rounds
 
 STARTUP_RUN = ("run", "--task", "digits-mlp", "--optimizers", "adam", "--inits", "he_normal",
                "--seeds", "8", "--steps", "100", "--no-plots")
 ECOSYSTEM = ("jax", "jaxlib", "flax", "optax")
 ECOSYSTEM_ROW = "imports: jax, jaxlib, flax, optax (and what they import)"
-OURS_ROW = "imports: bench, inits, optimizers"
-OURS = ("bench", "inits", "optimizers")
+OURS_ROW = "imports: " + ", ".join(sorted(CODE_PACKAGES))  # "imports: bench, inits, optimizers"
+OURS = CODE_PACKAGES
 UNMARKED = "(the rest: no phase marks)"  # a revision whose code has no marks
 EXIT = "exit"
 BESIDE_ROW = "beside the phases: imports in a thread (not in the sum)"
@@ -270,16 +272,19 @@ def startup(repeats: int = 3, against: str | None = None,
         codes = {"this checkout": None}
         if against is not None:
             codes[f"revision {against}"] = stack.enter_context(checkout(against))
-        processes: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
         import bench
 
         here = os.path.dirname(os.path.dirname(os.path.abspath(bench.__file__)))  # what runs here
         for cwd in codes.values():
             cache_bytecode(cwd or here)
-        for _ in range(repeats):
-            for name, cwd in codes.items():
+
+        def settled(cwd: str | None) -> Callable[[], dict[str, Any]]:
+            def timed() -> dict[str, Any]:
                 settle()
-                processes[name].append(time_process(command, cwd, ecosystem))
+                return time_process(command, cwd, ecosystem)
+            return timed
+
+        processes = in_rounds({name: settled(cwd) for name, cwd in codes.items()}, repeats)
     small = small_imports([process for found in processes.values() for process in found])
     found = {name: summarize(found, small) for name, found in processes.items()}
     if against is not None:

@@ -125,3 +125,30 @@ def test_the_cpu_time_the_hypervisor_took_is_read_from_proc_stat_or_left_unsaid(
     stat.write_text("cpu  1 2 3 4\n")  # a kernel too old to count it
     assert startup_phases.stolen_seconds(str(stat)) is None
     assert startup_phases.stolen_seconds(str(tmp_path / "absent")) is None
+
+
+def test_the_two_codes_start_up_in_rounds_that_rotate_their_order(monkeypatch):
+    import contextlib
+
+    order = []
+
+    @contextlib.contextmanager
+    def checkout(revision):
+        yield f"/elsewhere/{revision}"
+
+    def time_process(command, cwd, ecosystem):
+        order.append(cwd)
+        return {"wall_seconds": 3.0, "cpu_seconds": 4.0, "rows": {ECOSYSTEM_ROW: 1.0, "work": 2.0},
+                "load_before": [0, 0, 0], "load_after": [0, 0, 0], "records": [{"seed": 0}],
+                "stolen_seconds": 0.0}
+
+    monkeypatch.setattr(startup_phases, "checkout", checkout)
+    monkeypatch.setattr(startup_phases, "time_process", time_process)
+    monkeypatch.setattr(startup_phases, "ecosystem_modules", lambda: set())
+    monkeypatch.setattr(startup_phases, "cache_bytecode", lambda root: None)
+    monkeypatch.setattr(startup_phases, "settle", lambda: order.append("settle"))
+    document = startup_phases.startup(repeats=3, against="REV")
+    assert order[::2] == ["settle"] * 6
+    assert order[1::2] == [None, "/elsewhere/REV", "/elsewhere/REV", None, None, "/elsewhere/REV"]
+    assert document["measured"]["same_numbers"] is True
+    assert document["measured"]["revision REV"]["each_wall_seconds"] == [3.0, 3.0, 3.0]
