@@ -313,7 +313,8 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
 # They compile their LLVM module in one piece (`xla_cpu_parallel_codegen_split_count` 1): split
 # into parts compiled on parallel threads, digits-mlp's init program took 0.42 CPU-s in 0.27 s
 # of wall, in one piece 0.33 in 0.275, the fill 0.24 in 0.16 against 0.19 in 0.15 (medians of
-# 5, in one process); they compile beside the train program's trace, whose core they share.
+# 5, in one process): the same wall time for less work, and the fill compiles beside the train
+# program's trace, whose core it shares.
 OPTIMIZATION_LEVEL = "xla_backend_optimization_level"
 QUICK_COMPILER_OPTIONS = {"cpu": {"xla_cpu_use_xnnpack": False, OPTIMIZATION_LEVEL: 1,
                                   "xla_cpu_use_fusion_emitters": False,

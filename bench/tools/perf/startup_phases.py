@@ -22,10 +22,11 @@ repetitions; `beyond_ecosystem_seconds` is the wall time less the ecosystem's im
 `outside_training_seconds` that less the training too (`bench.phases.TRAINING`: every call of
 a program after its first, whose time grows with the steps and runs): the run's fixed cost
 beyond the ecosystem's imports, the figure the issue sets a bound on (3 s). A program's first
-call, one step, stays in it: it pays the program's first launch and buffers. `cpu_seconds` (user + system, every thread) is the work: what
-runs at once on two cores (XLA compiles on both) shortens the wall time only where a core is
-free, which a loaded machine hides; the load average before and after each process is recorded
-beside it. `--against REV` times the same command, the same way, in a checkout of the git
+call, one step, stays in it: it pays the program's first launch and buffers. `cpu_seconds`
+(user + system, every thread) is the work: what runs at once on two cores (XLA compiles on
+both) shortens the wall time only where a core is free, which a loaded machine hides; the load
+average before and after each process is recorded beside it, and the CPU time the hypervisor
+took meanwhile (`stolen_seconds`). `--against REV` times the same command, the same way, in a checkout of the git
 revision REV beside this one (marks the code there lacks lump its phases into one row),
 in rounds that rotate the two codes' order (`rounds.in_rounds`).
 
