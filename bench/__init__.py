@@ -1,17 +1,14 @@
 """initopt's benchmark: tasks, the vmapped runner, suites, results files, analysis and tools.
 
 Importing `bench` splits a CPU host into one XLA device per core (so the runner can shard its
-runs axis over the cores), unless the user already set XLA_FLAGS or JAX is already running, turns on JAX's
-persistent compilation cache (in ~/.cache/initopt/jax) unless the user configured one, and
-shortens the time OpenBLAS's idle threads spin (`bench.host.quiet_blas_threads`) unless the user
-set it.
+runs axis over the cores), unless the user already set XLA_FLAGS or JAX is already running, and turns on JAX's
+persistent compilation cache (in ~/.cache/initopt/jax) unless the user configured one.
 The Python API: `bench.run(suite="default", out=None, **overrides) -> results dict`.
 """
-from bench.host import enable_compilation_cache, quiet_blas_threads, split_host_devices
+from bench.host import enable_compilation_cache, split_host_devices
 
 split_host_devices()
 enable_compilation_cache()
-quiet_blas_threads()
 
 
 def __getattr__(name):

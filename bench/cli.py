@@ -15,6 +15,7 @@ import sys
 
 from bench.commands import COMMAND_HELP, COMMANDS  # noqa: F401  (COMMANDS: what __main__ routes)
 from bench.errors import UsageError
+from bench.host import quiet_blas_threads
 from bench.interrupts import Interrupts
 from bench.phases import mark
 
@@ -674,6 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit code. As the process's entry (no `argv`), an
     interrupted command exits at once instead of waiting for work still queued on a device."""
     entry = argv is None
+    if entry:  # before NumPy and SciPy load their OpenBLAS (bench.host)
+        quiet_blas_threads()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv = ["run", *argv]
@@ -699,7 +702,8 @@ def main(argv: list[str] | None = None) -> int:
     if entry:
         # What is left is the process's to drop at exit. Python's last garbage collections
         # walked every object JAX, Flax, Optax and SciPy made: 0.3-0.7 s of every command's
-        # wall time (docs/performance.md). Frozen, they are skipped; atexit handlers, module
-        # teardown and the flushing of stdout and stderr still run. Our files are closed by now.
+        # wall time (docs/performance.md). Frozen, they are skipped; atexit handlers and the
+        # flushing of stdout and stderr still run, and module teardown where the process did
+        # not start as `python -m bench` (bench/__main__.py skips it). Our files are closed by now.
         gc.freeze()
     return code

@@ -53,15 +53,27 @@ def _hostname() -> str:
 # (default 2^28). Each library that loads OpenBLAS starts them spinning: SciPy's, imported while
 # XLA compiles the train program (bench.imports), spent 0.1 CPU-second of the two cores there
 # (`import scipy.linalg`: 0.27 CPU-s in 0.17 s of wall, 0.15 in 0.15 with the shortest wait).
-# The suite's statistics do no BLAS work that a thread's wake-up would slow.
+# A BLAS call with threads then wakes them from sleep instead of finding them spinning; the
+# statistics of a run call BLAS on arrays of a few hundred numbers at most.
 BLAS_SPIN = {"OPENBLAS_THREAD_TIMEOUT": "4"}  # 2^4 cycles: the least OpenBLAS takes
+_blas_spin_set_here: list[str] = []
 
 
 def quiet_blas_threads() -> None:
     """Shorten OpenBLAS's spin wait (BLAS_SPIN) in the libraries loaded from now on, unless the
-    user set it: the number of threads, and so what BLAS computes and how fast, is unchanged."""
+    user set it: the number of threads, and so what BLAS computes, is unchanged. The command
+    line does it (`bench.cli.main`, as the process's entry); importing `bench` does not."""
     for name, value in BLAS_SPIN.items():
-        os.environ.setdefault(name, value)
+        if name not in os.environ:
+            os.environ[name] = value
+            _blas_spin_set_here.append(name)
+
+
+def environment_as_the_user_set_it() -> dict[str, str]:
+    """This process's environment less what `quiet_blas_threads` put there: what a child that
+    stands for another program (an older revision of the suite, a user's script) is started
+    with, so that it runs as it would have run alone."""
+    return {name: value for name, value in os.environ.items() if name not in _blas_spin_set_here}
 
 
 def cache_directory() -> str:

@@ -22,8 +22,9 @@ PHASES_VARIABLE = "INITOPT_PHASES"
 LINE_PREFIX = "initopt-phase"  # stderr: "initopt-phase NAME UNIX_SECONDS"
 BESIDE_PREFIX = "initopt-beside"  # stderr: "initopt-beside NAME start|end UNIX_SECONDS"
 
-# the phase of a program's calls after its first: training proper, whose time grows with the
-# steps and runs; the rest of a run is its fixed cost (`perf --startup`'s "outside training")
+# the phase of a program's calls after its first (and, where a program has several chunks, the
+# next chunks' calls to set up and a last save): training, whose time grows with the steps and
+# runs; the rest of a run is its fixed cost (`perf --startup`'s "outside training")
 TRAINING = "training: the other calls"
 
 _report = os.environ.get(PHASES_VARIABLE) == "1"

@@ -1037,8 +1037,9 @@ class TrainProgram:
         # compiled from shapes: the state `run` starts from is made once, there; its one trace
         # gives the state's shapes too
         # the initial-state and fill programs compile in a thread while the train program
-        # traces (XLA releases the GIL): those three phases of the start-up command 0.05-0.09 s
-        # shorter, the whole 0.04-0.18 s (perf --startup against the code before, medians of 7)
+        # traces (XLA releases the GIL), and on while it compiles: those three phases of the
+        # start-up command 0.05-0.09 s shorter, the whole 0.04-0.18 s (perf --startup against
+        # the code before, medians of 7); SciPy's import (`compiling`) may start before they end
         traced = self.init_state.trace(variables, inputs)
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="initopt-compile") as pool:
             initial = pool.submit(traced.lower().compile)

@@ -338,15 +338,8 @@ def interleaved(commands: dict[str, Any], repeats: int) -> dict[str, dict[str, A
     first error."""
     from bench.tools.perf.startup_phases import settle
 
-    def settled(command: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
-        def run() -> dict[str, Any]:
-            settle()
-            return command()
-        return run
-
     found = {}
-    for name, runs in in_rounds({name: settled(command) for name, command in commands.items()},
-                                repeats).items():
+    for name, runs in in_rounds(commands, repeats, before=settle).items():
         failed = [run for run in runs if "wall_seconds" not in run]
         if failed:
             found[name] = failed[0]

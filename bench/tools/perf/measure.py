@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bench.host import environment_as_the_user_set_it
 from bench.sharding import runs_mesh, runs_sharding
 
 MATMUL_SIZE = 2048
@@ -100,8 +101,8 @@ def timed_process(command: Sequence[str], env: dict[str, str] | None = None,
     """Run `command` in a fresh process (in `cwd`); {"wall_seconds", ...its JSON on stdout} or
     {"error"}."""
     began = time.perf_counter()
-    done = subprocess.run(list(command), env={**os.environ, **(env or {})}, capture_output=True,
-                          text=True, cwd=cwd)
+    done = subprocess.run(list(command), env={**environment_as_the_user_set_it(), **(env or {})},
+                          capture_output=True, text=True, cwd=cwd)
     wall = time.perf_counter() - began
     if done.returncode != 0:
         return {"command": " ".join(command), "error": done.stderr[-2000:]}

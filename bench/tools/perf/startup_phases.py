@@ -49,8 +49,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
+from bench.host import environment_as_the_user_set_it
 from bench.phases import BESIDE_PREFIX, LINE_PREFIX, PHASES_VARIABLE, TRAINING
 from bench.results.files import CODE_PACKAGES
 from bench.tools.perf.rounds import in_rounds
@@ -163,7 +164,7 @@ def time_process(command: Sequence[str], cwd: str | None, ecosystem: set[str]) -
     with tempfile.TemporaryDirectory(prefix="initopt-startup-") as folder:
         out = os.path.join(folder, "run.json")
         argv = [sys.executable, "-X", "importtime", "-m", "bench", *command, "--out", out]
-        env = {**os.environ, PHASES_VARIABLE: "1",
+        env = {**environment_as_the_user_set_it(), PHASES_VARIABLE: "1",
                "JAX_COMPILATION_CACHE_DIR": os.path.join(folder, "cache")}
         env.pop("INITOPT_NO_COMPILATION_CACHE", None)
         load_before = _load()
@@ -221,7 +222,9 @@ def summarize(processes: Sequence[dict[str, Any]], small: set[str] | None = None
     median = lambda values: _rounded(statistics.median(values))
     walls = [p["wall_seconds"] for p in processes]
     beyond = [p["wall_seconds"] - p["rows"].get(ECOSYSTEM_ROW, 0.0) for p in processes]
-    outside = [wall - p["rows"].get(TRAINING, 0.0) for wall, p in zip(beyond, processes)]
+    # where a code marks no training (an older revision), its fixed cost is not known: left out
+    trained = all(TRAINING in p["rows"] for p in processes)
+    outside = [wall - p["rows"][TRAINING] for wall, p in zip(beyond, processes)] if trained else []
     beyond_imports = [sum(v for k, v in p["rows"].items()
                           if k.startswith("imports: ") and k != ECOSYSTEM_ROW) for p in processes]
     return {
@@ -231,7 +234,7 @@ def summarize(processes: Sequence[dict[str, Any]], small: set[str] | None = None
         # wall time; what runs at once on several cores shows in the wall time alone
         "cpu_seconds": median([p.get("cpu_seconds", 0.0) for p in processes]),
         "beyond_ecosystem_seconds": median(beyond),
-        "outside_training_seconds": median(outside),
+        **({"outside_training_seconds": median(outside)} if outside else {}),
         "beyond_ecosystem_import_seconds": median(beyond_imports),
         "each_wall_seconds": [_rounded(w) for w in walls],
         # CPU time the hypervisor took from the machine's cores while each process ran (None
@@ -278,14 +281,8 @@ def startup(repeats: int = 3, against: str | None = None,
         here = os.path.dirname(os.path.dirname(os.path.abspath(bench.__file__)))  # what runs here
         for cwd in codes.values():
             cache_bytecode(cwd or here)
-
-        def settled(cwd: str | None) -> Callable[[], dict[str, Any]]:
-            def timed() -> dict[str, Any]:
-                settle()
-                return time_process(command, cwd, ecosystem)
-            return timed
-
-        processes = in_rounds({name: settled(cwd) for name, cwd in codes.items()}, repeats)
+        processes = in_rounds({name: (lambda cwd=cwd: time_process(command, cwd, ecosystem))
+                               for name, cwd in codes.items()}, repeats, before=settle)
     small = small_imports([process for found in processes.values() for process in found])
     found = {name: summarize(found, small) for name, found in processes.items()}
     if against is not None:
