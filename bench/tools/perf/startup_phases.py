@@ -26,9 +26,9 @@ call, one step, stays in it: it pays the program's first launch and buffers. `cp
 (user + system, every thread) is the work: what runs at once on two cores (XLA compiles on
 both) shortens the wall time only where a core is free, which a loaded machine hides; the load
 average before and after each process is recorded beside it, and the CPU time the hypervisor
-took meanwhile (`stolen_seconds`). `--against REV` times the same command, the same way, in a checkout of the git
-revision REV beside this one (marks the code there lacks lump its phases into one row),
-in rounds that rotate the two codes' order (`rounds.in_rounds`).
+took meanwhile (`stolen_seconds`). `--against REV` times the same command, the same way, in a
+checkout of the git revision REV beside this one (marks the code there lacks lump its phases
+into one row), in rounds that rotate the two codes' order (`rounds.in_rounds`).
 
 Each code's packages have their bytecode written first (`cache_bytecode`), as a user's every
 run after the first finds it: where PYTHONDONTWRITEBYTECODE is set (this machine sets it), every
