@@ -6,8 +6,8 @@ records, tests and intervals. The modules that use them hold a `LazyModule` in i
 `preload` imports it in a thread while XLA compiles (XLA releases the GIL, and compiles on
 somewhat less than both cores), so that it is there when the records need it.
 
-`preload_beside_compile` waits for the train program's compile (`compiling`, called by the
-runner just before it) to start that thread. Started at the run's beginning, the import shared
+`preload_beside_compile` waits for the train program's compile (`bench.overlap.compiling`,
+called by the runner just before it) to start that thread. Started at the run's beginning, the import shared
 the cores with the small programs' compiles (the init program's, the epoch orders') and slowed
 them by 0.25-0.3 s; beside the train program's compile, the longest, it slows that one by
 about 0.2 s (the start-up command, 4 alternating pairs of processes: each of the 4 faster, by
@@ -23,6 +23,7 @@ import threading
 from types import ModuleType
 from typing import Any
 
+from bench.overlap import beside_next_compile
 from bench.phases import beside
 
 
@@ -64,14 +65,17 @@ _waiting: list[str] = []
 
 
 def preload_beside_compile(*names: str) -> None:
-    """`preload` `names` once the next long compile starts (`compiling`); where none comes
-    (every program's executables reused), `LazyModule` imports them at first use."""
-    _waiting.extend(name for name in names if name not in _waiting)
+    """`preload` `names` once the next long compile starts (`bench.overlap.compiling`); where
+    none comes (every program's executables reused), `LazyModule` imports them at first use."""
+    new = [name for name in names if name not in _waiting]
+    if new:
+        if not _waiting:
+            beside_next_compile(_preload_waiting)
+        _waiting.extend(new)
 
 
-def compiling() -> None:
-    """A long XLA compile starts now: `preload` the modules waiting for one."""
-    if _waiting:
-        names = tuple(_waiting)
-        _waiting.clear()
+def _preload_waiting() -> None:
+    names = tuple(_waiting)
+    _waiting.clear()
+    if names:
         preload(*names)

@@ -8,8 +8,9 @@ imports made during each phase can be told apart from the phase's own work. Othe
 one test of a flag. A phase that comes round again (one per program) adds up under its name.
 
 `beside(name, event)` marks the start and the end of work a thread does beside the phases
-(`bench.imports.preload`): the imports made meanwhile overlap the phases, so `perf --startup`
-shows them in a row of their own instead of taking them out of the phase they fell in.
+(`bench.overlap`: SciPy's import, `bench.imports.preload`, and the init program's compile and
+run): it overlaps the phases, so `perf --startup` shows it in a row of its own instead of taking
+it out of the phase it fell in.
 
 This module imports nothing but the standard library: it is imported before JAX.
 """

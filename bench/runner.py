@@ -57,7 +57,7 @@ from jax.sharding import Mesh, PartitionSpec
 from bench.counting import largest_divisor_at_most
 from bench.data import Dataset
 from bench.dots import unbatch_small_dots
-from bench.imports import compiling
+from bench.overlap import Deferred, compiling
 from bench.phases import TRAINING, mark
 from bench.sharding import (RUNS_AXIS, global_array, replicated, runs_mesh, runs_sharding,
                             to_host)
@@ -191,8 +191,9 @@ def first_batch_index(data_key: jax.Array, n_train: int, batch_size: int) -> jax
 # Initialization: once per task, for every (init strategy, seed) any program needs.
 
 
-class Initialized(NamedTuple):
-    """Host copies of every (strategy, seed)'s initial variables.
+class Initialized:
+    """Every (strategy, seed)'s initial variables, as host copies, and what a program needs of
+    them before they exist.
 
     `variables` is {"params": ..., and any other collection such as "batch_stats"}, each leaf
     shaped [len(inits), len(seeds), ...]. `data_keys` holds each seed's data key (raw key
@@ -200,17 +201,41 @@ class Initialized(NamedTuple):
     that no program of its own compiles for them. `multipliers[init][rule]` is a params-shaped
     tree of per-parameter learning-rate multipliers for the strategies that set them (muP),
     rule "adam" or "sgd" (`optimizer_rule`).
+
+    `initialize` traces the init program at once but leaves its compile and run to a
+    `bench.overlap.Deferred`: beside the first train program's compile, or at the first look at
+    `variables` or `data_keys`, which wait for them. `shapes` (the variables as
+    ShapeDtypeStructs) and `key_row` (one seed's key data, likewise) are known from the trace: a train program compiles from
+    them alone.
     """
 
-    variables: Any
-    inits: tuple[str, ...]
-    seeds: tuple[int, ...]
-    data_keys: np.ndarray
-    multipliers: dict[str, dict[str, Any]] = {}
+    def __init__(self, values: Deferred | tuple[Any, np.ndarray], inits: tuple[str, ...],
+                 seeds: tuple[int, ...], shapes: Any, key_row: jax.ShapeDtypeStruct,
+                 multipliers: dict[str, dict[str, Any]] | None = None):
+        self._values = values
+        self.inits, self.seeds, self.shapes, self.key_row = inits, seeds, shapes, key_row
+        self.multipliers = {} if multipliers is None else multipliers
 
-    def data_key_data(self, seeds: Sequence[int]) -> np.ndarray:
-        """The raw data keys of `seeds` (each one of `self.seeds`), one row each."""
-        return self.data_keys[self._seed_rows(seeds)]
+    def _resolved(self) -> tuple[Any, np.ndarray]:
+        if isinstance(self._values, Deferred):
+            self._values = self._values.result()
+        return self._values
+
+    @property
+    def variables(self) -> Any:
+        return self._resolved()[0]
+
+    @property
+    def data_keys(self) -> np.ndarray:
+        return self._resolved()[1]
+
+    def data_key_data(self, seeds: Sequence[int], shape_only: bool = False) -> np.ndarray | jax.ShapeDtypeStruct:
+        """The raw data keys of `seeds` (each one of `self.seeds`), one row each (with
+        `shape_only`, their shape and dtype, without waiting for the init program)."""
+        rows = self._seed_rows(seeds)
+        if shape_only:
+            return jax.ShapeDtypeStruct((len(rows),) + self.key_row.shape, self.key_row.dtype)
+        return self.data_keys[rows]
 
     def index(self, runs: Sequence[Run]) -> tuple[np.ndarray, np.ndarray]:
         init_pos = {name: i for i, name in enumerate(self.inits)}
@@ -251,7 +276,9 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
                seeds: Sequence[int], batch_size: int, mesh: Mesh,
                max_seeds_per_call: int | None = None) -> Initialized:
     """Every (strategy, seed)'s initial variables, computed in chunks of seeds that fit in memory
-    (one compile: every chunk has the same size, the last one padded).
+    (one compile: every chunk has the same size, the last one padded). The init program is
+    traced and lowered here; its compile and run wait for the first train program's compile
+    and run beside it, or for the first look at the values (`Initialized`).
 
     The init program runs on one device of the mesh (this process's first): its output goes to
     the host, and a program replicated over the mesh computed the same on every device and
@@ -271,29 +298,39 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
     if max_seeds_per_call is not None:
         size = min(size, max_seeds_per_call)
     mark("init program: trace and size")
-    chunks, compiled = [], None
-    for start in range(0, len(seeds), size):
-        chunk = np.asarray(seeds[start:start + size], np.uint32)
-        padded = jax.device_put(np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.uint32)]),
-                                on_device)
-        if compiled is None:  # every chunk has the same size: one compile
-            lowered = traced.lower() if size == len(seeds) else program.lower(seeds_of(size), x_train)
-            compiled = compile_init_program(lowered, device.platform, strategies)
-        out, keys = to_host(compiled(padded, x_train))
-        chunks.append((jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out),
-                       np.asarray(keys)[:len(chunk)]))
-    variables = jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=1), *[c[0] for c in chunks])
-    data_keys = np.concatenate([c[1] for c in chunks])
+    # traced and lowered here, on the caller's thread (a strategy's own code runs in the trace);
+    # compiled and run beside the first train program's compile (bench.overlap)
+    lowered = traced.lower() if size == len(seeds) else program.lower(seeds_of(size), x_train)
+
+    def compute() -> tuple[Any, np.ndarray]:
+        compiled, chunks = compile_init_program(lowered, device.platform, strategies), []
+        for start in range(0, len(seeds), size):  # every chunk has the same size: one compile
+            chunk = np.asarray(seeds[start:start + size], np.uint32)
+            padded = jax.device_put(np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.uint32)]),
+                                    on_device)
+            out, keys = to_host(compiled(padded, x_train))
+            chunks.append((jax.tree_util.tree_map(lambda leaf, n=len(chunk): np.asarray(leaf)[:, :n], out),
+                           np.asarray(keys)[:len(chunk)]))
+        return (jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=1), *[c[0] for c in chunks]),
+                np.concatenate([c[1] for c in chunks]))
+
+    # several processes: at once, since to_host gathers across them (a collective, which must
+    # not interleave with another thread's)
+    values = Deferred("init program", compute) if jax.process_count() == 1 else compute()
+    variables_info, keys_info = traced.out_info
+    shapes = jax.tree_util.tree_map(
+        lambda leaf: jax.ShapeDtypeStruct((leaf.shape[0], len(seeds)) + leaf.shape[2:], leaf.dtype), variables_info)
     multipliers = {}
     model_x = jax.ShapeDtypeStruct((batch_size,) + dataset.x_train.shape[1:], dataset.x_train.dtype)
     for name, strategy in strategies.items():
         if strategy.lr_multipliers is not None:
             model = task.make_model(strategy.kernel_init, strategy.bias_init)
-            shapes = jax.eval_shape(model.init, jax.random.key(0), model_x)
-            multipliers[name] = {rule: strategy.lr_multipliers(model, shapes, model_x, rule)
+            model_shapes = jax.eval_shape(model.init, jax.random.key(0), model_x)
+            multipliers[name] = {rule: strategy.lr_multipliers(model, model_shapes, model_x, rule)
                                  for rule in ("adam", "sgd")}
-    mark("init program: compile and run")
-    return Initialized(variables, tuple(strategies), seeds, data_keys, multipliers)
+    mark("init program: lower")
+    return Initialized(values, tuple(strategies), seeds, shapes,
+                       jax.ShapeDtypeStruct(keys_info.shape[1:], keys_info.dtype), multipliers)
 
 
 # Programs that run once per chunk or once per epoch (the init program, the epoch orders)
@@ -972,7 +1009,7 @@ class TrainProgram:
 
         if shapes:  # each leaf's runs, without the copy that gathers them
             variables = jax.tree_util.tree_map(lambda leaf: jax.ShapeDtypeStruct(
-                (len(runs),) + leaf.shape[2:], leaf.dtype, sharding=sharding), initialized.variables)
+                (len(runs),) + leaf.shape[2:], leaf.dtype, sharding=sharding), initialized.shapes)
         else:
             init_index, seed_index = initialized.index(runs)
             variables = jax.tree_util.tree_map(lambda leaf: place(leaf[init_index, seed_index]),
@@ -983,12 +1020,13 @@ class TrainProgram:
         seeds = np.asarray([run.seed for run in runs], np.uint32)
         key_table, slots = device_seed_slots(seeds, self.n_devices, self.share_permutations,
                                              self.key_width)
-        data_keys, order_keys = initialized.data_key_data(seeds), initialized.data_key_data(key_table)
+        data_keys = initialized.data_key_data(seeds, shape_only=shapes)
+        order_keys = initialized.data_key_data(key_table, shape_only=shapes)
         multipliers = None
         if any(run.init in initialized.multipliers for run in runs):
             # every run carries a tree (ones where its strategy sets none), stacked like its lr
             rule = optimizer_rule(self.spec)
-            ones = jax.tree_util.tree_map(lambda leaf: 1.0, initialized.variables["params"])
+            ones = jax.tree_util.tree_map(lambda leaf: 1.0, initialized.shapes["params"])
             trees = [initialized.multipliers.get(run.init, {}).get(rule, ones) for run in runs]
             multipliers = jax.tree_util.tree_map(
                 lambda *values: place(np.asarray(values, np.float32)), *trees)
@@ -1054,7 +1092,7 @@ class TrainProgram:
             mark("train program: epoch orders")
             lowered = self.train.lower(state, inputs, orders, self._window(0, 1, 1, 1, 1), self.data)
             mark("train program: trace")
-            compiling()  # the imports that wait for a long compile start beside it (bench.imports)
+            compiling()  # the work that waits for a long compile starts beside it (bench.overlap)
             # the train program's compile starts whether or not the thread's two are done
             self.compiled = lowered.compile()
             self.initial_state = initial.result()
@@ -1549,7 +1587,8 @@ def _compile_chunks(program: TrainProgram, task: Task, dataset: Dataset, spec: O
     if size is not None:
         compile_for(size)
         return size
-    params_bytes = sum(leaf[0, 0].nbytes for leaf in jax.tree_util.tree_leaves(initialized.variables))
+    params_bytes = sum(math.prod(leaf.shape[2:]) * leaf.dtype.itemsize
+                       for leaf in jax.tree_util.tree_leaves(initialized.shapes))
     orders_bytes = 4 * program.n_train * (program.ring_epochs or 1)  # at most one row of keys a run
     per_run = 2 * program.state_bytes_per_run(runs, initialized) + 2 * params_bytes + orders_bytes
     if program.mesh.devices.flat[0].platform != "cpu":

@@ -3,8 +3,9 @@ import sys
 
 import pytest
 
-from bench import imports
-from bench.imports import LazyModule, compiling, preload, preload_beside_compile
+from bench import imports, overlap
+from bench.imports import LazyModule, preload, preload_beside_compile
+from bench.overlap import compiling
 
 
 @pytest.fixture
@@ -39,9 +40,9 @@ def test_preload_imports_in_a_thread_and_leaves_failures_to_the_real_import(modu
         LazyModule("initopt_no_such_module").VALUE
 
 
-
 def test_a_preload_beside_compile_waits_for_the_compile_and_starts_once(module_file, monkeypatch):
     monkeypatch.setattr(imports, "_waiting", [])
+    monkeypatch.setattr(overlap, "_waiting", [])
     started = []
     monkeypatch.setattr(imports, "preload", lambda *names: started.append(names) or preload(*names))
     preload_beside_compile(module_file)
@@ -51,3 +52,7 @@ def test_a_preload_beside_compile_waits_for_the_compile_and_starts_once(module_f
     compiling()  # nothing waits any more
     assert started == [(module_file,)]
     assert LazyModule(module_file).VALUE == 42  # imported by the thread or, if it is not done, here
+    preload_beside_compile(module_file, "initopt_no_such_module")  # waits for the next compile
+    assert started == [(module_file,)]
+    compiling()
+    assert started == [(module_file,), (module_file, "initopt_no_such_module")]

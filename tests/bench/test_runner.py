@@ -79,6 +79,11 @@ def test_initialization_in_chunks_of_seeds_gives_the_same_variables():
     for a, b in zip(jax.tree_util.tree_leaves(whole.variables), jax.tree_util.tree_leaves(chunked.variables)):
         np.testing.assert_array_equal(a, b)
         assert a.shape[:2] == (2, 5)
+    for initialized in (whole, chunked):  # what a train program compiles from, before the values
+        assert jax.tree_util.tree_map(lambda a: (a.shape, a.dtype), initialized.shapes) == \
+            jax.tree_util.tree_map(lambda a: (a.shape, a.dtype), initialized.variables)
+        keys = initialized.data_key_data([4, 0], shape_only=True)
+        assert (keys.shape, keys.dtype) == (initialized.data_key_data([4, 0]).shape, initialized.data_keys.dtype)
 
 
 def test_init_depends_on_seed_and_strategy_only():

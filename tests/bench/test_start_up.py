@@ -64,6 +64,12 @@ def test_a_small_run_marks_its_phases_and_imports_no_plotting_saving_or_jobs(tmp
     starts = [i for i, line in enumerate(lines) if line.startswith(f"{BESIDE_PREFIX} preload start")]
     assert len(starts) == 1
     assert starts[0] > lines.index(next(line for line in lines if line.startswith(f"{LINE_PREFIX} train program: trace")))
+    # the init program compiles and runs beside it too (bench.overlap), done before the first call
+    marks = [line.split()[0] + " " + " ".join(line.split()[1:-1]) for line in lines]
+    began = marks.index(f"{BESIDE_PREFIX} init program start")
+    assert marks.count(f"{BESIDE_PREFIX} init program start") == 1
+    assert marks.index(f"{LINE_PREFIX} train program: trace") < began
+    assert began < marks.index(f"{BESIDE_PREFIX} init program end") < marks.index(f"{LINE_PREFIX} train program: first call")
 
 
 @pytest.mark.parametrize("task_name", ["digits-mlp", "digits-cnn", "mnist1d-gru"])

@@ -12,10 +12,12 @@ add up to it:
                             process's start: the interpreter), less the imports made meanwhile
     exit                    from the last mark until the process is gone
 
-and, apart from the sum, `BESIDE_ROW`: the imports a thread made beside the phases (SciPy's,
-`bench.imports.preload`, while XLA compiles), between the thread's `bench.phases.beside` marks.
-They overlapped the phases, so they are not taken out of them; an import the main thread made
-in that window counts there too.
+and, apart from the sum, the work threads did beside the phases (`bench.overlap`), between
+their `bench.phases.beside` marks: `BESIDE_ROW`, the imports made in the windows of
+`PRELOAD` (SciPy's, `bench.imports.preload`, while XLA compiles; an import the main thread made
+in such a window counts there too), and `beside_row(name)`, each other window's length (the
+init program's compile and run, `runner.initialize`). They overlapped the phases, so they
+are not taken out of them.
 
 A phase that comes round again (one per program) adds up. Each row is the median over the
 repetitions; `beyond_ecosystem_seconds` is the wall time less the ecosystem's imports, and
@@ -65,6 +67,13 @@ OURS = CODE_PACKAGES
 UNMARKED = "(the rest: no phase marks)"  # a revision whose code has no marks
 EXIT = "exit"
 BESIDE_ROW = "beside the phases: imports in a thread (not in the sum)"
+PRELOAD = "preload"  # the name of bench.imports.preload's window: its imports go to BESIDE_ROW
+
+
+def beside_row(name: str) -> str:
+    """The row of the time a thread spent on `name` beside the phases (not in the sum)."""
+    return f"beside the phases: {name}, in a thread (not in the sum)"
+
 SMALL_IMPORT = 0.02  # seconds: libraries below this in every repetition share one row
 OTHER_IMPORTS = "imports: other libraries"
 _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
@@ -92,10 +101,10 @@ def split_stderr(stderr: str, began: float, ended: float, ecosystem: set[str]) -
     """One process's rows (seconds) from its stderr: importtime's lines and the phase marks,
     in the order they were written. `began`, `ended`: the process's start and end (time.time)."""
     rows: dict[str, float] = {}
-    imports_since_mark, last, threads = 0.0, began, 0
+    imports_since_mark, last, preloads, opened = 0.0, began, 0, {}
     for line in stderr.splitlines():
         found = _IMPORT_LINE.match(line)
-        if found and threads:
+        if found and preloads:
             rows[BESIDE_ROW] = rows.get(BESIDE_ROW, 0.0) + int(found.group(1)) / 1e6
         elif found:
             seconds = int(found.group(1)) / 1e6
@@ -103,7 +112,14 @@ def split_stderr(stderr: str, began: float, ended: float, ecosystem: set[str]) -
             rows[row] = rows.get(row, 0.0) + seconds
             imports_since_mark += seconds
         elif line.startswith(BESIDE_PREFIX + " "):
-            threads += 1 if line[len(BESIDE_PREFIX) + 1:].rsplit(" ", 2)[1] == "start" else -1
+            name, event, stamp = line[len(BESIDE_PREFIX) + 1:].rsplit(" ", 2)
+            if name == PRELOAD:
+                preloads += 1 if event == "start" else -1
+            elif event == "start":
+                opened[name] = float(stamp)
+            elif name in opened:
+                row = beside_row(name)
+                rows[row] = rows.get(row, 0.0) + float(stamp) - opened.pop(name)
         elif line.startswith(LINE_PREFIX + " "):
             name, stamp = line[len(LINE_PREFIX) + 1:].rsplit(" ", 1)
             rows[name] = rows.get(name, 0.0) + float(stamp) - last - imports_since_mark

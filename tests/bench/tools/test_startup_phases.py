@@ -50,6 +50,19 @@ def test_imports_a_thread_makes_beside_the_phases_stay_in_them_and_in_a_row_apar
     assert sum(v for k, v in rows.items() if k != startup_phases.BESIDE_ROW) == pytest.approx(5.0)
 
 
+def test_other_work_beside_the_phases_is_a_row_of_its_length_and_takes_no_import():
+    beside = STDERR.replace("import time:    300000 |     300000 | scipy.stats\n",
+                            "initopt-beside init program start 101.0\n"
+                            "import time:    300000 |     300000 | scipy.stats\n"
+                            "initopt-beside init program end 101.75\n")
+    rows = startup_phases.split_stderr(beside, began=99.0, ended=104.0, ecosystem={"ml_dtypes"})
+    row = startup_phases.beside_row("init program")
+    assert rows[row] == pytest.approx(0.75)
+    assert startup_phases.BESIDE_ROW not in rows
+    assert rows["imports: scipy"] == pytest.approx(0.4)  # the main thread's, as without the window
+    assert sum(v for k, v in rows.items() if k != row) == pytest.approx(5.0)
+
+
 def test_a_process_without_marks_is_imports_and_the_rest():
     lines = "\n".join(line for line in STDERR.splitlines() if "initopt-phase" not in line)
     rows = startup_phases.split_stderr(lines, began=99.0, ended=104.0, ecosystem=set())
