@@ -38,12 +38,16 @@ def test_rows_add_up_to_the_wall_time_and_split_imports_by_library():
     assert sum(rows.values()) == pytest.approx(104.0 - 99.0)
 
 
+def rows_with_a_window(name: str, start: float, end: float) -> dict[str, float]:
+    """STDERR's rows, with a thread's window `name` around its SciPy import."""
+    scipy = "import time:    300000 |     300000 | scipy.stats\n"
+    beside = STDERR.replace(scipy, f"initopt-beside {name} start {start}\n{scipy}"
+                                   f"initopt-beside {name} end {end}\n")
+    return startup_phases.split_stderr(beside, began=99.0, ended=104.0, ecosystem={"ml_dtypes"})
+
+
 def test_imports_a_thread_makes_beside_the_phases_stay_in_them_and_in_a_row_apart():
-    beside = STDERR.replace("import time:    300000 |     300000 | scipy.stats\n",
-                            "initopt-beside preload start 101.0\n"
-                            "import time:    300000 |     300000 | scipy.stats\n"
-                            "initopt-beside preload end 102.0\n")
-    rows = startup_phases.split_stderr(beside, began=99.0, ended=104.0, ecosystem={"ml_dtypes"})
+    rows = rows_with_a_window("preload", 101.0, 102.0)
     assert rows[startup_phases.BESIDE_ROW] == pytest.approx(0.3)
     assert rows["imports: scipy"] == pytest.approx(0.1)  # the main thread's import, taken out
     assert rows["work"] == pytest.approx(2.5 - 0.1 + 0.5)  # the thread's overlapped the phase
@@ -51,11 +55,7 @@ def test_imports_a_thread_makes_beside_the_phases_stay_in_them_and_in_a_row_apar
 
 
 def test_other_work_beside_the_phases_is_a_row_of_its_length_and_takes_no_import():
-    beside = STDERR.replace("import time:    300000 |     300000 | scipy.stats\n",
-                            "initopt-beside init program start 101.0\n"
-                            "import time:    300000 |     300000 | scipy.stats\n"
-                            "initopt-beside init program end 101.75\n")
-    rows = startup_phases.split_stderr(beside, began=99.0, ended=104.0, ecosystem={"ml_dtypes"})
+    rows = rows_with_a_window("init program", 101.0, 101.75)
     row = startup_phases.beside_row("init program")
     assert rows[row] == pytest.approx(0.75)
     assert startup_phases.BESIDE_ROW not in rows
