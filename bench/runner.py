@@ -206,8 +206,8 @@ class Initialized:
     `initialize` traces the init program at once but leaves its compile and run to a
     `bench.overlap.Deferred`: beside the first train program's compile, or at the first look at
     `variables` or `data_keys`, which wait for them. `shapes` (the variables as
-    ShapeDtypeStructs) and `key_row` (one seed's key data, likewise) are known from the trace: a train program compiles from
-    them alone.
+    ShapeDtypeStructs) and `key_row` (one seed's key data, likewise) are known from the trace:
+    a train program compiles from them alone.
     """
 
     def __init__(self, values: Deferred | tuple[Any, np.ndarray], inits: tuple[str, ...],
@@ -230,7 +230,8 @@ class Initialized:
     def data_keys(self) -> np.ndarray:
         return self._resolved()[1]
 
-    def data_key_data(self, seeds: Sequence[int], shape_only: bool = False) -> np.ndarray | jax.ShapeDtypeStruct:
+    def data_key_data(self, seeds: Sequence[int],
+                      shape_only: bool = False) -> np.ndarray | jax.ShapeDtypeStruct:
         """The raw data keys of `seeds` (each one of `self.seeds`), one row each (with
         `shape_only`, their shape and dtype, without waiting for the init program)."""
         rows = self._seed_rows(seeds)
