@@ -320,8 +320,9 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
     # not interleave with another thread's)
     values = Deferred("init program", compute) if jax.process_count() == 1 else compute()
     variables_info, keys_info = traced.out_info
-    shapes = jax.tree_util.tree_map(
-        lambda leaf: jax.ShapeDtypeStruct((leaf.shape[0], len(seeds)) + leaf.shape[2:], leaf.dtype), variables_info)
+    shapes = jax.tree_util.tree_map(  # every seed's, where the init program ran in chunks
+        lambda leaf: jax.ShapeDtypeStruct((leaf.shape[0], len(seeds)) + leaf.shape[2:], leaf.dtype),
+        variables_info)
     multipliers = {}
     model_x = jax.ShapeDtypeStruct((batch_size,) + dataset.x_train.shape[1:], dataset.x_train.dtype)
     for name, strategy in strategies.items():
