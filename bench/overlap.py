@@ -59,9 +59,14 @@ class Deferred(Generic[T]):
         beside_next_compile(self._start)
 
     def _take(self) -> Callable[[], T] | None:
-        """The computation, for the one caller that gets to run it (None for the others)."""
+        """The computation, for the one caller that gets to run it (None for the others); the
+        queue lets go of it then, so that no value outlives its users there."""
         with self._claim:
             compute, self._compute = self._compute, None
+        if compute is not None:
+            with _lock:
+                if self._start in _waiting:
+                    _waiting.remove(self._start)
         return compute
 
     def _run(self, compute: Callable[[], T], marked: bool = False) -> None:

@@ -49,6 +49,7 @@ def test_a_deferred_value_looked_at_before_any_compile_is_computed_by_its_caller
     compute, threads = counting(value="v")
     deferred = Deferred("probe", compute)
     assert deferred.result() == "v"
+    assert overlap._waiting == []  # the queue holds neither it nor its value any more
     compiling()  # finds nothing left to start
     assert deferred.result() == "v"
     assert threads == [threading.current_thread()]
