@@ -8,8 +8,11 @@ from bench.overlap import Deferred, beside_next_compile, compiling
 
 
 @pytest.fixture(autouse=True)
-def nothing_waiting(monkeypatch):
-    monkeypatch.setattr(overlap, "_waiting", [])
+def queue(monkeypatch):
+    """The queue of work waiting for a compile: empty, the test's own."""
+    waiting = []
+    monkeypatch.setattr(overlap, "_waiting", waiting)
+    return waiting
 
 
 def counting(value=None, error=None):
@@ -45,11 +48,11 @@ def test_a_deferred_value_is_computed_beside_the_compile_on_another_thread_once(
     assert len(threads) == 1 and threads[0] is not threading.current_thread()
 
 
-def test_a_deferred_value_looked_at_before_any_compile_is_computed_by_its_caller_once():
+def test_a_deferred_value_looked_at_before_any_compile_is_computed_by_its_caller_once(queue):
     compute, threads = counting(value="v")
     deferred = Deferred("probe", compute)
     assert deferred.result() == "v"
-    assert overlap._waiting == []  # the queue holds neither it nor its value any more
+    assert queue == []  # the queue holds neither it nor its value any more
     compiling()  # finds nothing left to start
     assert deferred.result() == "v"
     assert threads == [threading.current_thread()]
