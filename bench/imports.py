@@ -7,11 +7,11 @@ records, tests and intervals. The modules that use them hold a `LazyModule` in i
 somewhat less than both cores), so that it is there when the records need it.
 
 `preload_beside_compile` waits for the train program's compile (`bench.overlap.compiling`,
-called by the runner just before it) to start that thread. Started at the run's beginning, the import shared
-the cores with the small programs' compiles (the init program's, the epoch orders') and slowed
-them by 0.25-0.3 s; beside the train program's compile, the longest, it slows that one by
-about 0.2 s (the start-up command, 4 alternating pairs of processes: each of the 4 faster, by
-0.08-0.76 s).
+called by the runner just before it) to start that thread. Started at the run's beginning, the
+import shared the cores with the small programs' compiles (the init program's, the epoch
+orders') and slowed them by 0.25-0.3 s; beside the train program's compile, the longest, it
+slows that one by about 0.2 s (the start-up command, 4 alternating pairs of processes: each of
+the 4 faster, by 0.08-0.76 s).
 
 `importlib.util.LazyLoader` defers the same way, but Python 3.11's is not safe to load from
 two threads at once; `LazyModule` imports with `importlib.import_module`, which is.

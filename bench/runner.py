@@ -294,7 +294,8 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
     x_train = jax.device_put(dataset.x_train, on_device)
     seeds_of = lambda n: jax.ShapeDtypeStruct((n,), jnp.uint32, sharding=on_device)
     traced = program.trace(seeds_of(len(seeds)), x_train)  # every seed in one call, if they fit
-    variables_bytes = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(traced.out_info[0]))
+    variables_info, keys_info = traced.out_info
+    variables_bytes = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(variables_info))
     per_seed = 4 * -(-variables_bytes // len(seeds)) + 4 * _activation_bytes(task, dataset, batch_size) * len(strategies)
     size = max(1, min(len(seeds), available_bytes(device) // max(per_seed, 1)))
     if max_seeds_per_call is not None:
@@ -319,7 +320,6 @@ def initialize(task: Task, dataset: Dataset, strategies: dict[str, Strategy],
     # several processes: at once, since to_host gathers across them (a collective, which must
     # not interleave with another thread's)
     values = Deferred("init program", compute) if jax.process_count() == 1 else compute()
-    variables_info, keys_info = traced.out_info
     shapes = jax.tree_util.tree_map(  # every seed's, where the init program ran in chunks
         lambda leaf: jax.ShapeDtypeStruct((leaf.shape[0], len(seeds)) + leaf.shape[2:], leaf.dtype),
         variables_info)

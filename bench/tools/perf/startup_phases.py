@@ -68,15 +68,14 @@ UNMARKED = "(the rest: no phase marks)"  # a revision whose code has no marks
 EXIT = "exit"
 BESIDE_ROW = "beside the phases: imports in a thread (not in the sum)"
 PRELOAD = "preload"  # the name of bench.imports.preload's window: its imports go to BESIDE_ROW
+SMALL_IMPORT = 0.02  # seconds: libraries below this in every repetition share one row
+OTHER_IMPORTS = "imports: other libraries"
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
 def beside_row(name: str) -> str:
     """The row of the time a thread spent on `name` beside the phases (not in the sum)."""
     return f"beside the phases: {name}, in a thread (not in the sum)"
-
-SMALL_IMPORT = 0.02  # seconds: libraries below this in every repetition share one row
-OTHER_IMPORTS = "imports: other libraries"
-_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
 def ecosystem_modules(python: str = sys.executable) -> set[str]:
