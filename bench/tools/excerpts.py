@@ -145,29 +145,45 @@ def perf_headline(root: Path) -> str:
     runner_row = next((row for row in rows if row["strategy"] == "runner"), None)
     repeats = len((whole.get("runner") or {}).get("each_wall_seconds") or [0])
     if runner_row and whole.get("runner") and whole.get("lean_loop"):
-        share = runner_row.get("matmul_fraction")
+        share, paired = runner_row.get("matmul_fraction"), whole.get("runner_vs_lean_loop_by_round")
+        medians = (f"runner {whole['runner']['wall_seconds']:.1f} s, lean loop "
+                   f"{whole['lean_loop']['wall_seconds']:.1f} s, each the median of {repeats} fresh processes "
+                   f"with an empty compile cache")
         lines += ["", f"**Headline, 256 seeds x 500 steps of Adam on digits-mlp:** "
                       f"**{runner_row['vs_lean_loop']:.2f}x run-only** against the lean loop (the same process) and "
-                      f"**{whole['runner_vs_lean_loop']:.2f}x whole process** (runner "
-                      f"{whole['runner']['wall_seconds']:.1f} s, lean loop {whole['lean_loop']['wall_seconds']:.1f} s, "
-                      + (f"each the median of {repeats} fresh processes, interleaved, " if repeats > 1
-                         else "each a fresh process ")
-                      + "with an empty compile cache)"
+                      + (f"**{paired['median']:.2f}x whole process**, the median of {len(paired['each'])} "
+                         f"interleaved rounds' ratios (each round's runner and lean loop side by side, fresh "
+                         f"processes; rounds {paired['min']:.2f}-{paired['max']:.2f}x; the ratio of the two "
+                         f"medians, which mixes rounds, {whole['runner_vs_lean_loop']:.2f}x: {medians})"
+                         if paired else
+                         f"**{whole['runner_vs_lean_loop']:.2f}x whole process** ({medians})")
                       + (f"; the runner trains at **{100 * share:.0f}% of the matmul rate**" if share else "")
                       + _rounds_range(runner_row) + "."]
     if whole.get("revisions") and whole.get("runner") and whole.get("lean_loop"):
         lean_wall = whole["lean_loop"]["wall_seconds"]
         lines += ["", "Whole process in that run (`--against`: the runner of each revision from its own "
                       "checkout), each the median of its processes:", "",
-                  "| code | wall s | training s | x lean loop |", "|---|---|---|---|",
-                  f"| lean loop | {lean_wall:.1f} | {whole['lean_loop'].get('run_seconds', 0):.1f} | 1.00 |",
+                  "| code | wall s | training s | x lean loop | x lean loop by round (median, range) |",
+                  "|---|---|---|---|---|",
+                  f"| lean loop | {lean_wall:.1f} | {whole['lean_loop'].get('run_seconds', 0):.1f} | 1.00 | |",
                   f"| runner, this checkout | {whole['runner']['wall_seconds']:.1f} | "
-                  f"{whole['runner'].get('run_seconds', 0):.1f} | {lean_wall / whole['runner']['wall_seconds']:.2f} |"]
+                  f"{whole['runner'].get('run_seconds', 0):.1f} | {lean_wall / whole['runner']['wall_seconds']:.2f} | "
+                  f"{_by_round(whole.get('runner_vs_lean_loop_by_round'))} |"]
         for revision, found in whole["revisions"].items():
             if "wall_seconds" in found:
                 lines.append(f"| runner at {revision} | {found['wall_seconds']:.1f} | "
-                             f"{found.get('run_seconds', 0):.1f} | {lean_wall / found['wall_seconds']:.2f} |")
+                             f"{found.get('run_seconds', 0):.1f} | {lean_wall / found['wall_seconds']:.2f} | "
+                             f"{_by_round(found.get('vs_lean_loop_by_round'))} |")
+        speedups = [f"{_by_round(found['runner_speedup_by_round'])} as fast as the runner at {revision}"
+                    for revision, found in whole["revisions"].items() if found.get("runner_speedup_by_round")]
+        if speedups:
+            lines += ["", "This checkout's runner, round by round (median, range): " + "; ".join(speedups) + "."]
     return "\n".join(lines) + "\n\n"
+
+
+def _by_round(ratios: dict | None) -> str:
+    """'1.68x (1.47-1.77)' from a perf `by_round` entry; '-' where the file has none."""
+    return "-" if not ratios else f"{ratios['median']:.2f}x ({ratios['min']:.2f}-{ratios['max']:.2f})"
 
 
 def _rounds_range(row: dict) -> str:

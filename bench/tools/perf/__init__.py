@@ -34,7 +34,7 @@ from bench.sharding import runs_mesh
 from bench.results.files import atomic_write
 from bench.results.provenance import environment
 from bench.tools.perf import lean, peers
-from bench.tools.perf.rounds import in_rounds
+from bench.tools.perf.rounds import by_round, in_rounds
 from bench.tools.perf.measure import (MATMUL_SIZE, compile_counter, lean_process, matmul_gflops,
                                       process_seconds, runner_process)
 from bench.tools.perf.workload import INIT, Workload, grid_runs, make_workload
@@ -289,9 +289,16 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
             whole["runner_vs_lean_loop"] = lean_wall / whole["runner"]["wall_seconds"]
             whole["runner_vs_lean_loop_with_eval"] = (whole["lean_loop_with_eval"]["wall_seconds"]
                                                       / whole["runner"]["wall_seconds"])
+            lean_walls, runner_walls = (whole[name]["each_wall_seconds"] for name in ("lean_loop", "runner"))
+            # the headline: each round's two processes side by side, so the host's drift pairs out
+            whole["runner_vs_lean_loop_by_round"] = by_round(lean_walls, runner_walls)
+            whole["runner_vs_lean_loop_with_eval_by_round"] = by_round(
+                whole["lean_loop_with_eval"]["each_wall_seconds"], runner_walls)
             for found in revisions.values():  # a revision whose run failed keeps its error alone
                 if "wall_seconds" in found:
                     found["vs_lean_loop"] = lean_wall / found["wall_seconds"]
+                    found["vs_lean_loop_by_round"] = by_round(lean_walls, found["each_wall_seconds"])
+                    found["runner_speedup_by_round"] = by_round(found["each_wall_seconds"], runner_walls)
         if revisions:
             whole["revisions"] = revisions
     caption = (f"{task}, {optimizer} lr {workload.lr:g}, {INIT}, batch {workload.batch_size}, {steps} "
@@ -314,21 +321,29 @@ def perf(task: str = "digits-mlp", optimizer: str = "adam", seeds: int = 256, st
         for note in notes:
             print(note)
         if "runner_vs_lean_loop" in whole:
+            paired, with_eval = whole["runner_vs_lean_loop_by_round"], whole["runner_vs_lean_loop_with_eval_by_round"]
             print(f"whole process, {seeds} seeds x {steps} steps, cold compile cache: runner "
                   f"{whole['runner']['wall_seconds']:.1f} s, lean loop {whole['lean_loop']['wall_seconds']:.1f} s "
-                  f"({whole['runner_vs_lean_loop']:.2f}x), lean loop with evaluation "
-                  f"{whole['lean_loop_with_eval']['wall_seconds']:.1f} s "
-                  f"({whole['runner_vs_lean_loop_with_eval']:.2f}x)")
+                  f"({whole['runner_vs_lean_loop']:.2f}x; by round {_paired(paired)}), lean loop with "
+                  f"evaluation {whole['lean_loop_with_eval']['wall_seconds']:.1f} s "
+                  f"({whole['runner_vs_lean_loop_with_eval']:.2f}x; by round {_paired(with_eval)})")
         elif whole:
             print("whole-process run failed: " + "; ".join(
                 found.get("error", "")[-300:] for found in whole.values()
                 if isinstance(found, dict) and "error" in found))
         for revision, found in whole.get("revisions", {}).items():
             print(f"the runner at revision {revision}: " + (
-                f"{found['wall_seconds']:.1f} s ({found['vs_lean_loop']:.2f}x the lean loop)"
+                f"{found['wall_seconds']:.1f} s ({found['vs_lean_loop']:.2f}x the lean loop, by round "
+                f"{_paired(found['vs_lean_loop_by_round'])}; this checkout's runner "
+                f"{_paired(found['runner_speedup_by_round'])} as fast)"
                 if "vs_lean_loop" in found else "failed: " + found.get("error", "")[-300:]))
         print(f"results: {path}")
     return document
+
+
+def _paired(ratios: dict[str, Any]) -> str:
+    """'1.68x (1.47-1.77)': a `by_round` median and its range."""
+    return f"{ratios['median']:.2f}x ({ratios['min']:.2f}-{ratios['max']:.2f})"
 
 
 def interleaved(commands: dict[str, Any], repeats: int) -> dict[str, dict[str, Any]]:

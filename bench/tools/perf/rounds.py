@@ -2,7 +2,8 @@
 `perf` (the whole processes, the in-process rows, the start-ups)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+import statistics
+from typing import Any, Callable, Sequence
 
 
 def in_rounds(commands: dict[str, Callable[[], Any]], repeats: int,
@@ -19,3 +20,15 @@ def in_rounds(commands: dict[str, Callable[[], Any]], repeats: int,
                 before()
             found[name].append(commands[name]())
     return found
+
+
+def by_round(numerators: Sequence[float], denominators: Sequence[float]) -> dict[str, Any]:
+    """The ratio of two commands' results round by round (`in_rounds` order), each round's two
+    processes side by side in the same minutes: every round's ratio, their median (statistics'
+    median: the mean of the middle two for an even count), lowest and highest. A ratio of the
+    two commands' median processes mixes rounds, so a drift of the host between rounds (this VM
+    moves ±25% from hour to hour) enters it; the round's ratio pairs it out."""
+    if len(numerators) != len(denominators) or not numerators:
+        raise ValueError(f"rounds do not pair: {len(numerators)} against {len(denominators)}")
+    each = [top / bottom for top, bottom in zip(numerators, denominators)]
+    return {"each": each, "median": statistics.median(each), "min": min(each), "max": max(each)}

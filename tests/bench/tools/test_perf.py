@@ -250,3 +250,18 @@ def test_rounds_rotate_the_strategies_and_keep_each_ones_median(monkeypatch, wor
     assert order[4:8] == ["lean loop + eval", "lean vmap", "runner", "lean loop"]
     assert [m.run_seconds for m in measurements] == [3.0] * 4  # each one's median of 5, 1, 3
     assert all(len(m.rounds) == 3 for m in measurements)
+
+
+def test_whole_process_ratios_pair_each_rounds_processes():
+    """perf's whole-process headline: the ratio within each round (both processes in the same
+    minutes), whose median a drift between rounds does not move as it moves a ratio of medians."""
+    from bench.tools.perf.rounds import by_round
+
+    lean, runner = [10.0, 20.0, 30.0], [5.0, 5.0, 30.0]  # the host slowed the third round for both
+    paired = by_round(lean, runner)
+    assert paired["each"] == [2.0, 4.0, 1.0]
+    assert (paired["median"], paired["min"], paired["max"]) == (2.0, 1.0, 4.0)
+    assert np.median(lean) / np.median(runner) == 4.0  # the ratio of medians is another number
+    assert by_round([4.0, 6.0], [2.0, 2.0])["median"] == 2.5  # an even count: the middle two's mean
+    with pytest.raises(ValueError, match="do not pair"):
+        by_round([1.0, 2.0], [1.0])
