@@ -134,7 +134,8 @@ def _add_perf(sub):
     p.add_argument("--seeds", type=int,
                    help="seeds each measured configuration trains (default 256; with --search, 4)")
     p.add_argument("--steps", type=int,
-                   help=f"training steps per run (default {PERF_STEPS}; with --scaling, fewer)")
+                   help=f"training steps per run (default {PERF_STEPS}; with --scaling, fewer; with "
+                        "--ceiling, the steps of one timed call)")
     p.add_argument("--scaling", action="store_true", help="throughput vs number of runs, plotted")
     p.add_argument("--sizes", help="with --scaling: comma-separated numbers of runs "
                                    "(default 1,4,16,64,256,1024)")
@@ -145,6 +146,8 @@ def _add_perf(sub):
                    help="random data shaped like the task's (image tasks whose data is not downloaded)")
     p.add_argument("--levers", action="store_true",
                    help="what each of the runner's levers is worth, side by side, and start-up")
+    p.add_argument("--ceiling", action="store_true",
+                   help="the most a row's %% matmul can read on this host: an MLP step's matmuls alone")
     p.add_argument("--startup", action="store_true",
                    help="a small run's whole process (fresh, empty compile cache) split into its "
                         "imports by library and its phases")
@@ -511,12 +514,12 @@ def perf_from_args(args) -> int:
     for flag, value in (("--seeds", args.seeds), ("--steps", args.steps), ("--trials", args.trials)):
         check_positive(flag, value)
     steps = PERF_STEPS if args.steps is None else args.steps
-    modes = [flag for flag in ("levers", "search", "scaling", "startup") if getattr(args, flag)]
+    modes = [flag for flag in ("levers", "search", "scaling", "startup", "ceiling") if getattr(args, flag)]
     if len(modes) > 1:
         raise UsageError(f"give one of --{', --'.join(modes)}, not several")
     revisions = None
     if args.against is not None:
-        if args.levers or args.search or args.scaling or args.synthetic:
+        if args.levers or args.search or args.scaling or args.synthetic or args.ceiling:
             raise UsageError("--against REV goes with --startup or with perf's default measurement")
         revisions = [revision.strip() for revision in args.against.split(",")]
         if args.startup and len(revisions) > 1:
@@ -540,7 +543,7 @@ def perf_from_args(args) -> int:
         if os.path.exists(args.out) and not (isinstance(earlier, dict) and "meta" in earlier
                                              and ("rows" in earlier or "sizes" in earlier
                                                   or "search" in earlier or "levers" in earlier
-                                                  or "startup" in earlier)):
+                                                  or "startup" in earlier or "ceiling" in earlier)):
             raise UsageError(f"--out '{args.out}' exists and is not an initopt perf file; "
                              "choose another path (nothing was changed)")
     start_jax()
@@ -551,6 +554,9 @@ def perf_from_args(args) -> int:
 
     if args.startup:
         perf.startup(args.repeats, args.against, out=args.out)
+    elif args.ceiling:
+        perf.ceiling(args.task, args.seeds or 256, perf.CEILING_STEPS if args.steps is None else args.steps,
+                     args.repeats, out=args.out)
     elif args.levers:
         perf.levers(args.task, args.optimizer, args.seeds or 256, steps, out=args.out)
     elif args.search:

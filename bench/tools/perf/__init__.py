@@ -641,3 +641,53 @@ def startup(repeats: int = 3, against: str | None = None, out: str | None = None
     if jax.process_index() == 0:
         measure_startup.print_startup(found, path)
     return document
+
+
+CEILING_STEPS = 25  # perf --ceiling: one call of about as many steps as the runner's calls take
+
+
+def ceiling(task: str = "digits-mlp", runs: int = 256, steps: int = CEILING_STEPS, repeats: int = 5,
+            out: str | None = None) -> dict[str, Any]:
+    """The matmul ceiling of `task`'s step (`bench.tools.perf.dots_ceiling`): its matmuls alone for
+    `runs` runs, laid out as the runner lays them out, in `repeats` rounds, each a call of
+    `steps` steps (after one to compile) beside the yardstick matmul timed just before and after
+    it; the median round (by time) and every round. `step_fraction` is the most a row's
+    "% matmul" can read: the step's FLOPs as perf's rows count them (`step_flops`, biases
+    included) over the dots' time."""
+    import time
+
+    from bench.tools.perf.dots_ceiling import ceiling_program, chain_flops, dense_chain, features_of
+
+    workload = make_workload(task, "adam", 1, steps)
+    params = jax.tree_util.tree_map(lambda leaf: leaf[0, 0], workload.initialized.variables["params"])
+    chain = dense_chain(params, features_of(workload.dataset.x_train), task)
+    width = runner.default_vmap_width(jax.devices()[0].platform)
+    call, inputs, group = ceiling_program(chain, runs, workload.batch_size, steps, width)
+    jax.block_until_ready(call(*inputs))  # compiled, and run once
+    dots, counted = chain_flops(chain, workload.batch_size), workload.flops_per_step
+
+    def one_round() -> dict[str, float]:
+        before = matmul_gflops()
+        began = time.perf_counter()
+        jax.block_until_ready(call(*inputs))
+        seconds = time.perf_counter() - began
+        matmul = (before + matmul_gflops()) / 2
+        rate = runs * steps / seconds
+        return {"seconds": seconds, "matmul_gflops": matmul, "dots_gflops": rate * dots / 1e9,
+                "dots_fraction": rate * dots / 1e9 / matmul, "step_fraction": rate * counted / 1e9 / matmul}
+
+    rounds = [one_round() for _ in range(repeats)]
+    found = {"chain": chain, "runs": runs, "steps": steps, "group": group, "batch_size": workload.batch_size,
+             "dots_flops_per_step": dots, "flops_per_step": counted,
+             **lower_median(rounds, key=lambda each: each["seconds"]), "rounds": rounds}
+    path = out or os.path.join("results", f"perf-ceiling-{jax.default_backend()}.json")
+    write_perf_file(path, {"meta": _meta(workload, None), "ceiling": found})
+    if jax.process_index() == 0:
+        shares = [100 * each["step_fraction"] for each in rounds]
+        widths = " -> ".join(str(size) for size in [chain[0][0]] + [outputs for _, outputs in chain])
+        print(f"{task}: the step's matmuls alone ({widths}), "
+              f"{runs} runs in vmapped groups of {group}, {steps} steps a call: "
+              f"{found['dots_gflops']:.1f} GFLOP/s against a matmul at {found['matmul_gflops']:.0f}: "
+              f"a row's % matmul can read at most {100 * found['step_fraction']:.0f}% "
+              f"(its {repeats} rounds {min(shares):.0f}-{max(shares):.0f}%)\nresults: {path}")
+    return found
