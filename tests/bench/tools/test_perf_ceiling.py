@@ -52,6 +52,8 @@ def test_a_ceiling_run_writes_its_rounds(tmp_path):
     for each in written["rounds"]:
         assert each["step_fraction"] == pytest.approx(
             each["dots_fraction"] * written["flops_per_step"] / written["dots_flops_per_step"])
+    assert written["step_fraction_median_of_rounds"] == pytest.approx(
+        np.median([each["step_fraction"] for each in written["rounds"]]))
     assert found["runs"] == 4
 
 
