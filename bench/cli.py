@@ -132,7 +132,8 @@ def _add_perf(sub):
     p.add_argument("--task", default="digits-mlp")
     p.add_argument("--optimizer", default="adam")
     p.add_argument("--seeds", type=int,
-                   help="seeds each measured configuration trains (default 256; with --search, 4)")
+                   help="seeds each measured configuration trains (default 256; with --search, 4; with "
+                        "--ceiling, the runs its matmuls are timed for)")
     p.add_argument("--steps", type=int,
                    help=f"training steps per run (default {PERF_STEPS}; with --scaling, fewer; with "
                         "--ceiling, the steps of one timed call)")
