@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import jax
 import jax.numpy as jnp
 
+from bench.counting import largest_divisor_at_most
 from bench.dots import unbatch_small_dots
 from bench.errors import UsageError
 from bench.runner import UNBATCH_SMALL_DOTS
@@ -73,13 +74,15 @@ def ceiling_program(chain: Sequence[tuple[int, int]], runs: int, batch_size: int
     """The ceiling's call and its inputs: `runs` runs' kernels and batches, sharded over every
     device, and a jitted function that takes `steps` steps of `weight_gradients` (each run's
     kernels moved by them, so no step can be skipped), in vmapped groups of `width` runs on
-    each device. `runs` must divide evenly over the devices."""
+    each device, as the runner's call does: the groups one after the other, each group's slice
+    of the kernels trained through every step and written back in place. `runs` must divide
+    evenly over the devices."""
     mesh = runs_mesh()
     devices = mesh.devices.size
     if runs % devices:
         raise UsageError(f"--ceiling: {runs} runs do not split evenly over {devices} devices")
     local = runs // devices
-    group = local if width is None else max(d for d in range(1, min(width, local) + 1) if local % d == 0)
+    group = local if width is None else largest_divisor_at_most(local, width)
     sharding = runs_sharding(mesh)
     keys = jax.random.split(jax.random.key(0), len(chain) + 1)
     kernels = [jax.device_put(0.1 * jax.random.normal(key, (runs, *shape)), sharding)
@@ -93,15 +96,16 @@ def ceiling_program(chain: Sequence[tuple[int, int]], runs: int, batch_size: int
     if mesh.devices.flat[0].platform in UNBATCH_SMALL_DOTS:  # as the runner's step (`bench.dots`)
         one_group = unbatch_small_dots(one_group)
 
-    def local_steps(kernels, x):
-        grouped = lambda tree: jax.tree_util.tree_map(
-            lambda a: a.reshape(local // group, group, *a.shape[1:]), tree)
-        flat = lambda tree: jax.tree_util.tree_map(lambda a: a.reshape(local, *a.shape[2:]), tree)
+    def local_steps(kernels, x):  # as the runner's groups: each in place, its steps inside
+        def one_group_steps(kernels, index):
+            start = index * group
+            mine = [jax.lax.dynamic_slice_in_dim(kernel, start, group) for kernel in kernels]
+            batches = jax.lax.dynamic_slice_in_dim(x, start, group)
+            mine = jax.lax.fori_loop(0, steps, lambda _, mine: one_group(mine, batches), mine)
+            return [jax.lax.dynamic_update_slice_in_dim(kernel, new, start, 0)
+                    for kernel, new in zip(kernels, mine)], None
 
-        def step(_, kernels):
-            return flat(jax.lax.map(lambda pair: one_group(*pair), (grouped(kernels), grouped(x))))
-
-        return jax.lax.fori_loop(0, steps, step, kernels)
+        return jax.lax.scan(one_group_steps, kernels, jnp.arange(local // group))[0]
 
     spec = sharding.spec
     call = jax.jit(jax.shard_map(local_steps, mesh=mesh, in_specs=([spec] * len(chain), spec),

@@ -39,6 +39,22 @@ def test_the_step_is_matmuls_alone_and_its_gradients_are_the_chains():
     assert len(dots) == 3 * len(kernels) - 1  # forward, weight gradients, one input gradient
 
 
+def test_the_ceiling_program_takes_every_step_of_every_run():
+    """Its groups, in place, each through every step: the kernels each run would reach alone."""
+    chain, runs, steps = [(5, 8), (8, 3)], 4 * jax.device_count(), 3
+    call, (kernels, x), group = ceiling_module.ceiling_program(chain, runs, 6, steps, width=2)
+    assert group == 2
+    found = call(kernels, x)
+    for run in range(runs):
+        alone = [np.asarray(kernel[run]) for kernel in kernels]
+        for _ in range(steps):
+            grads = ceiling_module.weight_gradients(alone, np.asarray(x[run]))
+            alone = [kernel - 1e-6 * grad for kernel, grad in zip(alone, grads)]
+        for layer in range(len(chain)):
+            np.testing.assert_allclose(found[layer][run], alone[layer], rtol=1e-5, atol=1e-7)
+        assert not np.allclose(found[0][run], kernels[0][run], rtol=0, atol=1e-9)  # it moved
+
+
 def test_a_ceiling_run_writes_its_rounds(tmp_path):
     from bench.tools import perf
 
