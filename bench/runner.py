@@ -726,27 +726,30 @@ def default_vmap_width(platform: str) -> int | None:
 VMAP_WIDTH_CPU = 4
 
 
-def _map_in_groups(train, width: int | None):
-    """train over the runs axis in vmapped groups of `width`, one group after the other.
+def map_in_groups(train, width: int | None):
+    """train(state, inputs, *shared) -> (state, metrics) over the runs axis (the leading axis
+    of `state`, `inputs` and `metrics`; `shared` passed whole) in vmapped groups of `width`,
+    one group after the other.
 
     The groups are a scan whose carry is the whole state: each group's slice is read, trained
     and written back in place, into the state the call was given (donated). `lax.map` over
     the state reshaped into groups wrote every group into fresh stacked buffers, zeroed first
     and copied out after: a call cost 34 ms beyond its steps for 256 runs of digits-mlp, 4-10
-    ms now (docs/performance.md). The numbers are the same.
+    ms now (docs/performance.md). The numbers are the same. `perf --ceiling` lays out its
+    matmuls with it, as the runner's call.
     """
 
-    def grouped(state, inputs, orders, window, data):
-        n = inputs.seed_slot.shape[0]
+    def grouped(state, inputs, *shared):
+        n = jax.tree_util.tree_leaves(inputs)[0].shape[0]
         if width is None or width >= n:
-            return train(state, inputs, orders, window, data)
+            return train(state, inputs, *shared)
         group = largest_divisor_at_most(n, width)
         runs_of = lambda tree, start: jax.tree_util.tree_map(
             lambda leaf: jax.lax.dynamic_slice_in_dim(leaf, start, group), tree)
 
         def one_group(state, index):
             start = index * group
-            new_state, metrics = train(runs_of(state, start), runs_of(inputs, start), orders, window, data)
+            new_state, metrics = train(runs_of(state, start), runs_of(inputs, start), *shared)
             state = jax.tree_util.tree_map(
                 lambda leaf, new: jax.lax.dynamic_update_slice_in_dim(leaf, new, start, 0), state, new_state)
             return state, metrics
@@ -797,7 +800,7 @@ def make_train_program(task: Task, spec: OptimizerSpec, batch_size: int, mesh: M
     train_runs_axis = over_runs_axis(run)
     if mesh.devices.flat[0].platform in UNBATCH_SMALL_DOTS:  # faster steps (`bench.dots`)
         train_runs_axis = unbatch_small_dots(train_runs_axis)
-    local_train = jax.shard_map(_map_in_groups(train_runs_axis, vmap_width), mesh=mesh,
+    local_train = jax.shard_map(map_in_groups(train_runs_axis, vmap_width), mesh=mesh,
                                 in_specs=(runs_spec, runs_spec, runs_spec, all_spec, all_spec),
                                 out_specs=(runs_spec, runs_spec), check_vma=False)
     runs, everywhere = runs_sharding(mesh), replicated(mesh)

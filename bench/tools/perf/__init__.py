@@ -21,6 +21,7 @@ the lean loop as a user's script, each in a fresh process with a cold compile ca
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from typing import Any, Callable, NamedTuple, Sequence
@@ -656,11 +657,11 @@ def ceiling(task: str = "digits-mlp", runs: int = 256, steps: int = CEILING_STEP
     (`step_flops`, biases included) over the dots' time, against that round's yardstick."""
     import time
 
-    from bench.tools.perf.dots_ceiling import ceiling_program, chain_flops, dense_chain, features_of
+    from bench.tools.perf.dots_ceiling import ceiling_program, chain_flops, dense_chain
 
     workload = make_workload(task, "adam", 1, steps)
     params = jax.tree_util.tree_map(lambda leaf: leaf[0, 0], workload.initialized.variables["params"])
-    chain = dense_chain(params, features_of(workload.dataset.x_train), task)
+    chain = dense_chain(params, math.prod(workload.dataset.x_train.shape[1:]), task)
     width = runner.default_vmap_width(jax.devices()[0].platform)
     call, inputs, group = ceiling_program(chain, runs, workload.batch_size, steps, width)
     jax.block_until_ready(call(*inputs))  # compiled, and run once

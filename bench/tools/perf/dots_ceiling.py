@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from bench.counting import largest_divisor_at_most
 from bench.dots import unbatch_small_dots
 from bench.errors import UsageError
-from bench.runner import UNBATCH_SMALL_DOTS
+from bench.runner import UNBATCH_SMALL_DOTS, map_in_groups
 from bench.sharding import runs_mesh, runs_sharding
 
 
@@ -74,9 +74,9 @@ def ceiling_program(chain: Sequence[tuple[int, int]], runs: int, batch_size: int
     """The ceiling's call and its inputs: `runs` runs' kernels and batches, sharded over every
     device, and a jitted function that takes `steps` steps of `weight_gradients` (each run's
     kernels moved by them, so no step can be skipped), in vmapped groups of `width` runs on
-    each device, as the runner's call does: the groups one after the other, each group's slice
-    of the kernels trained through every step and written back in place. `runs` must divide
-    evenly over the devices."""
+    each device, by the runner's own `map_in_groups`: the groups one after the other, each
+    group's slice of the kernels trained through every step and written back in place. `runs`
+    must divide evenly over the devices."""
     mesh = runs_mesh()
     devices = mesh.devices.size
     if runs % devices:
@@ -96,26 +96,11 @@ def ceiling_program(chain: Sequence[tuple[int, int]], runs: int, batch_size: int
     if mesh.devices.flat[0].platform in UNBATCH_SMALL_DOTS:  # as the runner's step (`bench.dots`)
         one_group = unbatch_small_dots(one_group)
 
-    def local_steps(kernels, x):  # as the runner's groups: each in place, its steps inside
-        def one_group_steps(kernels, index):
-            start = index * group
-            mine = [jax.lax.dynamic_slice_in_dim(kernel, start, group) for kernel in kernels]
-            batches = jax.lax.dynamic_slice_in_dim(x, start, group)
-            mine = jax.lax.fori_loop(0, steps, lambda _, mine: one_group(mine, batches), mine)
-            return [jax.lax.dynamic_update_slice_in_dim(kernel, new, start, 0)
-                    for kernel, new in zip(kernels, mine)], None
+    def group_steps(kernels, x):  # a group's steps, no metrics: the runner's call without its records
+        return jax.lax.fori_loop(0, steps, lambda _, kernels: one_group(kernels, x), kernels), ()
 
-        return jax.lax.scan(one_group_steps, kernels, jnp.arange(local // group))[0]
-
+    local_steps = lambda kernels, x: map_in_groups(group_steps, width)(kernels, x)[0]
     spec = sharding.spec
     call = jax.jit(jax.shard_map(local_steps, mesh=mesh, in_specs=([spec] * len(chain), spec),
                                  out_specs=[spec] * len(chain), check_vma=False))
     return call, (kernels, x), group
-
-
-def features_of(x_train: Any) -> int:
-    """An example's number of features, as a dense model sees it flattened."""
-    size = 1
-    for dim in jnp.shape(x_train)[1:]:
-        size *= int(dim)
-    return size
