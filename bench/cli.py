@@ -148,7 +148,9 @@ def _add_perf(sub):
     p.add_argument("--levers", action="store_true",
                    help="what each of the runner's levers is worth, side by side, and start-up")
     p.add_argument("--ceiling", action="store_true",
-                   help="the most a row's %% matmul can read on this host: an MLP step's matmuls alone")
+                   help="the most a row's %% matmul can read on this host: an MLP step's matmuls alone, "
+                        "then its pieces one by one (biases and ReLU, loss, --optimizer, batch), "
+                        "and the runner, side by side")
     p.add_argument("--startup", action="store_true",
                    help="a small run's whole process (fresh, empty compile cache) split into its "
                         "imports by library and its phases")
@@ -557,7 +559,7 @@ def perf_from_args(args) -> int:
         perf.startup(args.repeats, args.against, out=args.out)
     elif args.ceiling:
         perf.ceiling(args.task, args.seeds or 256, perf.CEILING_STEPS if args.steps is None else args.steps,
-                     args.repeats, out=args.out)
+                     args.repeats, out=args.out, optimizer=args.optimizer)
     elif args.levers:
         perf.levers(args.task, args.optimizer, args.seeds or 256, steps, out=args.out)
     elif args.search:

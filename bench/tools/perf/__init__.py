@@ -645,55 +645,98 @@ def startup(repeats: int = 3, against: str | None = None, out: str | None = None
 
 
 CEILING_STEPS = 25  # perf --ceiling: one call of about as many steps as the runner's calls take
+RUNNER_RUNG = "the runner (+ its records, orders and an evaluation)"
 
 
 def ceiling(task: str = "digits-mlp", runs: int = 256, steps: int = CEILING_STEPS, repeats: int = 5,
-            out: str | None = None) -> dict[str, Any]:
-    """The matmul ceiling of `task`'s step (`bench.tools.perf.dots_ceiling`): its matmuls alone for
-    `runs` runs, laid out as the runner lays them out, in `repeats` rounds, each a call of
-    `steps` steps (after one to compile) beside the yardstick matmul timed just before and after
-    it; the median round (by time), every round, and the median of the rounds' `step_fraction`:
-    the most a row's "% matmul" can read, the step's FLOPs as perf's rows count them
-    (`step_flops`, biases included) over the dots' time, against that round's yardstick."""
+            out: str | None = None, optimizer: str = "adam") -> dict[str, Any]:
+    """The ceiling of `task`'s step (`bench.tools.perf.dots_ceiling`): each rung of its ladder
+    (RUNGS: the matmuls alone, then the biases and ReLUs, the cross-entropy, `optimizer`'s
+    update and the batch gather) and last the runner itself (`runner.train_runs`, evaluating
+    once, at the end), for `runs` runs, in `repeats` rounds that rotate the rungs' order, each
+    rung a call of `steps` steps (after one to compile) beside the yardstick matmul timed just
+    before and after it. For each rung: its median round (by time), every round, and the median
+    of the rounds' `step_fraction`, the step's FLOPs as perf's rows count them (`step_flops`,
+    biases included) over the rung's time against that round's yardstick: the most a row's
+    "% matmul" can read with that much of the step's arithmetic. The top-level fields are the
+    first rung's (the matmuls alone), as before the ladder."""
     import time
 
-    from bench.tools.perf.dots_ceiling import ceiling_program, chain_flops, dense_chain
+    from bench.tools.perf import dots_ceiling as ladder
 
-    workload = make_workload(task, "adam", 1, steps)
+    workload = make_workload(task, optimizer, runs, steps, eval_every=steps)
     params = jax.tree_util.tree_map(lambda leaf: leaf[0, 0], workload.initialized.variables["params"])
-    chain = dense_chain(params, math.prod(workload.dataset.x_train.shape[1:]), task)
+    chain = ladder.dense_chain(params, math.prod(workload.dataset.x_train.shape[1:]), task)
     width = runner.default_vmap_width(jax.devices()[0].platform)
-    call, inputs, group = ceiling_program(chain, runs, workload.batch_size, steps, width)
-    jax.block_until_ready(call(*inputs))  # compiled, and run once
-    dots, counted = chain_flops(chain, workload.batch_size), workload.flops_per_step
+    dataset = workload.dataset
+    data = (np.asarray(dataset.x_train, np.float32).reshape(len(dataset.x_train), -1), dataset.y_train,
+            dataset.num_classes)
+    calls, group = {}, None
+    for rung, name in enumerate(ladder.RUNGS):
+        call, inputs, group = ladder.ceiling_program(chain, runs, workload.batch_size, steps, width, rung,
+                                                     workload.spec, data, workload.lr)
+        jax.block_until_ready(call(*inputs))  # compiled, and run once
+        calls[name] = lambda call=call, inputs=inputs: jax.block_until_ready(call(*inputs))
 
-    def one_round() -> dict[str, float]:
+    def the_runner() -> float:
+        _, timing = runner.train_runs(workload.task, dataset, workload.spec, grid_runs(workload, workload.seeds),
+                                      workload.initialized, steps=steps, batch_size=workload.batch_size,
+                                      eval_every=steps, mesh=runs_mesh())
+        return timing.run_seconds
+
+    the_runner()  # compiled, and run once
+    dots, counted = ladder.chain_flops(chain, workload.batch_size), workload.flops_per_step
+
+    def one_round(name: str) -> dict[str, float]:
         before = matmul_gflops()
-        began = time.perf_counter()
-        jax.block_until_ready(call(*inputs))
-        seconds = time.perf_counter() - began
+        if name == RUNNER_RUNG:
+            seconds = the_runner()
+        else:
+            began = time.perf_counter()
+            calls[name]()
+            seconds = time.perf_counter() - began
         matmul = (before + matmul_gflops()) / 2
         rate = runs * steps / seconds
         return {"seconds": seconds, "matmul_gflops": matmul, "dots_gflops": rate * dots / 1e9,
                 "dots_fraction": rate * dots / 1e9 / matmul, "step_fraction": rate * counted / 1e9 / matmul}
 
-    rounds = [one_round() for _ in range(repeats)]
-    # the yardstick moves between rounds as much as the dots do (117-244 GFLOP/s on one host), so
-    # the headline is the median of the rounds' own fractions, as perf's rows give beside theirs
+    names = [*ladder.RUNGS, RUNNER_RUNG]
+    rounds: dict[str, list] = {name: [] for name in names}
+    for each in range(repeats):  # rotated, so that no rung always follows the same one
+        for name in names[each % len(names):] + names[:each % len(names)]:
+            rounds[name].append(one_round(name))
+    # the yardstick moves between rounds as much as the steps do (117-244 GFLOP/s on one host), so
+    # each rung's headline is the median of its rounds' own fractions, as perf's rows give beside theirs
+    rungs = [{"rung": name, "ms_per_step": 1000 * float(np.median([r["seconds"] for r in rounds[name]])) / steps,
+              **lower_median(rounds[name], key=lambda each: each["seconds"]),
+              "step_fraction_median_of_rounds": float(np.median([r["step_fraction"] for r in rounds[name]])),
+              "rounds": rounds[name]} for name in names]
     found = {"chain": chain, "runs": runs, "steps": steps, "group": group, "batch_size": workload.batch_size,
-             "dots_flops_per_step": dots, "flops_per_step": counted,
-             **lower_median(rounds, key=lambda each: each["seconds"]),
-             "step_fraction_median_of_rounds": float(np.median([each["step_fraction"] for each in rounds])),
-             "rounds": rounds}
+             "optimizer": optimizer, "dots_flops_per_step": dots, "flops_per_step": counted,
+             **{key: value for key, value in rungs[0].items() if key != "rung"}, "ladder": rungs}
     path = out or os.path.join("results", f"perf-ceiling-{jax.default_backend()}.json")
     write_perf_file(path, {"meta": _meta(workload, None), "ceiling": found})
     if jax.process_index() == 0:
-        shares = [100 * each["step_fraction"] for each in rounds]
-        widths = " -> ".join(str(size) for size in [chain[0][0]] + [outputs for _, outputs in chain])
-        print(f"{task}: the step's matmuls alone ({widths}), "
-              f"{runs} runs in vmapped groups of {group}, {steps} steps a call: "
-              f"{found['dots_gflops']:.1f} GFLOP/s against a matmul at {found['matmul_gflops']:.0f} (the "
-              f"median round by time): a row's % matmul can read at most "
-              f"{100 * found['step_fraction_median_of_rounds']:.0f}%, the median of its {repeats} rounds "
-              f"({min(shares):.0f}-{max(shares):.0f}%)\nresults: {path}")
+        _print_ceiling(found, task, path)
     return found
+
+
+def _print_ceiling(found: dict[str, Any], task: str, path: str) -> None:
+    from rich.table import Table
+
+    from bench.console import output_console
+
+    chain = found["chain"]
+    widths = " -> ".join(str(size) for size in [chain[0][0]] + [outputs for _, outputs in chain])
+    out = Table(title=f"{task} ({widths}), {found['optimizer']}: the step's ceiling, piece by piece; "
+                      f"{found['runs']} runs in vmapped groups of {found['group']}, {found['steps']} steps a call",
+                caption=f"% matmul: the median of the rounds' shares, each beside its own yardstick\n"
+                        f"results: {path}")
+    for column in ("rung", "ms a step", "% matmul", "rounds"):
+        out.add_column(column, justify="left" if column == "rung" else "right")
+    for each in found["ladder"]:
+        shares = [100 * one["step_fraction"] for one in each["rounds"]]
+        out.add_row(each["rung"], f"{each['ms_per_step']:.1f}",
+                    f"{100 * each['step_fraction_median_of_rounds']:.0f}%",
+                    f"{min(shares):.0f}-{max(shares):.0f}%")
+    output_console().print(out)

@@ -39,37 +39,106 @@ def test_the_step_is_matmuls_alone_and_its_gradients_are_the_chains():
     assert len(dots) == 3 * len(kernels) - 1  # forward, weight gradients, one input gradient
 
 
-def test_the_ceiling_program_takes_every_step_of_every_run():
-    """Its groups, in place, each through every step: the kernels each run would reach alone."""
-    chain, runs, steps = [(5, 8), (8, 3)], 4 * jax.device_count(), 3
-    call, (kernels, x), group = ceiling_module.ceiling_program(chain, runs, 6, steps, width=2)
+def _alone(rung, spec, state, inputs, x_train, y_train, run, steps, batch_size):
+    """Run `run`'s steps of `rung_step` by itself: no vmap, no groups, no devices."""
+    one = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[run]), (state, inputs))
+    state, inputs = one
+    step = ceiling_module.rung_step(rung, spec, batch_size)
+    for i in range(steps):
+        state = step(i, state, inputs, np.asarray(x_train), np.asarray(y_train))
+    return state
+
+
+@pytest.mark.parametrize("rung", [0, ceiling_module.GATHER])
+def test_the_ceiling_program_takes_every_step_of_every_run(rung):
+    """Its groups, in place, each through every step: the state each run would reach alone."""
+    from optimizers import OPTIMIZERS
+
+    chain, runs, steps, batch = [(5, 8), (8, 3)], 4 * jax.device_count(), 3, 6
+    spec = OPTIMIZERS["adam"]
+    data = (np.random.default_rng(0).normal(size=(20, 5)).astype(np.float32),
+            np.random.default_rng(1).integers(0, 3, 20), 3)
+    call, (state, inputs, x_train, y_train), group = ceiling_module.ceiling_program(
+        chain, runs, batch, steps, 2, rung, spec, data, 1e-2)
     assert group == 2
-    found = call(kernels, x)
+    found = call(state, inputs, x_train, y_train)
     for run in range(runs):
-        alone = [np.asarray(kernel[run]) for kernel in kernels]
-        for _ in range(steps):
-            grads = ceiling_module.weight_gradients(alone, np.asarray(x[run]))
-            alone = [kernel - 1e-6 * grad for kernel, grad in zip(alone, grads)]
+        alone = _alone(rung, spec, state, inputs, x_train, y_train, run, steps, batch)
         for layer in range(len(chain)):
-            np.testing.assert_allclose(found[layer][run], alone[layer], rtol=1e-5, atol=1e-7)
-        assert not np.allclose(found[0][run], kernels[0][run], rtol=0, atol=1e-9)  # it moved
+            np.testing.assert_allclose(found["params"]["kernels"][layer][run], alone["params"]["kernels"][layer],
+                                       rtol=1e-5, atol=1e-7)
+        moved = found["params"]["kernels"][0][run] - state["params"]["kernels"][0][run]
+        assert np.abs(moved).max() > 1e-9  # every run moved
+
+
+def test_each_rung_adds_its_piece_of_the_step():
+    """The matmuls alone, then a ReLU, a log-softmax, the optimizer's root and the batch's
+    gather, each from its own rung on; the dots the same on every rung."""
+    from optimizers import OPTIMIZERS
+
+    chain, batch = [(5, 8), (8, 3)], 6
+    call, (state, inputs, x_train, y_train), _ = ceiling_module.ceiling_program(
+        chain, jax.device_count(), batch, 1, None, ceiling_module.GATHER, OPTIMIZERS["adam"],
+        (np.zeros((20, 5), np.float32), np.zeros(20, np.int32), 3))
+    state, inputs = jax.tree_util.tree_map(lambda leaf: leaf[0], (state, inputs))
+
+    def primitives(rung):
+        step = ceiling_module.rung_step(rung, OPTIMIZERS["adam"], batch)
+        one = state if rung >= ceiling_module.OPTIMIZER else {**state, "opt_state": ()}
+        if rung < ceiling_module.BIASES:
+            one = {**one, "params": {**one["params"], "biases": []}}
+        jaxpr = jax.make_jaxpr(lambda state: step(0, state, inputs, x_train, y_train))(one)
+        names = []
+
+        def walk(jaxpr):
+            for eqn in jaxpr.eqns:
+                names.append(eqn.primitive.name)
+                if eqn.primitive.name == "gather" and eqn.invars[0].aval.shape == x_train.shape:
+                    names.append("the training set's gather")
+                for value in eqn.params.values():
+                    for sub in (value if isinstance(value, (tuple, list)) else [value]):
+                        if hasattr(sub, "jaxpr"):
+                            walk(sub.jaxpr if hasattr(sub.jaxpr, "eqns") else sub.jaxpr.jaxpr)
+                        elif hasattr(sub, "eqns"):
+                            walk(sub)
+        walk(jaxpr.jaxpr)
+        return names
+
+    found = [primitives(rung) for rung in range(len(ceiling_module.RUNGS))]
+    assert len(ceiling_module.RUNGS) == 5
+    for rung, names in enumerate(found):
+        assert names.count("dot_general") == 3 * len(chain) - 1, (rung, names.count("dot_general"))
+        assert ("max" in names) == (rung >= ceiling_module.BIASES)
+        assert ("log" in names) == (rung >= ceiling_module.CROSS_ENTROPY)
+        assert ("sqrt" in names) == (rung >= ceiling_module.OPTIMIZER)
+        assert ("the training set's gather" in names) == (rung >= ceiling_module.GATHER)
 
 
 def test_a_ceiling_run_writes_its_rounds(tmp_path):
     from bench.tools import perf
 
     out = tmp_path / "ceiling.json"
-    found = perf.ceiling("digits-mlp", runs=4, steps=2, repeats=2, out=str(out))
-    written = json.loads(out.read_text())["ceiling"]
+    found = perf.ceiling("digits-mlp", runs=4, steps=2, repeats=2, out=str(out), optimizer="sgd")
+    document = json.loads(out.read_text())
+    written = document["ceiling"]
+    assert document["meta"]["optimizer"] == written["optimizer"] == "sgd"
     assert written["chain"] == [[64, 128], [128, 128], [128, 10]]
     assert written["dots_flops_per_step"] == 6 * written["batch_size"] * (64 * 128 + 128 * 128 + 128 * 10)
     assert written["flops_per_step"] > written["dots_flops_per_step"]  # the rows count the biases too
-    assert len(written["rounds"]) == 2 and written["seconds"] in [r["seconds"] for r in written["rounds"]]
-    for each in written["rounds"]:
-        assert each["step_fraction"] == pytest.approx(
-            each["dots_fraction"] * written["flops_per_step"] / written["dots_flops_per_step"])
-    assert written["step_fraction_median_of_rounds"] == pytest.approx(
-        np.median([each["step_fraction"] for each in written["rounds"]]))
+    ladder = written["ladder"]
+    assert [rung["rung"] for rung in ladder] == [*ceiling_module.RUNGS, perf.RUNNER_RUNG]
+    for rung in ladder:
+        assert len(rung["rounds"]) == 2 and rung["seconds"] in [r["seconds"] for r in rung["rounds"]]
+        for each in rung["rounds"]:
+            assert each["step_fraction"] == pytest.approx(
+                each["dots_fraction"] * written["flops_per_step"] / written["dots_flops_per_step"])
+        assert rung["step_fraction_median_of_rounds"] == pytest.approx(
+            np.median([each["step_fraction"] for each in rung["rounds"]]))
+        assert rung["ms_per_step"] == pytest.approx(
+            1000 * np.median([each["seconds"] for each in rung["rounds"]]) / written["steps"])
+    # the top-level fields are the matmuls' alone, as the file had them before the ladder
+    assert written["rounds"] == ladder[0]["rounds"]
+    assert written["step_fraction_median_of_rounds"] == ladder[0]["step_fraction_median_of_rounds"]
     assert found["runs"] == 4
 
 
