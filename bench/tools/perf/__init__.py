@@ -669,8 +669,7 @@ def ceiling(task: str = "digits-mlp", runs: int = 256, steps: int = CEILING_STEP
     chain = ladder.dense_chain(params, math.prod(workload.dataset.x_train.shape[1:]), task)
     width = runner.default_vmap_width(jax.devices()[0].platform)
     dataset = workload.dataset
-    data = (np.asarray(dataset.x_train, np.float32).reshape(len(dataset.x_train), -1), dataset.y_train,
-            dataset.num_classes)
+    data = (np.asarray(dataset.x_train, np.float32).reshape(len(dataset.x_train), -1), dataset.y_train)
     calls, group = {}, None
     for rung, name in enumerate(ladder.RUNGS):
         call, inputs, group = ladder.ceiling_program(chain, runs, workload.batch_size, steps, width, rung,

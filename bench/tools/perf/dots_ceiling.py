@@ -102,9 +102,8 @@ def rung_step(rung: int, spec: Any, batch_size: int):
     """step(i, state, inputs, x_train, y_train) -> state: one run's i-th step at `rung` of
     RUNGS. `state`: {"params": {"kernels", "biases"}, "opt_state"}; `inputs`: the run's fixed
     batch "x", "y", its "order" of the training set (a permutation), its "start" in it and its
-    "learning_rate". Below OPTIMIZER
-    the parameters move by 1e-6 of their gradient (so no step can be skipped); from OPTIMIZER
-    by `spec`'s optimizer at the run's learning rate, built as the runner builds it
+    "learning_rate". Below OPTIMIZER the parameters move by 1e-6 of their gradient (so no step
+    can be skipped); from OPTIMIZER by `spec`'s optimizer at the run's learning rate, built as the runner builds it
     (`runner.make_optimizer`); from GATHER each step's batch is the run's next `batch_size`
     examples in its order, gathered from the training set, as the runner's are from its orders."""
 
@@ -135,8 +134,8 @@ def ceiling_program(chain: Sequence[tuple[int, int]], runs: int, batch_size: int
     `width` runs on each device, by the runner's own `map_in_groups`: the groups one after the
     other, each group's slice of the state trained through every step and written back in
     place. Returns (call, (state, inputs, x_train, y_train), group); `call` returns the new
-    state. `data`: (x_train [examples, features], y_train, classes), random normal features
-    and labels when None; `spec`: the optimizer (from OPTIMIZER). `runs` must divide evenly
+    state. `data`: (x_train [examples, features], y_train), random normal features and labels
+    when None; `spec`: the optimizer (from OPTIMIZER). `runs` must divide evenly
     over the devices."""
     if rung >= OPTIMIZER and spec is None:
         raise ValueError(f"rung {RUNGS[rung]!r} needs an optimizer spec")
@@ -150,8 +149,8 @@ def ceiling_program(chain: Sequence[tuple[int, int]], runs: int, batch_size: int
     keys = jax.random.split(jax.random.key(0), len(chain) + 4)
     if data is None:
         data = (jax.random.normal(keys[-1], (max(4 * batch_size, 1), chain[0][0])),
-                jax.random.randint(keys[-2], (max(4 * batch_size, 1),), 0, chain[-1][1]), chain[-1][1])
-    x_train, y_train, _ = data
+                jax.random.randint(keys[-2], (max(4 * batch_size, 1),), 0, chain[-1][1]))
+    x_train, y_train = data
     x_train, y_train = jnp.asarray(x_train, jnp.float32), jnp.asarray(y_train, jnp.int32)
     n_train = x_train.shape[0]
     start = jax.random.randint(keys[-3], (runs,), 0, n_train)

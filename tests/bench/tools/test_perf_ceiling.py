@@ -57,7 +57,7 @@ def test_the_ceiling_program_takes_every_step_of_every_run(rung):
     chain, runs, steps, batch = [(5, 8), (8, 3)], 4 * jax.device_count(), 3, 6
     spec = OPTIMIZERS["adam"]
     data = (np.random.default_rng(0).normal(size=(20, 5)).astype(np.float32),
-            np.random.default_rng(1).integers(0, 3, 20), 3)
+            np.random.default_rng(1).integers(0, 3, 20))
     call, (state, inputs, x_train, y_train), group = ceiling_module.ceiling_program(
         chain, runs, batch, steps, 2, rung, spec, data, 1e-2)
     assert group == 2
@@ -79,7 +79,7 @@ def test_each_rung_adds_its_piece_of_the_step():
     chain, batch = [(5, 8), (8, 3)], 6
     call, (state, inputs, x_train, y_train), _ = ceiling_module.ceiling_program(
         chain, jax.device_count(), batch, 1, None, ceiling_module.GATHER, OPTIMIZERS["adam"],
-        (np.zeros((20, 5), np.float32), np.zeros(20, np.int32), 3))
+        (np.zeros((20, 5), np.float32), np.zeros(20, np.int32)))
     state, inputs = jax.tree_util.tree_map(lambda leaf: leaf[0], (state, inputs))
 
     def primitives(rung):
