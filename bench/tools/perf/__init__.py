@@ -645,16 +645,16 @@ def startup(repeats: int = 3, against: str | None = None, out: str | None = None
 
 
 CEILING_STEPS = 25  # perf --ceiling: one call of about as many steps as the runner's calls take
-RUNNER_RUNG = "the runner (+ its records, orders and an evaluation)"
+RUNNER_RUNG = "the runner (+ its records, orders and a validation)"
 
 
 def ceiling(task: str = "digits-mlp", runs: int = 256, steps: int = CEILING_STEPS, repeats: int = 5,
             out: str | None = None, optimizer: str = "adam") -> dict[str, Any]:
     """The ceiling of `task`'s step (`bench.tools.perf.dots_ceiling`): each rung of its ladder
     (RUNGS: the matmuls alone, then the biases and ReLUs, the cross-entropy, `optimizer`'s
-    update and the batch gather) and last the runner itself (`runner.train_runs`, evaluating
-    once, at the end), for `runs` runs, in `repeats` rounds that rotate the rungs' order, each
-    rung a call of `steps` steps (after one to compile) beside the yardstick matmul timed just
+    update and the batch gather) and last the runner itself (`runner.train_runs`, one call that
+    ends in a validation, no test), for `runs` runs, in `repeats` rounds, each in its own
+    shuffled order of the rungs (seeded), each rung a call of `steps` steps (after one to compile) beside the yardstick matmul timed just
     before and after it. For each rung: its median round (by time), every round, and the median
     of the rounds' `step_fraction`, the step's FLOPs as perf's rows count them (`step_flops`,
     biases included) over the rung's time against that round's yardstick: the most a row's
@@ -662,8 +662,14 @@ def ceiling(task: str = "digits-mlp", runs: int = 256, steps: int = CEILING_STEP
     first rung's (the matmuls alone), as before the ladder."""
     import time
 
+    from bench.errors import UsageError
     from bench.tools.perf import dots_ceiling as ladder
+    from bench.tools.perf.lean import resolve_methods
 
+    if resolve_methods(task, optimizer)[1].full_batch:  # checked before anything is compiled
+        raise UsageError(f"--ceiling times mini-batch steps; {optimizer} trains on the full batch")
+    if runs % jax.device_count():
+        raise UsageError(f"--ceiling: {runs} runs do not split evenly over {jax.device_count()} devices")
     workload = make_workload(task, optimizer, runs, steps, eval_every=steps)
     params = jax.tree_util.tree_map(lambda leaf: leaf[0, 0], workload.initialized.variables["params"])
     chain = ladder.dense_chain(params, math.prod(workload.dataset.x_train.shape[1:]), task)
@@ -677,10 +683,12 @@ def ceiling(task: str = "digits-mlp", runs: int = 256, steps: int = CEILING_STEP
         jax.block_until_ready(call(*inputs))  # compiled, and run once
         calls[name] = lambda call=call, inputs=inputs: jax.block_until_ready(call(*inputs))
 
+    compiled = runner.CompiledPrograms()  # one compile for every round's runner
+
     def the_runner() -> float:
         _, timing = runner.train_runs(workload.task, dataset, workload.spec, grid_runs(workload, workload.seeds),
                                       workload.initialized, steps=steps, batch_size=workload.batch_size,
-                                      eval_every=steps, mesh=runs_mesh())
+                                      eval_every=steps, mesh=runs_mesh(), test=False, compiled=compiled)
         return timing.run_seconds
 
     the_runner()  # compiled, and run once
@@ -701,15 +709,17 @@ def ceiling(task: str = "digits-mlp", runs: int = 256, steps: int = CEILING_STEP
 
     names = [*ladder.RUNGS, RUNNER_RUNG]
     rounds: dict[str, list] = {name: [] for name in names}
-    for each in range(repeats):  # rotated, so that no rung always follows the same one
-        for name in names[each % len(names):] + names[:each % len(names)]:
-            rounds[name].append(one_round(name))
+    shuffle = np.random.default_rng(0)
+    for _ in range(repeats):  # each round in its own order: no rung always after the same one
+        for name in shuffle.permutation(names):
+            rounds[str(name)].append(one_round(str(name)))
     # the yardstick moves between rounds as much as the steps do (117-244 GFLOP/s on one host), so
     # each rung's headline is the median of its rounds' own fractions, as perf's rows give beside theirs
-    rungs = [{"rung": name, "ms_per_step": 1000 * float(np.median([r["seconds"] for r in rounds[name]])) / steps,
-              **lower_median(rounds[name], key=lambda each: each["seconds"]),
+    rungs = [{"rung": name, **lower_median(rounds[name], key=lambda each: each["seconds"]),
               "step_fraction_median_of_rounds": float(np.median([r["step_fraction"] for r in rounds[name]])),
               "rounds": rounds[name]} for name in names]
+    for rung in rungs:  # the median round's (the lower one where the rounds are even), as `seconds`
+        rung["ms_per_step"] = 1000 * rung["seconds"] / steps
     found = {"chain": chain, "runs": runs, "steps": steps, "group": group, "batch_size": workload.batch_size,
              "optimizer": optimizer, "dots_flops_per_step": dots, "flops_per_step": counted,
              **{key: value for key, value in rungs[0].items() if key != "rung"}, "ladder": rungs}
@@ -734,8 +744,7 @@ def _print_ceiling(found: dict[str, Any], task: str, path: str) -> None:
     for column in ("rung", "ms a step", "% matmul", "rounds"):
         out.add_column(column, justify="left" if column == "rung" else "right")
     for each in found["ladder"]:
-        shares = [100 * one["step_fraction"] for one in each["rounds"]]
+        shares = [{"share": 100 * one["step_fraction"]} for one in each["rounds"]]
         out.add_row(each["rung"], f"{each['ms_per_step']:.1f}",
-                    f"{100 * each['step_fraction_median_of_rounds']:.0f}%",
-                    f"{min(shares):.0f}-{max(shares):.0f}%")
+                    f"{100 * each['step_fraction_median_of_rounds']:.0f}%", f"{_range(shares, 'share')}%")
     output_console().print(out)

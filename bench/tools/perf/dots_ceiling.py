@@ -128,14 +128,15 @@ def rung_step(rung: int, spec: Any, batch_size: int):
 
 def ceiling_program(chain: Sequence[tuple[int, int]], runs: int, batch_size: int, steps: int,
                     width: int | None, rung: int = 0, spec: Any = None, data: Any = None,
-                    learning_rate: float = 1e-3):
+                    learning_rate: float | Sequence[float] = 1e-3):
     """A rung's call and its inputs: `runs` runs' parameters and batches, sharded over every
     device, and a jitted function that takes `steps` steps of `rung_step` in vmapped groups of
     `width` runs on each device, by the runner's own `map_in_groups`: the groups one after the
     other, each group's slice of the state trained through every step and written back in
     place. Returns (call, (state, inputs, x_train, y_train), group); `call` returns the new
     state. `data`: (x_train [examples, features], y_train), random normal features and labels
-    when None; `spec`: the optimizer (from OPTIMIZER). `runs` must divide evenly
+    when None; `spec`: the optimizer (from OPTIMIZER), at `learning_rate` (one for every run,
+    or each run's). `runs` must divide evenly
     over the devices."""
     if rung >= OPTIMIZER and spec is None:
         raise ValueError(f"rung {RUNGS[rung]!r} needs an optimizer spec")
@@ -158,7 +159,7 @@ def ceiling_program(chain: Sequence[tuple[int, int]], runs: int, batch_size: int
     first = jnp.take_along_axis(order, (start[:, None] + jnp.arange(batch_size)) % n_train, axis=1)
     params = {"kernels": [0.1 * jax.random.normal(key, (runs, *shape)) for key, shape in zip(keys, chain)],
               "biases": [jnp.zeros((runs, outputs)) for _, outputs in chain] if rung >= BIASES else []}
-    learning_rates = jnp.full((runs,), learning_rate, jnp.float32)
+    learning_rates = jnp.broadcast_to(jnp.asarray(learning_rate, jnp.float32), (runs,))
     opt_state = (jax.vmap(lambda params, lr: make_optimizer(spec, {"learning_rate": lr}).init(params))(
         params, learning_rates) if rung >= OPTIMIZER else ())
     inputs = {"x": x_train[first], "y": y_train[first], "order": order.astype(jnp.int32), "start": start,
