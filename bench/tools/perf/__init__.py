@@ -654,8 +654,8 @@ def ceiling(task: str = "digits-mlp", runs: int = 256, steps: int = CEILING_STEP
     (RUNGS: the matmuls alone, then the biases and ReLUs, the cross-entropy, `optimizer`'s
     update and the batch gather) and last the runner itself (`runner.train_runs`, one call that
     ends in a validation, no test), for `runs` runs, in `repeats` rounds, each in its own
-    shuffled order of the rungs (seeded), each rung a call of `steps` steps (after one to compile) beside the yardstick matmul timed just
-    before and after it. For each rung: its median round (by time), every round, and the median
+    shuffled order of the rungs (seeded), each rung a call of `steps` steps (after one to
+    compile) beside the yardstick matmul timed just before and after it. For each rung: its median round (by time), every round, and the median
     of the rounds' `step_fraction`, the step's FLOPs as perf's rows count them (`step_flops`,
     biases included) over the rung's time against that round's yardstick: the most a row's
     "% matmul" can read with that much of the step's arithmetic. The top-level fields are the

@@ -103,8 +103,8 @@ def rung_step(rung: int, spec: Any, batch_size: int):
     RUNGS. `state`: {"params": {"kernels", "biases"}, "opt_state"}; `inputs`: the run's fixed
     batch "x", "y", its "order" of the training set (a permutation), its "start" in it and its
     "learning_rate". Below OPTIMIZER the parameters move by 1e-6 of their gradient (so no step
-    can be skipped); from OPTIMIZER by `spec`'s optimizer at the run's learning rate, built as the runner builds it
-    (`runner.make_optimizer`); from GATHER each step's batch is the run's next `batch_size`
+    can be skipped); from OPTIMIZER by `spec`'s optimizer at the run's learning rate, built as
+    the runner builds it (`runner.make_optimizer`); from GATHER each step's batch is the run's next `batch_size`
     examples in its order, gathered from the training set, as the runner's are from its orders."""
 
     def step(i, state, inputs, x_train, y_train):
@@ -172,7 +172,7 @@ def ceiling_program(chain: Sequence[tuple[int, int]], runs: int, batch_size: int
     if mesh.devices.flat[0].platform in UNBATCH_SMALL_DOTS:  # as the runner's step (`bench.dots`)
         one_group = unbatch_small_dots(one_group)
 
-    def group_steps(state, inputs, x_train, y_train):  # a group's steps, no records: the runner's call without them
+    def group_steps(state, inputs, x_train, y_train):  # the runner's call without its records
         return jax.lax.fori_loop(0, steps, lambda i, state: one_group(i, state, inputs, x_train, y_train),
                                  state), ()
 
