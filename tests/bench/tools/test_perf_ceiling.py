@@ -134,9 +134,14 @@ def test_the_batch_comes_from_the_training_set_from_the_gather_rung_on():
             assert (not np.allclose(other, plain, rtol=0, atol=0)) == (rung >= ceiling_module.GATHER), rung
 
 
-def test_a_ceiling_run_writes_its_rounds(tmp_path):
+def test_a_ceiling_run_writes_its_rounds(tmp_path, monkeypatch):
     from bench.tools import perf
 
+    # the yardstick stands in: each timing 100 or 300 GFLOP/s in turn (the real one, a 2048² matmul
+    # timed ten times, 24 times here, took most of this test's minute), so that each round's
+    # rate is the mean of the timings just before and just after it
+    timings = iter([100.0, 300.0] * 1000)
+    monkeypatch.setattr(perf, "matmul_gflops", lambda: next(timings))
     out = tmp_path / "ceiling.json"
     found = perf.ceiling("digits-mlp", runs=4, steps=2, repeats=2, out=str(out), optimizer="sgd")
     document = json.loads(out.read_text())
@@ -150,6 +155,7 @@ def test_a_ceiling_run_writes_its_rounds(tmp_path):
     for rung in ladder:
         assert len(rung["rounds"]) == 2
         for each in rung["rounds"]:
+            assert each["matmul_gflops"] == 200.0  # the mean of the timings before and after it
             assert each["step_fraction"] == pytest.approx(
                 each["dots_fraction"] * written["flops_per_step"] / written["dots_flops_per_step"])
         assert rung["step_fraction_median_of_rounds"] == pytest.approx(
