@@ -111,13 +111,19 @@ def measure_peer(workload: Workload, seeds: Sequence[int], kind: str) -> Measure
                        0, found.note)
 
 
-def beside_matmul(measure: Callable[[], Measurement]) -> Measurement:
-    """`measure()` with the yardstick matmul timed just before and just after it (their mean):
-    this machine's matmul rate moved from 152 to 202 GFLOP/s within a day, and within a run, so
-    a row's "% of matmul" is taken against the rate of its own minutes."""
+def around_matmul(measure: Callable[[], Any]) -> tuple[Any, float]:
+    """`measure()` and the yardstick matmul's rate timed just before and just after it (their
+    mean): this machine's matmul rate moved from 152 to 202 GFLOP/s within a day, and within a
+    run, so a "% of matmul" is taken against the rate of its own minutes."""
     before = matmul_gflops()
     found = measure()
-    return found._replace(matmul=(before + matmul_gflops()) / 2)
+    return found, (before + matmul_gflops()) / 2
+
+
+def beside_matmul(measure: Callable[[], Measurement]) -> Measurement:
+    """`measure()`'s row with the rate of the yardstick timed around it (`around_matmul`)."""
+    found, matmul = around_matmul(measure)
+    return found._replace(matmul=matmul)
 
 
 def run_strategies(workload: Workload, seeds: int, slow_seeds: int, include_torch: bool = True,
@@ -655,8 +661,8 @@ def ceiling(task: str = "digits-mlp", runs: int = 256, steps: int = CEILING_STEP
     update and the batch gather) and last the runner itself (`runner.train_runs`, one call that
     ends in a validation, no test), for `runs` runs, in `repeats` rounds, each in its own
     shuffled order of the rungs (seeded), each rung a call of `steps` steps (after one to
-    compile) beside the yardstick matmul timed just before and after it. For each rung: its median round (by time), every round, and the median
-    of the rounds' `step_fraction`, the step's FLOPs as perf's rows count them (`step_flops`,
+    compile) beside the yardstick matmul timed just before and after it. For each rung: its
+    median round (by time), every round, and the median of the rounds' `step_fraction`, the step's FLOPs as perf's rows count them (`step_flops`,
     biases included) over the rung's time against that round's yardstick: the most a row's
     "% matmul" can read with that much of the step's arithmetic. The top-level fields are the
     first rung's (the matmuls alone), as before the ladder."""
@@ -668,8 +674,7 @@ def ceiling(task: str = "digits-mlp", runs: int = 256, steps: int = CEILING_STEP
 
     if resolve_methods(task, optimizer)[1].full_batch:  # checked before anything is compiled
         raise UsageError(f"--ceiling times mini-batch steps; {optimizer} trains on the full batch")
-    if runs % jax.device_count():
-        raise UsageError(f"--ceiling: {runs} runs do not split evenly over {jax.device_count()} devices")
+    ladder.runs_per_device(runs, jax.device_count())
     workload = make_workload(task, optimizer, runs, steps, eval_every=steps)
     params = jax.tree_util.tree_map(lambda leaf: leaf[0, 0], workload.initialized.variables["params"])
     chain = ladder.dense_chain(params, math.prod(workload.dataset.x_train.shape[1:]), task)
@@ -694,25 +699,22 @@ def ceiling(task: str = "digits-mlp", runs: int = 256, steps: int = CEILING_STEP
     the_runner()  # compiled, and run once
     dots, counted = ladder.chain_flops(chain, workload.batch_size), workload.flops_per_step
 
-    def one_round(name: str) -> dict[str, float]:
-        before = matmul_gflops()
+    def timed(name: str) -> float:
         if name == RUNNER_RUNG:
-            seconds = the_runner()
-        else:
-            began = time.perf_counter()
-            calls[name]()
-            seconds = time.perf_counter() - began
-        matmul = (before + matmul_gflops()) / 2
+            return the_runner()
+        began = time.perf_counter()
+        calls[name]()
+        return time.perf_counter() - began
+
+    def one_round(name: str) -> dict[str, float]:
+        seconds, matmul = around_matmul(lambda: timed(name))
         rate = runs * steps / seconds
         return {"seconds": seconds, "matmul_gflops": matmul, "dots_gflops": rate * dots / 1e9,
                 "dots_fraction": rate * dots / 1e9 / matmul, "step_fraction": rate * counted / 1e9 / matmul}
 
     names = [*ladder.RUNGS, RUNNER_RUNG]
-    rounds: dict[str, list] = {name: [] for name in names}
-    shuffle = np.random.default_rng(0)
-    for _ in range(repeats):  # each round in its own order: no rung always after the same one
-        for name in shuffle.permutation(names):
-            rounds[str(name)].append(one_round(str(name)))
+    # each round in its own order: the rungs heat the machine unequally
+    rounds = in_rounds({name: (lambda name=name: one_round(name)) for name in names}, repeats, shuffle=0)
     # the yardstick moves between rounds as much as the steps do (117-244 GFLOP/s on one host), so
     # each rung's headline is the median of its rounds' own fractions, as perf's rows give beside theirs
     rungs = [{"rung": name, **lower_median(rounds[name], key=lambda each: each["seconds"]),

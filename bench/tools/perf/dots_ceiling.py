@@ -68,11 +68,11 @@ def forward(kernels: Sequence[jax.Array], x: jax.Array) -> jax.Array:
     return x
 
 
-def weight_gradients(kernels: Sequence[jax.Array], x: jax.Array) -> list[jax.Array]:
-    """One run's step on the linear chain `kernels`, loss 0.5 |y|²: forward, then by autodiff
-    (so the backward dots take the forms they take in a model's step, and `bench.dots` finds
-    them) each layer's weight gradient and, below the first layer, its input's gradient."""
-    return jax.grad(lambda kernels: 0.5 * jnp.sum(forward(kernels, x) ** 2))(list(kernels))
+def runs_per_device(runs: int, devices: int) -> int:
+    """`runs` split evenly over `devices`; a UsageError where they do not."""
+    if runs % devices:
+        raise UsageError(f"--ceiling: {runs} runs do not split evenly over {devices} devices")
+    return runs // devices
 
 
 # the ladder's rungs, each one more piece of the step than the one before (`rung_step`)
@@ -82,8 +82,10 @@ BIASES, CROSS_ENTROPY, OPTIMIZER, GATHER = range(1, len(RUNGS))
 
 
 def rung_loss(rung: int, params: dict[str, list], x: jax.Array, y: jax.Array) -> jax.Array:
-    """One run's loss at `rung`: the linear chain's 0.5 |out|² below BIASES (so its gradients
-    are the matmuls alone), with the biases and a ReLU after every layer but the last from
+    """One run's loss at `rung`: the linear chain's 0.5 |out|² below BIASES (so that its
+    gradients by autodiff are the matmuls alone, each layer's weight gradient and, for every
+    layer but the first, its input's gradient, in the forms they take in a model's step, where
+    `bench.dots` finds them), with the biases and a ReLU after every layer but the last from
     BIASES, and from CROSS_ENTROPY the mean cross-entropy of the labels `y` (the runner's
     default loss, `bench.tasks.cross_entropy`)."""
     from bench.tasks import cross_entropy
@@ -104,8 +106,9 @@ def rung_step(rung: int, spec: Any, batch_size: int):
     batch "x", "y", its "order" of the training set (a permutation), its "start" in it and its
     "learning_rate". Below OPTIMIZER the parameters move by 1e-6 of their gradient (so no step
     can be skipped); from OPTIMIZER by `spec`'s optimizer at the run's learning rate, built as
-    the runner builds it (`runner.make_optimizer`); from GATHER each step's batch is the run's next `batch_size`
-    examples in its order, gathered from the training set, as the runner's are from its orders."""
+    the runner builds it (`runner.make_optimizer`); from GATHER each step's batch is the run's
+    next `batch_size` examples in its order, gathered from the training set, as the runner's
+    are from its orders."""
 
     def step(i, state, inputs, x_train, y_train):
         if rung >= GATHER:
@@ -136,15 +139,11 @@ def ceiling_program(chain: Sequence[tuple[int, int]], runs: int, batch_size: int
     place. Returns (call, (state, inputs, x_train, y_train), group); `call` returns the new
     state. `data`: (x_train [examples, features], y_train), random normal features and labels
     when None; `spec`: the optimizer (from OPTIMIZER), at `learning_rate` (one for every run,
-    or each run's). `runs` must divide evenly
-    over the devices."""
+    or each run's). `runs` must divide evenly over the devices."""
     if rung >= OPTIMIZER and spec is None:
         raise ValueError(f"rung {RUNGS[rung]!r} needs an optimizer spec")
     mesh = runs_mesh()
-    devices = mesh.devices.size
-    if runs % devices:
-        raise UsageError(f"--ceiling: {runs} runs do not split evenly over {devices} devices")
-    local = runs // devices
+    local = runs_per_device(runs, mesh.devices.size)
     group = local if width is None else largest_divisor_at_most(local, width)
     sharding = runs_sharding(mesh)
     keys = jax.random.split(jax.random.key(0), len(chain) + 4)

@@ -7,15 +7,24 @@ from typing import Any, Callable, Sequence
 
 
 def in_rounds(commands: dict[str, Callable[[], Any]], repeats: int,
-              before: Callable[[], None] | None = None) -> dict[str, list[Any]]:
+              before: Callable[[], None] | None = None, shuffle: int | None = None) -> dict[str, list[Any]]:
     """Each of `commands` `repeats` times, in rounds that rotate their order, so that a machine
     that speeds up or slows down during the measurement touches every command alike, `before`
     called before each (the pause before a fresh process: `startup_phases.settle`); each
-    command's results in the order they were made."""
+    command's results in the order they were made. `shuffle`, a seed: each round in its own
+    order, drawn from it, where a rotation keeps each command after the same one in every round
+    but the one it opens (`perf --ceiling`, whose commands heat the machine unequally)."""
     names = list(commands)
     found: dict[str, list[Any]] = {name: [] for name in names}
+    draw = None
+    if shuffle is not None:
+        import numpy as np
+
+        draw = np.random.default_rng(shuffle)
     for round_ in range(repeats):
-        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+        order = ([str(name) for name in draw.permutation(names)] if draw is not None
+                 else names[round_ % len(names):] + names[:round_ % len(names)])
+        for name in order:
             if before is not None:
                 before()
             found[name].append(commands[name]())

@@ -265,3 +265,22 @@ def test_whole_process_ratios_pair_each_rounds_processes():
     assert by_round([4.0, 6.0], [2.0, 2.0])["median"] == 2.5  # an even count: the middle two's mean
     with pytest.raises(ValueError, match="do not pair"):
         by_round([1.0, 2.0], [1.0])
+
+
+def test_rounds_rotate_or_shuffle_their_order_and_run_every_command_each_round():
+    from bench.tools.perf.rounds import in_rounds
+
+    def orders(**options):
+        ran = []
+        found = in_rounds({name: (lambda name=name: ran.append(name) or len(ran)) for name in "abcd"}, 6,
+                          **options)
+        assert all(len(results) == 6 for results in found.values())  # each command once a round
+        return ["".join(ran[i:i + 4]) for i in range(0, len(ran), 4)]
+
+    assert orders() == ["abcd", "bcda", "cdab", "dabc", "abcd", "bcda"]
+    shuffled = orders(shuffle=0)
+    assert all(sorted(order) == list("abcd") for order in shuffled)
+    assert shuffled == orders(shuffle=0)  # seeded: the same orders again
+    # "a" after the same command in every round but the one it opens, rotated; not so, shuffled
+    before_a = lambda rounds: {order[order.index("a") - 1] for order in rounds if order[0] != "a"}
+    assert before_a(orders()) == {"d"} and len(before_a(shuffled)) > 1
